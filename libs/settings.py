@@ -1,0 +1,102 @@
+"""Settings shared by every service, with the variable names Twilio Agent Connect users know.
+
+Each service subclasses one of these bases in its own ``settings.py`` and loads it with
+:func:`load_settings`, which turns a validation error into one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from typing import Annotated, Any, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ACCOUNT_SID_PATTERN = r"^AC[0-9a-fA-F]{32}$"
+API_KEY_PATTERN = r"^SK[0-9a-fA-F]{32}$"
+FLOW_SID_PATTERN = r"^FW[0-9a-fA-F]{32}$"
+E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+
+
+def _default_instance_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class BatonSettings(BaseSettings):
+    """What every service needs: where NATS is and how the streams are replicated."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_ignore_empty=True, extra="ignore", validate_default=True
+    )
+
+    nats_url: str = Field(default="nats://127.0.0.1:4222", pattern=r"^(nats|tls|ws|wss)://")
+    baton_nats_replicas: int = Field(default=1, ge=1, le=5)
+    baton_instance_id: str = Field(default_factory=_default_instance_id, min_length=1)
+    baton_log_sensitive: bool = False
+    """Allow phone numbers and message text in logs and spans (off: they are masked)."""
+    baton_shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+
+
+class TwilioAccountSettings(BatonSettings):
+    """A service that talks to Twilio or checks Twilio's signatures."""
+
+    twilio_account_sid: str = Field(pattern=ACCOUNT_SID_PATTERN)
+    twilio_auth_token: SecretStr = Field(min_length=1)
+    twilio_api_base_url: str | None = Field(default=None, pattern=r"^https?://")
+    """When set, every Twilio REST call goes to this base URL with Twilio's own paths."""
+
+
+class TwilioApiKeySettings(TwilioAccountSettings):
+    """A service that calls Twilio's REST API with an API key (Basic auth ``SK…:secret``)."""
+
+    twilio_api_key: str = Field(pattern=API_KEY_PATTERN)
+    twilio_api_secret: SecretStr = Field(min_length=1)
+    twilio_phone_number: str = Field(pattern=E164_PATTERN)
+
+
+class PublicWebhookSettings(TwilioApiKeySettings):
+    """A gateway Twilio reaches over HTTP; signatures are checked against ``PUBLIC_BASE_URL``."""
+
+    public_base_url: str = Field(pattern=r"^https?://[^/]+")
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
+def parse_json_object(value: Any) -> dict[str, Any]:
+    """Accept a JSON object given as text (from the environment) or already parsed."""
+    if isinstance(value, dict):
+        return value
+    if value is None or value == "":
+        return {}
+    parsed = json.loads(value)
+    if not isinstance(parsed, dict):
+        raise ValueError("must be a JSON object")
+    return parsed
+
+
+JsonObject = Annotated[dict[str, Any], NoDecode]
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line naming each bad or missing variable, e.g. ``TWILIO_ACCOUNT_SID: Field required``."""
+    parts = []
+    for item in error.errors():
+        name = "_".join(str(part) for part in item["loc"]).upper() or "configuration"
+        parts.append(f"{name}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def load_settings(cls: type[SettingsT]) -> SettingsT:
+    """Load a service's settings or stop the process with one clear line."""
+    try:
+        return cls()
+    except ValidationError as error:
+        sys.exit(f"baton: invalid configuration: {describe_error(error)}")

@@ -1,0 +1,107 @@
+"""messaging_gateway: Twilio messaging webhooks in, agent replies out.
+
+Run with ``baton run messaging-gateway --port 8081``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsMessage, PullSub
+
+from libs.consuming import RedeliveryPolicy, settled
+from libs.conversation_state import ConversationStore
+from libs.health import Readiness, health_router
+from libs.messages import AgentReply
+from libs.nats_connection import bucket, create_broker, jetstream
+from libs.settings import load_settings
+from libs.subjects import (
+    CONVERSATIONS_BUCKET,
+    MESSAGING_REPLIES_DURABLE,
+    REPLIES_STREAM,
+    REPLIES_WILDCARD,
+)
+from libs.twilio_rest import TwilioRestClient
+from libs.twilio_signature import TwilioSignature
+from services.messaging_gateway.replies import ReplySender
+from services.messaging_gateway.settings import MessagingGatewaySettings
+from services.messaging_gateway.webhooks import TurnPublisher, messaging_router
+
+SERVICE_NAME = "messaging-gateway"
+log = logging.getLogger("baton.messaging_gateway")
+
+
+@dataclass
+class ReplyDelivery:
+    """Sends a reply unless the conversation is handed off (invariant 4)."""
+
+    sender: ReplySender
+    store: ConversationStore | None = None
+    muted: list[str] = field(default_factory=list)
+
+    async def deliver(self, reply: AgentReply) -> None:
+        assert self.store is not None, "started before the broker connected"
+        state = await self.store.get(reply.conversation_id)
+        if not state.may_deliver(reply):
+            log.info("reply %s muted: conversation is %s", reply.reply_id, state.status)
+            return
+        await self.sender.send(reply)
+
+
+def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
+    settings = settings or load_settings(MessagingGatewaySettings)
+    broker = create_broker(settings, SERVICE_NAME)
+    readiness = Readiness(broker)
+    rest = TwilioRestClient(
+        username=settings.twilio_api_key,
+        password=settings.twilio_api_secret.get_secret_value(),
+        base_url=settings.twilio_api_base_url,
+    )
+    delivery = ReplyDelivery(
+        ReplySender(rest, settings.twilio_account_sid, settings.baton_bot_identity)
+    )
+    policy = RedeliveryPolicy(
+        consumer=MESSAGING_REPLIES_DURABLE, max_deliver=settings.baton_reply_max_deliver
+    )
+
+    @broker.subscriber(
+        REPLIES_WILDCARD,
+        stream=JStream(REPLIES_STREAM, declare=False),
+        durable=MESSAGING_REPLIES_DURABLE,
+        pull_sub=PullSub(batch_size=10, timeout=1.0),
+        config=policy.consumer_config(),
+        ack_policy=AckPolicy.MANUAL,
+    )
+    async def send_reply(reply: AgentReply, message: NatsMessage) -> None:
+        async with settled(message, policy, broker):
+            await delivery.deliver(reply)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await broker.connect()
+        delivery.store = ConversationStore(await bucket(jetstream(broker), CONVERSATIONS_BUCKET))
+        await broker.start()
+        try:
+            yield
+        finally:
+            readiness.draining = True
+            await broker.stop()
+            await rest.aclose()
+
+    app = FastAPI(title="Baton messaging gateway", lifespan=lifespan)
+    app.include_router(health_router(readiness))
+    app.include_router(
+        messaging_router(
+            TwilioSignature(settings.twilio_auth_token.get_secret_value(), settings.public_base_url),
+            TurnPublisher(broker),
+            account_sid=settings.twilio_account_sid,
+            bot_identity=settings.baton_bot_identity,
+            our_number=settings.twilio_phone_number,
+        )
+    )
+    return app

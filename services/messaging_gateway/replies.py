@@ -1,0 +1,65 @@
+"""Sending agent replies back to the customer through the Twilio API of their channel."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+
+from libs.consuming import PermanentFailure
+from libs.messages import AgentReply, Channel
+from libs.twilio_rest import TwilioProduct, TwilioRestClient
+
+log = logging.getLogger("baton.messaging_gateway.replies")
+
+
+class TwilioUnavailable(Exception):
+    """429, 5xx or a timeout: worth another try."""
+
+
+class ReplySender:
+    def __init__(self, rest: TwilioRestClient, account_sid: str, bot_identity: str) -> None:
+        self._rest = rest
+        self._account_sid = account_sid
+        self._bot_identity = bot_identity
+
+    async def send(self, reply: AgentReply) -> None:
+        try:
+            response = await self._post(reply)
+        except httpx.TransportError as error:
+            raise TwilioUnavailable(repr(error)) from error
+        if response.status_code == 429 or response.status_code >= 500:
+            raise TwilioUnavailable(f"Twilio answered {response.status_code}")
+        if response.status_code >= 400:
+            raise PermanentFailure(f"Twilio refused the reply: {response.status_code} {response.text}")
+
+    async def _post(self, reply: AgentReply) -> httpx.Response:
+        route = reply.route
+        if route.channel is Channel.SMS:
+            return await self._rest.post_form(
+                TwilioProduct.API,
+                f"/2010-04-01/Accounts/{self._account_sid}/Messages.json",
+                {"To": route.customer_address, "From": route.agent_address, "Body": reply.text},
+            )
+        if route.channel is Channel.CONVERSATIONS:
+            return await self._rest.post_form(
+                TwilioProduct.CONVERSATIONS,
+                f"/v1/Conversations/{route.twilio_conversation_id}/Messages",
+                {"Author": self._bot_identity, "Body": reply.text},
+            )
+        if route.channel is Channel.ORCHESTRATOR:
+            medium = route.medium or "SMS"
+            return await self._rest.send_json(
+                "POST",
+                TwilioProduct.CONVERSATIONS,
+                f"/v2/Conversations/{route.twilio_conversation_id}/Actions",
+                {
+                    "type": "SEND_MESSAGE",
+                    "payload": {
+                        "from": {"address": route.agent_address, "channel": medium},
+                        "to": [{"address": route.customer_address, "channel": medium}],
+                        "content": {"text": reply.text},
+                    },
+                },
+            )
+        raise PermanentFailure(f"no digital reply path for channel {route.channel}")
