@@ -1,0 +1,122 @@
+"""The ``baton`` command: run the local stack, one service, the emulator, or declare streams."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from dataclasses import dataclass
+
+SERVICES: dict[str, tuple[str, int]] = {
+    "relay-gateway": ("services.relay_gateway.main", 8080),
+    "messaging-gateway": ("services.messaging_gateway.main", 8081),
+    "agent-worker": ("services.agent_worker.main", 8082),
+    "handoff-dispatcher": ("services.handoff_dispatcher.main", 8083),
+}
+EMULATOR_PORT = 8090
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    module: str
+    port: int
+
+
+def service_spec(name: str) -> ServiceSpec:
+    module, port = SERVICES[name]
+    return ServiceSpec(name, module, port)
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _run_service(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    spec = service_spec(args.service)
+    uvicorn.run(
+        f"{spec.module}:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port or spec.port,
+        log_level=args.log_level.lower(),
+        ws="websockets-sansio",
+    )
+
+
+def _run_emulator(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from emulator.app import create_app
+
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level.lower())
+
+
+def _streams_init(_: argparse.Namespace) -> None:
+    import nats
+
+    from libs.nats_connection import declare_streams
+    from libs.settings import BatonSettings, load_settings
+
+    settings = load_settings(BatonSettings)
+
+    async def declare() -> list[str]:
+        client = await nats.connect(settings.nats_url, connect_timeout=5)
+        try:
+            return await declare_streams(client.jetstream(), settings.baton_nats_replicas)
+        finally:
+            await client.close()
+
+    declared = asyncio.run(declare())
+    print(f"declared on {settings.nats_url} (replicas={settings.baton_nats_replicas}):")
+    for name in declared:
+        print(f"  {name}")
+
+
+def _up(args: argparse.Namespace) -> None:
+    from baton.stack import run_stack
+
+    run_stack(workers=args.workers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="baton", description=__doc__)
+    parser.add_argument("--log-level", default="INFO")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="run the whole stack locally (NATS, services, emulator)")
+    up.add_argument("--workers", type=int, default=2, help="agent worker processes")
+    up.set_defaults(handler=_up)
+
+    run = commands.add_parser("run", help="run one service")
+    run.add_argument("service", choices=sorted(SERVICES))
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=0, help="HTTP port (default per service)")
+    run.set_defaults(handler=_run_service)
+
+    emulator = commands.add_parser("emulator", help="run the Twilio emulator and agent desktop")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=EMULATOR_PORT)
+    emulator.set_defaults(handler=_run_emulator)
+
+    streams = commands.add_parser("streams", help="JetStream streams and buckets")
+    streams_commands = streams.add_subparsers(dest="streams_command", required=True)
+    init = streams_commands.add_parser("init", help="declare every stream and bucket once")
+    init.set_defaults(handler=_streams_init)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.log_level)
+    args.handler(args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

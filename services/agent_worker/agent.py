@@ -1,0 +1,50 @@
+"""What an agent is to the worker: it reads one coalesced turn and streams a reply.
+
+The worker owns everything around it (order, leases, state, publishing); an agent only
+decides what to say and whether to call the handoff tool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from libs.messages import Route, TranscriptLine
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    conversation_id: str
+    epoch: int
+    route: Route
+    text: str
+    """The customer's new messages, joined in arrival order."""
+    history: list[TranscriptLine]
+    """The conversation before this turn, oldest first."""
+
+
+HandoffCall = Callable[[str], Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class TurnTools:
+    """The tools of one turn; the handoff tool takes only a ``reason``, as in TAC."""
+
+    handoff: HandoffCall
+    handoff_results: list[dict[str, Any]] = field(default_factory=list)
+
+    async def request_handoff(self, reason: str) -> dict[str, Any]:
+        result = await self.handoff(reason)
+        self.handoff_results.append(result)
+        return result
+
+    @property
+    def handoff_initiated(self) -> bool:
+        return any(r.get("status") == "handoff_initiated" for r in self.handoff_results)
+
+
+class Agent(Protocol):
+    def respond(self, turn: TurnContext, tools: TurnTools) -> AsyncIterator[str]:
+        """Yield reply tokens as they are produced."""
+        ...

@@ -1,0 +1,97 @@
+"""agent_worker: runs the agent over each conversation's turns; any number of replicas.
+
+Run with ``baton run agent-worker --port 8082``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsMessage, PullSub
+
+from libs.consuming import RedeliveryPolicy, settled
+from libs.conversation_state import ConversationStore
+from libs.health import Readiness, health_router
+from libs.messages import CustomerTurn
+from libs.nats_connection import bucket, create_broker, jetstream
+from libs.settings import load_settings
+from libs.subjects import (
+    AGENT_WORKER_DURABLE,
+    CONVERSATIONS_BUCKET,
+    TURN_LOCKS_BUCKET,
+    TURNS_STREAM,
+    TURNS_WILDCARD,
+)
+from services.agent_worker.agent import Agent
+from services.agent_worker.handoff_request import HandoffRequester
+from services.agent_worker.policy_agent import PolicyAgent
+from services.agent_worker.settings import AgentWorkerSettings
+from services.agent_worker.turn_lease import TurnLease
+from services.agent_worker.turn_log import TurnLog
+from services.agent_worker.turns import TurnProcessor
+
+SERVICE_NAME = "agent-worker"
+
+
+def default_agent(settings: AgentWorkerSettings) -> Agent:
+    return PolicyAgent()
+
+
+def create_app(settings: AgentWorkerSettings | None = None, agent: Agent | None = None) -> FastAPI:
+    settings = settings or load_settings(AgentWorkerSettings)
+    chosen_agent = agent or default_agent(settings)
+    broker = create_broker(settings, SERVICE_NAME)
+    readiness = Readiness(broker)
+    policy = RedeliveryPolicy(
+        consumer=AGENT_WORKER_DURABLE,
+        max_deliver=5,
+        ack_wait_seconds=max(1.0, settings.baton_turn_lease_seconds),
+    )
+    processors: list[TurnProcessor] = []
+
+    @broker.subscriber(
+        TURNS_WILDCARD,
+        stream=JStream(TURNS_STREAM, declare=False),
+        durable=AGENT_WORKER_DURABLE,
+        pull_sub=PullSub(batch_size=settings.baton_turn_concurrency, timeout=1.0),
+        max_workers=settings.baton_turn_concurrency,
+        config=policy.consumer_config(max_ack_pending=10_000),
+        ack_policy=AckPolicy.MANUAL,
+    )
+    async def on_turn(turn: CustomerTurn, message: NatsMessage) -> None:
+        async with settled(message, policy, broker):
+            await processors[0].handle(turn, message)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await broker.connect()
+        js = jetstream(broker)
+        store = ConversationStore(await bucket(js, CONVERSATIONS_BUCKET))
+        processors.append(
+            TurnProcessor(
+                broker=broker,
+                store=store,
+                log_reader=TurnLog(js),
+                lease=TurnLease(
+                    await bucket(js, TURN_LOCKS_BUCKET),
+                    owner=settings.baton_instance_id,
+                    lease_seconds=settings.baton_turn_lease_seconds,
+                ),
+                agent=chosen_agent,
+                handoff=HandoffRequester(broker, store),
+                wait_seconds=settings.baton_turn_wait_seconds,
+            )
+        )
+        await broker.start()
+        try:
+            yield
+        finally:
+            readiness.draining = True
+            await broker.stop()
+
+    app = FastAPI(title="Baton agent worker", lifespan=lifespan)
+    app.include_router(health_router(readiness))
+    return app

@@ -1,0 +1,116 @@
+"""Handling a conversation's turns: in arrival order, one worker at a time, bot muted after handoff.
+
+Each delivered turn message only wakes the worker up for its conversation. Under the
+conversation's lease the worker reads every turn stored since the last one it consumed
+(a burst becomes one agent turn), lets the agent answer, publishes the reply, and records
+progress in the conversation state. A redelivered or already-covered message finds nothing
+pending and is simply acked.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from faststream.nats import NatsBroker, NatsMessage
+
+from libs.conversation_state import ConversationState, ConversationStore
+from libs.messages import AgentReply, CustomerTurn, ReplyKind, TranscriptLine
+from libs.subjects import REPLIES_STREAM, reply_subject
+from libs.telemetry import inject_trace_headers
+from services.agent_worker.agent import Agent, TurnContext, TurnTools
+from services.agent_worker.handoff_request import HandoffRequester
+from services.agent_worker.turn_lease import TurnLease
+from services.agent_worker.turn_log import LoggedTurn, TurnLog
+
+log = logging.getLogger("baton.agent_worker.turns")
+
+
+class TurnProcessor:
+    def __init__(
+        self,
+        *,
+        broker: NatsBroker,
+        store: ConversationStore,
+        log_reader: TurnLog,
+        lease: TurnLease,
+        agent: Agent,
+        handoff: HandoffRequester,
+        wait_seconds: float,
+    ) -> None:
+        self._broker = broker
+        self._store = store
+        self._log = log_reader
+        self._lease = lease
+        self._agent = agent
+        self._handoff = handoff
+        self._wait = wait_seconds
+
+    async def handle(self, turn: CustomerTurn, message: NatsMessage) -> None:
+        conversation_id = turn.conversation_id
+        async with self._lease.held(
+            conversation_id, wait_seconds=self._wait, heartbeat=message.in_progress
+        ):
+            while await self._answer_pending(conversation_id):
+                pass
+
+    async def _answer_pending(self, conversation_id: str) -> bool:
+        state = await self._store.get(conversation_id)
+        pending = await self._log.pending(conversation_id, state.last_turn_seq)
+        if not pending:
+            return False
+        lines = [
+            TranscriptLine(role="customer", text=p.turn.text, at=p.turn.received_at)
+            for p in pending
+        ]
+        if not state.bot_may_answer:
+            log.info("conversation %s is %s: turn recorded, no reply", conversation_id, state.status)
+            await self._record(conversation_id, pending, lines)
+            return True
+        latest = pending[-1]
+        context = TurnContext(
+            conversation_id=conversation_id,
+            epoch=state.epoch,
+            route=latest.turn.route,
+            text="\n".join(p.turn.text for p in pending),
+            history=list(state.history),
+        )
+        tools = TurnTools(handoff=lambda reason: self._handoff.request(context, reason))
+        text = "".join([token async for token in self._agent.respond(context, tools)])
+        if text:
+            kind = ReplyKind.HANDOFF_NOTICE if tools.handoff_initiated else ReplyKind.ANSWER
+            await self._publish_reply(context, latest, text, kind)
+            lines.append(TranscriptLine(role="agent", text=text))
+        await self._record(conversation_id, pending, lines)
+        return True
+
+    async def _publish_reply(
+        self, context: TurnContext, latest: LoggedTurn, text: str, kind: ReplyKind
+    ) -> None:
+        reply = AgentReply(
+            conversation_id=context.conversation_id,
+            reply_id=f"{context.conversation_id}:{latest.sequence}",
+            route=context.route,
+            text=text,
+            epoch=context.epoch,
+            kind=kind,
+        )
+        await self._broker.publish(
+            reply.model_dump(mode="json"),
+            reply_subject(context.conversation_id),
+            stream=REPLIES_STREAM,
+            headers=inject_trace_headers({"Nats-Msg-Id": f"reply:{reply.reply_id}"}),
+            timeout=5.0,
+        )
+
+    async def _record(
+        self, conversation_id: str, pending: list[LoggedTurn], lines: list[TranscriptLine]
+    ) -> None:
+        latest = pending[-1]
+
+        def advance(state: ConversationState) -> ConversationState:
+            state.last_turn_seq = max(state.last_turn_seq, latest.sequence)
+            state.route = latest.turn.route
+            state.add_history(*lines)
+            return state
+
+        await self._store.update(conversation_id, advance)

@@ -1,0 +1,179 @@
+"""Delivering a handoff exactly once, and settling the conversation either way.
+
+Delivered: the conversation is marked handed off (the bot stays silent). Failed after the
+retry budget: the customer is told, and the conversation goes back to the bot in a new
+epoch instead of being left stranded. Either way a ``HandoffResult`` is published.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from faststream.nats import NatsBroker
+
+from libs.conversation_state import ConversationState, ConversationStatus, ConversationStore
+from libs.messages import (
+    AgentReply,
+    Channel,
+    HandoffData,
+    HandoffOutcome,
+    HandoffRequested,
+    HandoffResult,
+    ReplyKind,
+)
+from libs.subjects import HANDOFF_STREAM, REPLIES_STREAM, handoff_result_subject, reply_subject
+from libs.telemetry import inject_trace_headers
+from services.handoff_dispatcher.records import DeliveryRecord, DeliveryRecords, DeliveryState
+from services.handoff_dispatcher.studio import Heartbeat, StudioExecutions, StudioOutcome
+
+log = logging.getLogger("baton.handoff_dispatcher")
+
+SEND_TO_FLEX_ATTRIBUTES_LIMIT = 1024
+"""Studio's SendToFlex widget takes at most 1,024 characters of attributes JSON."""
+
+
+def build_handoff_data(
+    request: HandoffRequested, static_attributes: dict[str, Any], store_id: str
+) -> HandoffData:
+    """HandoffData as TAC builds it; the request's ``reason`` always wins, as in TAC."""
+    attributes: dict[str, Any] = {**static_attributes, **request.attributes}
+    attributes["reason"] = request.reason
+    attributes["handoffChannel"] = request.route.channel.value
+    if request.summary:
+        attributes["summary"] = request.summary
+        overflow = len(json.dumps(attributes)) - SEND_TO_FLEX_ATTRIBUTES_LIMIT
+        if overflow > 0:
+            attributes["summary"] = request.summary[: max(0, len(request.summary) - overflow - 1)]
+    conversation_id = request.route.twilio_conversation_id or request.conversation_id
+    return HandoffData(
+        conversation_id=conversation_id,
+        store_id=store_id,
+        profile_id=request.route.profile_id,
+        attributes=attributes,
+    )
+
+
+def studio_from_address(request: HandoffRequested, phone_number: str) -> str:
+    """The agent's address for the contact pair; a chat identity falls back to our number."""
+    agent = request.route.agent_address
+    if agent.startswith(("+", "whatsapp:", "rcs:", "messenger:")):
+        return agent
+    return phone_number
+
+
+@dataclass
+class HandoffDelivery:
+    broker: NatsBroker
+    store: ConversationStore
+    records: DeliveryRecords
+    studio: StudioExecutions
+    static_attributes: dict[str, Any]
+    memory_store_id: str
+    phone_number: str
+    failed_message: str
+
+    async def dispatch(self, request: HandoffRequested, heartbeat: Heartbeat) -> HandoffResult:
+        record = await self.records.get(request.conversation_id, request.epoch)
+        if record is None or record.state is DeliveryState.POSTING:
+            record = await self._deliver(request, record, heartbeat)
+        else:
+            log.info("handoff %s already %s", request.handoff_id, record.state)
+        result = HandoffResult(
+            conversation_id=request.conversation_id,
+            epoch=request.epoch,
+            channel=request.route.channel,
+            outcome=(
+                HandoffOutcome.DELIVERED
+                if record.state is DeliveryState.DELIVERED
+                else HandoffOutcome.FAILED
+            ),
+            failure=record.failure,
+            detail=record.detail,
+            execution_sid=record.execution_sid,
+            attempts=record.attempts,
+            requested_at=request.requested_at,
+        )
+        await self._settle_conversation(request, result)
+        await self._announce(request, result)
+        return result
+
+    async def _deliver(
+        self, request: HandoffRequested, previous: DeliveryRecord | None, heartbeat: Heartbeat
+    ) -> DeliveryRecord:
+        if request.route.channel is Channel.VOICE:
+            raise NotImplementedError("voice handoffs are delivered by the relay gateway")
+        data = build_handoff_data(request, self.static_attributes, self.memory_store_id)
+        to = request.route.customer_address
+        outcome: StudioOutcome | None = None
+        if previous is not None:  # a POST may have reached Studio before a crash
+            found = await self.studio.find_active(to, data.conversation_id)
+            if found:
+                outcome = StudioOutcome(found, None, "found after restart", previous.attempts)
+        if outcome is None:
+            await self.records.put(
+                request.conversation_id, request.epoch, DeliveryRecord(state=DeliveryState.POSTING)
+            )
+            outcome = await self.studio.create(
+                to=to,
+                from_=studio_from_address(request, self.phone_number),
+                parameters=data.studio_parameters(),
+                conversation_id=data.conversation_id,
+                heartbeat=heartbeat,
+            )
+        record = DeliveryRecord(
+            state=DeliveryState.DELIVERED if outcome.delivered else DeliveryState.FAILED,
+            execution_sid=outcome.execution_sid,
+            failure=outcome.failure,
+            detail=outcome.detail,
+            attempts=outcome.attempts,
+        )
+        await self.records.put(request.conversation_id, request.epoch, record)
+        log.info("handoff %s %s after %s attempt(s)", request.handoff_id, record.state, outcome.attempts)
+        return record
+
+    async def _settle_conversation(self, request: HandoffRequested, result: HandoffResult) -> None:
+        delivered = result.outcome is HandoffOutcome.DELIVERED
+
+        def settle(state: ConversationState) -> ConversationState | None:
+            if state.epoch != request.epoch or state.status is ConversationStatus.ACTIVE:
+                return None
+            if delivered:
+                state.status = ConversationStatus.HANDED_OFF
+            else:
+                state.status = ConversationStatus.ACTIVE
+                state.epoch += 1
+                state.handoff_reason = ""
+            return state
+
+        await self.store.update(request.conversation_id, settle)
+        if not delivered and request.route.channel.is_digital:
+            await self._tell_customer(request)
+
+    async def _tell_customer(self, request: HandoffRequested) -> None:
+        notice = AgentReply(
+            conversation_id=request.conversation_id,
+            reply_id=f"{request.handoff_id}:failed",
+            route=request.route,
+            text=self.failed_message,
+            epoch=request.epoch + 1,
+            kind=ReplyKind.FAILURE_NOTICE,
+        )
+        await self.broker.publish(
+            notice.model_dump(mode="json"),
+            reply_subject(request.conversation_id),
+            stream=REPLIES_STREAM,
+            headers=inject_trace_headers({"Nats-Msg-Id": f"reply:{notice.reply_id}"}),
+            timeout=5.0,
+        )
+
+    async def _announce(self, request: HandoffRequested, result: HandoffResult) -> None:
+        await self.broker.publish(
+            result.model_dump(mode="json"),
+            handoff_result_subject(request.conversation_id),
+            stream=HANDOFF_STREAM,
+            headers=inject_trace_headers({"Nats-Msg-Id": f"result:{request.handoff_id}"}),
+            timeout=5.0,
+        )

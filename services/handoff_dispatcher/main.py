@@ -1,0 +1,101 @@
+"""handoff_dispatcher: delivers each handoff exactly once and reports how it went.
+
+Run with ``baton run handoff-dispatcher --port 8083``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsMessage, PullSub
+
+from libs.consuming import RedeliveryPolicy, settled
+from libs.conversation_state import ConversationStore
+from libs.health import Readiness, health_router
+from libs.messages import HandoffRequested
+from libs.nats_connection import bucket, create_broker, jetstream
+from libs.settings import load_settings
+from libs.subjects import (
+    CONVERSATIONS_BUCKET,
+    HANDOFF_DISPATCHER_DURABLE,
+    HANDOFF_REQUESTED_WILDCARD,
+    HANDOFF_STREAM,
+    HANDOFFS_BUCKET,
+)
+from libs.twilio_rest import TwilioRestClient
+from services.handoff_dispatcher.delivery import HandoffDelivery
+from services.handoff_dispatcher.records import DeliveryRecords
+from services.handoff_dispatcher.settings import HandoffDispatcherSettings
+from services.handoff_dispatcher.studio import RetryBudget, StudioExecutions
+
+SERVICE_NAME = "handoff-dispatcher"
+
+
+def create_app(settings: HandoffDispatcherSettings | None = None) -> FastAPI:
+    settings = settings or load_settings(HandoffDispatcherSettings)
+    broker = create_broker(settings, SERVICE_NAME)
+    readiness = Readiness(broker)
+    rest = TwilioRestClient(
+        username=settings.twilio_api_key,
+        password=settings.twilio_api_secret.get_secret_value(),
+        base_url=settings.twilio_api_base_url,
+        timeout_seconds=settings.baton_studio_timeout_seconds,
+    )
+    studio = StudioExecutions(
+        rest,
+        settings.twilio_studio_handoff_flow_sid,
+        RetryBudget(
+            max_attempts=settings.baton_studio_max_attempts,
+            backoff_seconds=settings.baton_studio_backoff_seconds,
+            max_retry_after_seconds=settings.baton_studio_max_retry_after_seconds,
+        ),
+    )
+    policy = RedeliveryPolicy(
+        consumer=HANDOFF_DISPATCHER_DURABLE,
+        ack_wait_seconds=settings.baton_dispatcher_ack_wait_seconds,
+    )
+    deliveries: list[HandoffDelivery] = []
+
+    @broker.subscriber(
+        HANDOFF_REQUESTED_WILDCARD,
+        stream=JStream(HANDOFF_STREAM, declare=False),
+        durable=HANDOFF_DISPATCHER_DURABLE,
+        pull_sub=PullSub(batch_size=10, timeout=1.0),
+        max_workers=32,
+        config=policy.consumer_config(),
+        ack_policy=AckPolicy.MANUAL,
+    )
+    async def on_handoff(request: HandoffRequested, message: NatsMessage) -> None:
+        async with settled(message, policy, broker):
+            await deliveries[0].dispatch(request, heartbeat=message.in_progress)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await broker.connect()
+        js = jetstream(broker)
+        deliveries.append(
+            HandoffDelivery(
+                broker=broker,
+                store=ConversationStore(await bucket(js, CONVERSATIONS_BUCKET)),
+                records=DeliveryRecords(await bucket(js, HANDOFFS_BUCKET)),
+                studio=studio,
+                static_attributes=settings.baton_handoff_attributes,
+                memory_store_id=settings.twilio_memory_store_id,
+                phone_number=settings.twilio_phone_number,
+                failed_message=settings.baton_handoff_failed_message,
+            )
+        )
+        await broker.start()
+        try:
+            yield
+        finally:
+            readiness.draining = True
+            await broker.stop()
+            await rest.aclose()
+
+    app = FastAPI(title="Baton handoff dispatcher", lifespan=lifespan)
+    app.include_router(health_router(readiness))
+    return app

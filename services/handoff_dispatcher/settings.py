@@ -1,0 +1,32 @@
+"""handoff_dispatcher configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from libs.settings import FLOW_SID_PATTERN, JsonObject, TwilioApiKeySettings, parse_json_object
+
+
+class HandoffDispatcherSettings(TwilioApiKeySettings):
+    twilio_studio_handoff_flow_sid: str = Field(pattern=FLOW_SID_PATTERN)
+    twilio_memory_store_id: str = ""
+    twilio_conversation_configuration_id: str = ""
+    baton_handoff_attributes: JsonObject = Field(default_factory=dict)
+    """Routing attributes for every handoff (JSON object), e.g. ``{"department": "support"}``."""
+    baton_studio_max_attempts: int = Field(default=4, ge=1, le=20)
+    baton_studio_timeout_seconds: float = Field(default=10.0, gt=0)
+    baton_studio_backoff_seconds: float = Field(default=0.5, ge=0)
+    baton_studio_max_retry_after_seconds: float = Field(default=30.0, ge=0)
+    baton_dispatcher_ack_wait_seconds: float = Field(default=30.0, ge=1)
+    baton_handoff_failed_message: str = Field(
+        default="I'm sorry, I couldn't reach a member of our team just now. "
+        "I'm still here and happy to help in the meantime.",
+        min_length=1,
+    )
+
+    @field_validator("baton_handoff_attributes", mode="before")
+    @classmethod
+    def _parse_attributes(cls, value: Any) -> dict[str, Any]:
+        return parse_json_object(value)
