@@ -52,7 +52,6 @@ def _run_service(args: argparse.Namespace) -> None:
 
 def _run_emulator(args: argparse.Namespace) -> None:
     import uvicorn
-
     from emulator.app import create_app
 
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level.lower())

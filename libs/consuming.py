@@ -58,7 +58,9 @@ async def settled(
             await message.reject()
             log.error("dead-lettered after %s deliveries: %r", delivered, error)
             return
-        log.warning("retrying in %.1fs (delivery %s): %r", policy.delay(delivered), delivered, error)
+        log.warning(
+            "retrying in %.1fs (delivery %s): %r", policy.delay(delivered), delivered, error
+        )
         await message.nack(delay=policy.delay(delivered))
     else:
         await message.ack()

@@ -117,7 +117,9 @@ DUPLICATE_WINDOW_SECONDS = 15 * 60
 def stream_configs(replicas: int) -> list[StreamConfig]:
     """The streams with explicit limits; ``replicas`` is 1 locally and 3 in a cluster."""
 
-    def stream(name: str, subjects: list[str], max_age_hours: float, max_bytes: int) -> StreamConfig:
+    def stream(
+        name: str, subjects: list[str], max_age_hours: float, max_bytes: int
+    ) -> StreamConfig:
         return StreamConfig(
             name=name,
             subjects=subjects,

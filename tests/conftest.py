@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
 
@@ -45,14 +46,10 @@ async def js(nats_client: Client) -> AsyncIterator[JetStreamContext]:
     """JetStream with every Baton stream and bucket declared fresh for the test."""
     context = nats_client.jetstream()
     for config in stream_configs(1):
-        try:
+        with contextlib.suppress(Exception):  # first use: nothing to delete
             await context.delete_stream(str(config.name))
-        except Exception:  # first use
-            pass
     for spec in BUCKETS:
-        try:
+        with contextlib.suppress(Exception):
             await context.delete_key_value(spec.name)
-        except Exception:
-            pass
     await declare_streams(context, replicas=1)
     yield context

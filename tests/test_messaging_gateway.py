@@ -206,7 +206,10 @@ async def test_orchestrator_tampered_body_is_refused(gateway: str, js: JetStream
     body = communication("conv_gamma", "hello")
     async with httpx.AsyncClient() as client:
         signed = await post_signed_json(
-            client, f"{gateway}/messaging/orchestrator", body, public_url=f"{PUBLIC}/messaging/orchestrator"
+            client,
+            f"{gateway}/messaging/orchestrator",
+            body,
+            public_url=f"{PUBLIC}/messaging/orchestrator",
         )
         assert signed.status_code == 200
         query = str(signed.request.url).split("?", 1)[1]

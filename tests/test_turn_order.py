@@ -59,7 +59,9 @@ def turn(conversation: str, index: int) -> CustomerTurn:
     return CustomerTurn(
         conversation_id=conversation,
         message_id=f"{conversation}-m{index}",
-        route=Route(channel=Channel.SMS, customer_address="+15005550006", agent_address="+15005550001"),
+        route=Route(
+            channel=Channel.SMS, customer_address="+15005550006", agent_address="+15005550001"
+        ),
         text=f"{conversation} message #{index}",
     )
 
@@ -71,8 +73,10 @@ async def test_three_workers_keep_order_and_exclusivity(
     settings = AgentWorkerSettings(nats_url=nats_url, baton_turn_concurrency=8)
     async with AsyncExitStack() as stack:
         for name in ("worker-a", "worker-b", "worker-c"):
-            app = create_app(settings.model_copy(update={"baton_instance_id": name}),
-                             agent=RecordingAgent(name, journal))
+            app = create_app(
+                settings.model_copy(update={"baton_instance_id": name}),
+                agent=RecordingAgent(name, journal),
+            )
             await stack.enter_async_context(serve(app))
         conversations = [f"CH{index:032x}" for index in range(CONVERSATIONS)]
         for burst in range(0, MESSAGES_EACH, 3):  # bursts of three per conversation, interleaved

@@ -24,7 +24,8 @@ class TurnContext:
     """The conversation before this turn, oldest first."""
 
 
-HandoffCall = Callable[[str], Awaitable[dict[str, Any]]]
+HandoffCall = Callable[[str, dict[str, Any] | None], Awaitable[dict[str, Any]]]
+"""``(reason, application attributes)`` → TAC's result dict (``status``, ``channel``, …)."""
 
 
 @dataclass
@@ -34,8 +35,10 @@ class TurnTools:
     handoff: HandoffCall
     handoff_results: list[dict[str, Any]] = field(default_factory=list)
 
-    async def request_handoff(self, reason: str) -> dict[str, Any]:
-        result = await self.handoff(reason)
+    async def request_handoff(
+        self, reason: str, attributes: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        result = await self.handoff(reason, attributes)
         self.handoff_results.append(result)
         return result
 

@@ -63,7 +63,9 @@ class TurnProcessor:
             for p in pending
         ]
         if not state.bot_may_answer:
-            log.info("conversation %s is %s: turn recorded, no reply", conversation_id, state.status)
+            log.info(
+                "conversation %s is %s: turn recorded, no reply", conversation_id, state.status
+            )
             await self._record(conversation_id, pending, lines)
             return True
         latest = pending[-1]
@@ -74,7 +76,9 @@ class TurnProcessor:
             text="\n".join(p.turn.text for p in pending),
             history=list(state.history),
         )
-        tools = TurnTools(handoff=lambda reason: self._handoff.request(context, reason))
+        tools = TurnTools(
+            handoff=lambda reason, attributes: self._handoff.request(context, reason, attributes)
+        )
         text = "".join([token async for token in self._agent.respond(context, tools)])
         if text:
             kind = ReplyKind.HANDOFF_NOTICE if tools.handoff_initiated else ReplyKind.ANSWER

@@ -131,7 +131,9 @@ class HandoffDelivery:
             attempts=outcome.attempts,
         )
         await self.records.put(request.conversation_id, request.epoch, record)
-        log.info("handoff %s %s after %s attempt(s)", request.handoff_id, record.state, outcome.attempts)
+        log.info(
+            "handoff %s %s after %s attempt(s)", request.handoff_id, record.state, outcome.attempts
+        )
         return record
 
     async def _settle_conversation(self, request: HandoffRequested, result: HandoffResult) -> None:

@@ -47,7 +47,7 @@ class RetryBudget:
                 return min(float(retry_after), self.max_retry_after_seconds)
             except ValueError:
                 pass
-        return self.backoff_seconds * (2 ** (attempt - 1))
+        return float(self.backoff_seconds * 2.0 ** (attempt - 1))
 
 
 class StudioExecutions:
@@ -83,8 +83,9 @@ class StudioExecutions:
                     return StudioOutcome(None, HandoffFailure.CONFLICT, response.text, attempt)
                 detail = f"{status} {response.text[:300]}"
                 if status == 429:
-                    failure, retry_after = HandoffFailure.RATE_LIMITED, response.headers.get(
-                        "Retry-After"
+                    failure, retry_after = (
+                        HandoffFailure.RATE_LIMITED,
+                        response.headers.get("Retry-After"),
                     )
                 elif status >= 500:
                     failure = HandoffFailure.STUDIO_UNAVAILABLE

@@ -97,7 +97,9 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
     app.include_router(health_router(readiness))
     app.include_router(
         messaging_router(
-            TwilioSignature(settings.twilio_auth_token.get_secret_value(), settings.public_base_url),
+            TwilioSignature(
+                settings.twilio_auth_token.get_secret_value(), settings.public_base_url
+            ),
             TurnPublisher(broker),
             account_sid=settings.twilio_account_sid,
             bot_identity=settings.baton_bot_identity,

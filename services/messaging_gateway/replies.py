@@ -31,7 +31,9 @@ class ReplySender:
         if response.status_code == 429 or response.status_code >= 500:
             raise TwilioUnavailable(f"Twilio answered {response.status_code}")
         if response.status_code >= 400:
-            raise PermanentFailure(f"Twilio refused the reply: {response.status_code} {response.text}")
+            raise PermanentFailure(
+                f"Twilio refused the reply: {response.status_code} {response.text}"
+            )
 
     async def _post(self, reply: AgentReply) -> httpx.Response:
         route = reply.route
