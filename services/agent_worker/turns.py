@@ -15,8 +15,7 @@ from faststream.nats import NatsBroker, NatsMessage
 
 from libs.conversation_state import ConversationState, ConversationStore
 from libs.messages import AgentReply, CustomerTurn, ReplyKind, TranscriptLine
-from libs.subjects import REPLIES_STREAM, reply_subject
-from libs.telemetry import inject_trace_headers
+from libs.publishing import publish_reply
 from services.agent_worker.agent import Agent, TurnContext, TurnTools
 from services.agent_worker.handoff_request import HandoffRequester
 from services.agent_worker.turn_lease import TurnLease
@@ -98,13 +97,7 @@ class TurnProcessor:
             epoch=context.epoch,
             kind=kind,
         )
-        await self._broker.publish(
-            reply.model_dump(mode="json"),
-            reply_subject(context.conversation_id),
-            stream=REPLIES_STREAM,
-            headers=inject_trace_headers({"Nats-Msg-Id": f"reply:{reply.reply_id}"}),
-            timeout=5.0,
-        )
+        await publish_reply(self._broker, reply)
 
     async def _record(
         self, conversation_id: str, pending: list[LoggedTurn], lines: list[TranscriptLine]

@@ -24,8 +24,8 @@ from libs.messages import (
     HandoffResult,
     ReplyKind,
 )
-from libs.subjects import HANDOFF_STREAM, REPLIES_STREAM, handoff_result_subject, reply_subject
-from libs.telemetry import inject_trace_headers
+from libs.publishing import publish_once, publish_reply
+from libs.subjects import HANDOFF_STREAM, handoff_result_subject
 from services.handoff_dispatcher.records import DeliveryRecord, DeliveryRecords, DeliveryState
 from services.handoff_dispatcher.studio import Heartbeat, StudioExecutions, StudioOutcome
 
@@ -163,19 +163,13 @@ class HandoffDelivery:
             epoch=request.epoch + 1,
             kind=ReplyKind.FAILURE_NOTICE,
         )
-        await self.broker.publish(
-            notice.model_dump(mode="json"),
-            reply_subject(request.conversation_id),
-            stream=REPLIES_STREAM,
-            headers=inject_trace_headers({"Nats-Msg-Id": f"reply:{notice.reply_id}"}),
-            timeout=5.0,
-        )
+        await publish_reply(self.broker, notice)
 
     async def _announce(self, request: HandoffRequested, result: HandoffResult) -> None:
-        await self.broker.publish(
-            result.model_dump(mode="json"),
-            handoff_result_subject(request.conversation_id),
+        await publish_once(
+            self.broker,
+            result,
+            subject=handoff_result_subject(request.conversation_id),
             stream=HANDOFF_STREAM,
-            headers=inject_trace_headers({"Nats-Msg-Id": f"result:{request.handoff_id}"}),
-            timeout=5.0,
+            message_id=f"result:{request.handoff_id}",
         )

@@ -19,14 +19,12 @@ from faststream.nats import NatsBroker
 from twilio.twiml.messaging_response import MessagingResponse
 
 from libs.messages import Channel, CustomerTurn, Route
-from libs.subjects import TURNS_STREAM, turn_subject
-from libs.telemetry import inject_trace_headers
+from libs.publishing import publish_turn
 from libs.twilio_signature import TwilioSignature
 
 log = logging.getLogger("baton.messaging_gateway.webhooks")
 
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
-PUBLISH_TIMEOUT_SECONDS = 5.0
 
 
 def sms_conversation_id(account_sid: str, our_number: str, customer: str) -> str:
@@ -42,17 +40,11 @@ class TurnPublisher:
     async def publish(self, turn: CustomerTurn) -> bool:
         """Store the turn; returns False when JetStream saw the same message id before."""
         try:
-            ack = await self.broker.publish(
-                turn.model_dump(mode="json"),
-                turn_subject(turn.conversation_id),
-                stream=TURNS_STREAM,
-                headers=inject_trace_headers({"Nats-Msg-Id": f"turn:{turn.message_id}"}),
-                timeout=PUBLISH_TIMEOUT_SECONDS,
-            )
+            ack = await publish_turn(self.broker, turn)
         except Exception as error:
             log.error("could not store turn %s: %r", turn.message_id, error)
             raise HTTPException(status_code=503, detail="turn not stored, retry") from error
-        duplicate = bool(getattr(ack, "duplicate", False))
+        duplicate = bool(ack.duplicate)
         if duplicate:
             log.info("duplicate webhook for %s ignored", turn.message_id)
         return not duplicate
