@@ -39,8 +39,10 @@ def _configure_logging(level: str) -> None:
 def _run_service(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from baton.serving import DrainingServer
+
     spec = service_spec(args.service)
-    uvicorn.run(
+    config = uvicorn.Config(
         f"{spec.module}:create_app",
         factory=True,
         host=args.host,
@@ -48,6 +50,8 @@ def _run_service(args: argparse.Namespace) -> None:
         log_level=args.log_level.lower(),
         ws="websockets-sansio",
     )
+    server = DrainingServer(config) if spec.name == "relay-gateway" else uvicorn.Server(config)
+    server.run()
 
 
 def _run_emulator(args: argparse.Namespace) -> None:

@@ -8,10 +8,12 @@ dead-letter stream with the error, then is TERMed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from faststream.nats import NatsBroker, NatsMessage
 from nats.js.api import ConsumerConfig
@@ -20,6 +22,10 @@ from libs.subjects import DEAD_LETTER_STREAM, dead_letter_subject
 from libs.telemetry import inject_trace_headers
 
 log = logging.getLogger("baton.consuming")
+
+Heartbeat = Callable[[], Awaitable[None]]
+HEARTBEAT_EVERY_SECONDS = 5.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -84,3 +90,13 @@ async def dead_letter(
         headers=headers,
         timeout=5.0,
     )
+
+
+async def while_in_progress(work: Awaitable[T], heartbeat: Heartbeat) -> T:
+    """Await ``work`` while telling JetStream the message is still being handled."""
+    task = asyncio.ensure_future(work)
+    while True:
+        await heartbeat()
+        done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_SECONDS)
+        if done:
+            return task.result()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -98,6 +98,8 @@ class HandoffRequested(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict)
     """Routing attributes given to the tool by the application (never by the model)."""
     transcript: list[TranscriptLine] = Field(default_factory=list)
+    turn_sequence: int = 0
+    """The turn whose reply is the goodbye; on voice, ``end`` follows its ``last:true`` frame."""
     requested_at: datetime = Field(default_factory=utc_now)
 
     @property
@@ -163,3 +165,53 @@ class HandoffData(BaseModel):
     def end_frame(self) -> dict[str, str]:
         """The ConversationRelay ``end`` message; ``handoffData`` is an opaque JSON string."""
         return {"type": "end", "handoffData": json.dumps(self.to_wire(), separators=(",", ":"))}
+
+
+# --- Core NATS messages addressed to the relay_gateway replica that owns a call's socket ---
+
+
+class VoiceToken(BaseModel):
+    """A piece of the reply to a voice turn, forwarded as a ConversationRelay ``text`` frame."""
+
+    type: Literal["token"] = "token"
+    turn: int
+    token: str
+    last: bool = False
+
+
+class VoiceFrame(BaseModel):
+    """A ``play``, ``sendDigits`` or ``language`` frame the agent sends during a turn."""
+
+    type: Literal["frame"] = "frame"
+    turn: int
+    frame: dict[str, Any]
+
+
+class VoiceEnd(BaseModel):
+    """Send ``{"type":"end","handoffData":…}`` once the goodbye turn's ``last:true`` is out."""
+
+    type: Literal["end"] = "end"
+    turn: int
+    handoff_id: str
+    handoff_data: str
+
+
+class VoiceHangup(BaseModel):
+    """The call ended (status callback seen by any replica): close the socket's session."""
+
+    type: Literal["hangup"] = "hangup"
+
+
+VoiceCommand = Annotated[
+    VoiceToken | VoiceFrame | VoiceEnd | VoiceHangup, Field(discriminator="type")
+]
+
+
+class VoiceCancel(BaseModel):
+    """The caller interrupted: stop generating replies to turns up to ``through_turn``."""
+
+    through_turn: int
+
+
+class VoiceEndAnswer(BaseModel):
+    status: Literal["sent", "caller_gone"]

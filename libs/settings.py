@@ -57,7 +57,7 @@ class TwilioApiKeySettings(TwilioAccountSettings):
     twilio_phone_number: str = Field(pattern=E164_PATTERN)
 
 
-class PublicWebhookSettings(TwilioApiKeySettings):
+class PublicWebhookSettings(TwilioAccountSettings):
     """A gateway Twilio reaches over HTTP; signatures are checked against ``PUBLIC_BASE_URL``."""
 
     public_base_url: str = Field(pattern=r"^https?://[^/]+")

@@ -22,6 +22,8 @@ class TurnContext:
     """The customer's new messages, joined in arrival order."""
     history: list[TranscriptLine]
     """The conversation before this turn, oldest first."""
+    turn_sequence: int = 0
+    """Stream sequence of the newest customer message in this turn."""
 
 
 HandoffCall = Callable[[str, dict[str, Any] | None], Awaitable[dict[str, Any]]]

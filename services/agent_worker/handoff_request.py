@@ -64,6 +64,7 @@ class HandoffRequester:
             summary=extractive_summary(turn.history, turn.text, reason),
             attributes=dict(attributes or {}),
             transcript=[*turn.history, TranscriptLine(role="customer", text=turn.text)],
+            turn_sequence=turn.turn_sequence,
         )
         await self._broker.publish(
             request.model_dump(mode="json"),

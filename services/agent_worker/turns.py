@@ -9,13 +9,25 @@ pending and is simply acked.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from faststream.nats import NatsBroker, NatsMessage
+from nats.aio.msg import Msg
 
 from libs.conversation_state import ConversationState, ConversationStore
-from libs.messages import AgentReply, CustomerTurn, ReplyKind, TranscriptLine
+from libs.messages import (
+    AgentReply,
+    Channel,
+    CustomerTurn,
+    ReplyKind,
+    TranscriptLine,
+    VoiceCancel,
+    VoiceToken,
+)
 from libs.publishing import publish_reply
+from libs.subjects import voice_call_subject, voice_cancel_subject
+from libs.telemetry import inject_trace_headers
 from services.agent_worker.agent import Agent, TurnContext, TurnTools
 from services.agent_worker.handoff_request import HandoffRequester
 from services.agent_worker.turn_lease import TurnLease
@@ -74,17 +86,59 @@ class TurnProcessor:
             route=latest.turn.route,
             text="\n".join(p.turn.text for p in pending),
             history=list(state.history),
+            turn_sequence=latest.sequence,
         )
         tools = TurnTools(
             handoff=lambda reason, attributes: self._handoff.request(context, reason, attributes)
         )
-        text = "".join([token async for token in self._agent.respond(context, tools)])
+        if context.route.channel is Channel.VOICE:
+            text = await self._speak(context, tools)
+        else:
+            text = "".join([token async for token in self._agent.respond(context, tools)])
+            if text:
+                kind = ReplyKind.HANDOFF_NOTICE if tools.handoff_initiated else ReplyKind.ANSWER
+                await self._publish_reply(context, latest, text, kind)
         if text:
-            kind = ReplyKind.HANDOFF_NOTICE if tools.handoff_initiated else ReplyKind.ANSWER
-            await self._publish_reply(context, latest, text, kind)
             lines.append(TranscriptLine(role="agent", text=text))
         await self._record(conversation_id, pending, lines)
         return True
+
+    async def _speak(self, context: TurnContext, tools: TurnTools) -> str:
+        """Stream the reply to the call's gateway token by token; stop if the caller cuts in."""
+        connection = self._broker.connection
+        call_sid = context.route.call_sid or context.conversation_id
+        call_subject = voice_call_subject(call_sid)
+        turn = context.turn_sequence
+        spoken: list[str] = []
+
+        async def generate() -> None:
+            async for token in self._agent.respond(context, tools):
+                spoken.append(token)
+                message = VoiceToken(turn=turn, token=token)
+                await connection.publish(
+                    call_subject, message.model_dump_json().encode(), headers=inject_trace_headers()
+                )
+
+        generation = asyncio.create_task(generate())
+
+        async def on_cancel(message: Msg) -> None:
+            if VoiceCancel.model_validate_json(message.data).through_turn >= turn:
+                generation.cancel()
+
+        subscription = await connection.subscribe(voice_cancel_subject(call_sid), cb=on_cancel)
+        try:
+            await asyncio.wait({generation})
+        finally:
+            await subscription.unsubscribe()
+        if generation.cancelled():
+            log.info("call %s: turn %s interrupted by the caller", call_sid, turn)
+            return "".join(spoken)
+        generation.result()
+        final = VoiceToken(turn=turn, token="", last=True)
+        await connection.publish(
+            call_subject, final.model_dump_json().encode(), headers=inject_trace_headers()
+        )
+        return "".join(spoken)
 
     async def _publish_reply(
         self, context: TurnContext, latest: LoggedTurn, text: str, kind: ReplyKind

@@ -14,6 +14,7 @@ from typing import Any
 
 from faststream.nats import NatsBroker
 
+from libs.consuming import Heartbeat
 from libs.conversation_state import ConversationState, ConversationStatus, ConversationStore
 from libs.messages import (
     AgentReply,
@@ -27,7 +28,8 @@ from libs.messages import (
 from libs.publishing import publish_once, publish_reply
 from libs.subjects import HANDOFF_STREAM, handoff_result_subject
 from services.handoff_dispatcher.records import DeliveryRecord, DeliveryRecords, DeliveryState
-from services.handoff_dispatcher.studio import Heartbeat, StudioExecutions, StudioOutcome
+from services.handoff_dispatcher.studio import StudioExecutions, StudioOutcome
+from services.handoff_dispatcher.voice_end import VoiceEndSender
 
 log = logging.getLogger("baton.handoff_dispatcher")
 
@@ -70,6 +72,7 @@ class HandoffDelivery:
     store: ConversationStore
     records: DeliveryRecords
     studio: StudioExecutions
+    voice: VoiceEndSender
     static_attributes: dict[str, Any]
     memory_store_id: str
     phone_number: str
@@ -103,12 +106,21 @@ class HandoffDelivery:
     async def _deliver(
         self, request: HandoffRequested, previous: DeliveryRecord | None, heartbeat: Heartbeat
     ) -> DeliveryRecord:
-        if request.route.channel is Channel.VOICE:
-            raise NotImplementedError("voice handoffs are delivered by the relay gateway")
         data = build_handoff_data(request, self.static_attributes, self.memory_store_id)
         to = request.route.customer_address
         outcome: StudioOutcome | None = None
-        if previous is not None:  # a POST may have reached Studio before a crash
+        if request.route.channel is Channel.VOICE:
+            await self.records.put(
+                request.conversation_id, request.epoch, DeliveryRecord(state=DeliveryState.POSTING)
+            )
+            outcome = await self.voice.send(
+                call_sid=request.route.call_sid or request.conversation_id,
+                turn=request.turn_sequence,
+                handoff_id=request.handoff_id,
+                data=data,
+                heartbeat=heartbeat,
+            )
+        elif previous is not None:  # a POST may have reached Studio before a crash
             found = await self.studio.find_active(to, data.conversation_id)
             if found:
                 outcome = StudioOutcome(found, None, "found after restart", previous.attempts)

@@ -30,6 +30,7 @@ from services.handoff_dispatcher.delivery import HandoffDelivery
 from services.handoff_dispatcher.records import DeliveryRecords
 from services.handoff_dispatcher.settings import HandoffDispatcherSettings
 from services.handoff_dispatcher.studio import RetryBudget, StudioExecutions
+from services.handoff_dispatcher.voice_end import VoiceEndSender
 
 SERVICE_NAME = "handoff-dispatcher"
 
@@ -82,6 +83,7 @@ def create_app(settings: HandoffDispatcherSettings | None = None) -> FastAPI:
                 store=ConversationStore(await bucket(js, CONVERSATIONS_BUCKET)),
                 records=DeliveryRecords(await bucket(js, HANDOFFS_BUCKET)),
                 studio=studio,
+                voice=VoiceEndSender(broker.connection, settings.baton_voice_end_wait_seconds),
                 static_attributes=settings.baton_handoff_attributes,
                 memory_store_id=settings.twilio_memory_store_id,
                 phone_number=settings.twilio_phone_number,

@@ -20,6 +20,8 @@ class HandoffDispatcherSettings(TwilioApiKeySettings):
     baton_studio_backoff_seconds: float = Field(default=0.5, ge=0)
     baton_studio_max_retry_after_seconds: float = Field(default=30.0, ge=0)
     baton_dispatcher_ack_wait_seconds: float = Field(default=30.0, ge=1)
+    baton_voice_end_wait_seconds: float = Field(default=60.0, gt=0)
+    """How long the call's gateway may take to confirm ``end`` (the goodbye is still playing)."""
     baton_handoff_failed_message: str = Field(
         default="I'm sorry, I couldn't reach a member of our team just now. "
         "I'm still here and happy to help in the meantime.",

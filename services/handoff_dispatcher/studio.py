@@ -9,18 +9,14 @@ failure the caller can report.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from libs.consuming import Heartbeat, while_in_progress
 from libs.messages import HandoffFailure
 from libs.twilio_rest import TwilioProduct, TwilioRestClient
-
-Heartbeat = Callable[[], Awaitable[None]]
-HEARTBEAT_EVERY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -92,7 +88,8 @@ class StudioExecutions:
                 else:
                     return StudioOutcome(None, HandoffFailure.STUDIO_REJECTED, detail, attempt)
             if attempt < self._budget.max_attempts:
-                await _sleep_with_heartbeat(self._budget.delay(attempt, retry_after), heartbeat)
+                delay = self._budget.delay(attempt, retry_after)
+                await while_in_progress(asyncio.sleep(delay), heartbeat)
         return StudioOutcome(None, failure, detail, self._budget.max_attempts)
 
     async def find_active(self, to: str, conversation_id: str) -> str | None:
@@ -120,11 +117,3 @@ class StudioExecutions:
         data = (context.get("flow") or {}).get("data") or {}
         handoff = data.get("HandoffData") or {}
         return bool(handoff.get("conversationId") == conversation_id)
-
-
-async def _sleep_with_heartbeat(seconds: float, heartbeat: Heartbeat) -> None:
-    """Wait, telling JetStream the message is still being worked on."""
-    deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        await heartbeat()
-        await asyncio.sleep(min(left, HEARTBEAT_EVERY_SECONDS))

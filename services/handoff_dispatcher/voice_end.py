@@ -1,0 +1,63 @@
+"""Delivering a voice handoff: the replica that owns the call sends the ``end`` frame.
+
+The dispatcher asks over core NATS (request/reply on the call's subject). The gateway
+answers once ``end`` went out after the goodbye's final ``last:true`` frame, or with
+``caller_gone`` when the caller hung up first. No responder means no replica holds the
+call any more: the caller is gone too.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from nats.aio.client import Client
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+
+from libs.consuming import Heartbeat, while_in_progress
+from libs.messages import HandoffData, HandoffFailure, VoiceEnd, VoiceEndAnswer
+from libs.subjects import voice_call_subject
+from libs.telemetry import inject_trace_headers
+from services.handoff_dispatcher.studio import StudioOutcome
+
+log = logging.getLogger("baton.handoff_dispatcher.voice")
+
+ATTEMPTS = 3
+
+
+class VoiceEndSender:
+    def __init__(self, connection: Client, wait_seconds: float) -> None:
+        self._connection = connection
+        self._wait = wait_seconds
+
+    async def send(
+        self, *, call_sid: str, turn: int, handoff_id: str, data: HandoffData, heartbeat: Heartbeat
+    ) -> StudioOutcome:
+        command = VoiceEnd(
+            turn=turn, handoff_id=handoff_id, handoff_data=data.end_frame()["handoffData"]
+        )
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                reply = await while_in_progress(
+                    self._connection.request(
+                        voice_call_subject(call_sid),
+                        command.model_dump_json().encode(),
+                        timeout=self._wait,
+                        headers=inject_trace_headers(),
+                    ),
+                    heartbeat,
+                )
+            except NoRespondersError:
+                return StudioOutcome(
+                    None, HandoffFailure.CALLER_GONE, "no gateway holds the call", attempt
+                )
+            except NatsTimeoutError:
+                log.warning("call %s: end not confirmed (attempt %s)", call_sid, attempt)
+                continue
+            answer = VoiceEndAnswer.model_validate_json(reply.data)
+            if answer.status == "sent":
+                return StudioOutcome(None, None, "end sent after the final reply", attempt)
+            return StudioOutcome(None, HandoffFailure.CALLER_GONE, "caller hung up", attempt)
+        return StudioOutcome(
+            None, HandoffFailure.CALLER_GONE, "the call's gateway never confirmed end", ATTEMPTS
+        )

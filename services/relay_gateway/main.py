@@ -1,0 +1,65 @@
+"""relay_gateway: the voice webhook, the ConversationRelay socket and the ``end`` frame.
+
+Run with ``baton run relay-gateway --port 8080``. On SIGTERM or ``POST /internal/drain``
+it stops taking calls (``/readyz`` 503) and waits for live calls to end, up to
+``BATON_DRAIN_DEADLINE_SECONDS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from libs.health import Readiness, health_router
+from libs.nats_connection import create_broker
+from libs.settings import load_settings
+from libs.twilio_signature import TwilioSignature
+from services.relay_gateway.relay import LiveCalls, relay_router
+from services.relay_gateway.settings import RelayGatewaySettings
+from services.relay_gateway.voice_webhooks import voice_router
+
+SERVICE_NAME = "relay-gateway"
+
+
+def create_app(settings: RelayGatewaySettings | None = None) -> FastAPI:
+    settings = settings or load_settings(RelayGatewaySettings)
+    broker = create_broker(settings, SERVICE_NAME)
+    readiness = Readiness(broker)
+    live = LiveCalls()
+    signature = TwilioSignature(
+        settings.twilio_auth_token.get_secret_value(), settings.public_base_url
+    )
+
+    async def drain() -> bool:
+        readiness.draining = live.draining = True
+        return await live.wait_until_empty(settings.baton_drain_deadline_seconds)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await broker.connect()
+        await broker.start()
+        app.state.drain = drain
+        try:
+            yield
+        finally:
+            readiness.draining = True
+            await broker.stop()
+
+    app = FastAPI(title="Baton relay gateway", lifespan=lifespan)
+    app.include_router(health_router(readiness))
+    app.include_router(voice_router(settings, signature, broker, live))
+    app.include_router(relay_router(signature, broker, live))
+
+    @app.post("/internal/drain")
+    async def start_drain() -> dict[str, object]:
+        """preStop hook: readiness off, no new calls, return once live calls have ended."""
+        drained = await drain()
+        return {"drained": drained, "live_calls": len(live.calls)}
+
+    @app.get("/internal/calls")
+    async def live_calls() -> dict[str, int]:
+        return {"live_calls": len(live.calls)}
+
+    return app

@@ -1,0 +1,207 @@
+"""The ConversationRelay WebSocket: Twilio's frames in, the agent's reply frames out.
+
+The upgrade must carry a valid ``X-Twilio-Signature`` (else close 1008) and ``setup`` must
+come first. Each final prompt (``last:true``) and each DTMF digit becomes a ``CustomerTurn``
+on the turn stream; the socket's replica then subscribes to the call's subject for the
+reply tokens and commands addressed to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from faststream.nats import NatsBroker
+from nats.aio.msg import Msg
+from pydantic import TypeAdapter, ValidationError
+
+from libs.messages import (
+    Channel,
+    CustomerTurn,
+    Route,
+    VoiceCancel,
+    VoiceCommand,
+    VoiceEnd,
+    VoiceFrame,
+    VoiceHangup,
+    VoiceToken,
+)
+from libs.publishing import publish_turn
+from libs.subjects import voice_call_subject, voice_cancel_subject
+from libs.telemetry import inject_trace_headers
+from libs.twilio_signature import TwilioSignature
+from services.relay_gateway.calls import CallSession
+from services.relay_gateway.twiml import RELAY_PATH
+
+log = logging.getLogger("baton.relay_gateway.relay")
+
+POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
+SETUP_TIMEOUT_SECONDS = 10.0
+COMMAND = TypeAdapter[VoiceCommand](VoiceCommand)
+
+
+@dataclass
+class LiveCalls:
+    """The calls this replica holds; drained before the process exits."""
+
+    calls: dict[str, CallSession] = field(default_factory=dict)
+    draining: bool = False
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def add(self, call: CallSession) -> None:
+        self.calls[call.call_sid] = call
+        self.changed.set()
+
+    def remove(self, call_sid: str) -> None:
+        self.calls.pop(call_sid, None)
+        self.changed.set()
+
+    async def wait_until_empty(self, deadline_seconds: float) -> bool:
+        loop = asyncio.get_running_loop()
+        until = loop.time() + deadline_seconds
+        while self.calls:
+            self.changed.clear()
+            left = until - loop.time()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self.changed.wait(), timeout=left)
+            except TimeoutError:
+                return False
+        return True
+
+
+def customer_address(setup: dict[str, Any]) -> tuple[str, str]:
+    """(customer, our number): the caller is ``to`` on outbound calls, else ``from``."""
+    if str(setup.get("direction", "")).lower().startswith("outbound"):
+        return str(setup.get("to", "")), str(setup.get("from", ""))
+    return str(setup.get("from", "")), str(setup.get("to", ""))
+
+
+class RelaySocket:
+    """One socket's receive loop and its NATS subscription."""
+
+    def __init__(self, websocket: WebSocket, broker: NatsBroker, setup: dict[str, Any]) -> None:
+        self.websocket = websocket
+        self.broker = broker
+        self.call_sid = str(setup.get("callSid", ""))
+        customer, ours = customer_address(setup)
+        self.route = Route(
+            channel=Channel.VOICE,
+            customer_address=customer,
+            agent_address=ours,
+            call_sid=self.call_sid,
+            profile_id=str((setup.get("customParameters") or {}).get("profileId", "")),
+        )
+        self.prompts = 0
+        self.call = CallSession(self.call_sid, send=websocket.send_json)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def on_command(self, message: Msg) -> None:
+        try:
+            command = COMMAND.validate_json(message.data)
+        except ValidationError:
+            log.warning("call %s: unreadable command ignored", self.call_sid)
+            return
+        if isinstance(command, VoiceToken):
+            await self.call.on_token(command)
+        elif isinstance(command, VoiceFrame):
+            await self.call.on_agent_frame(command)
+        elif isinstance(command, VoiceEnd):
+            # Answered from its own task: the goodbye's tokens arrive on this same subject.
+            task = asyncio.create_task(self._answer_end(command, message))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif isinstance(command, VoiceHangup):
+            self.call.hung_up()
+            await self.websocket.close()
+
+    async def _answer_end(self, command: VoiceEnd, message: Msg) -> None:
+        answer = await self.call.on_end(command)
+        if message.reply:
+            await message.respond(answer.model_dump_json().encode())
+
+    async def store_turn(self, text: str, kind: str) -> None:
+        self.prompts += 1
+        turn = CustomerTurn(
+            conversation_id=self.call_sid,
+            message_id=f"{self.call_sid}:{self.prompts}",
+            route=self.route,
+            text=text,
+            kind="dtmf" if kind == "dtmf" else "text",
+        )
+        ack = await publish_turn(self.broker, turn)
+        self.call.prompt_stored(ack.seq)
+
+    async def interrupted(self) -> None:
+        cut = await self.call.on_interrupt()
+        cancel = VoiceCancel(through_turn=cut)
+        await self.broker.connection.publish(
+            voice_cancel_subject(self.call_sid),
+            cancel.model_dump_json().encode(),
+            headers=inject_trace_headers(),
+        )
+
+    async def handle(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind == "prompt":
+            if frame.get("last", True):
+                await self.store_turn(str(frame.get("voicePrompt", "")), "text")
+        elif kind == "dtmf":
+            await self.store_turn(str(frame.get("digit", "")), "dtmf")
+        elif kind == "interrupt":
+            await self.interrupted()
+        elif kind == "error":
+            log.warning("call %s: Twilio reported %s", self.call_sid, frame.get("description"))
+        # "info" and unknown types are ignored, as Twilio may add new ones
+
+
+def relay_router(signature: TwilioSignature, broker: NatsBroker, live: LiveCalls) -> APIRouter:
+    router = APIRouter()
+
+    @router.websocket(RELAY_PATH)
+    async def relay(websocket: WebSocket) -> None:
+        signed = signature.websocket_is_signed(websocket)
+        await websocket.accept()
+        if not signed:
+            await websocket.close(code=POLICY_VIOLATION, reason="invalid X-Twilio-Signature")
+            return
+        if live.draining:
+            await websocket.close(code=TRY_AGAIN_LATER, reason="gateway draining")
+            return
+        try:
+            setup = json.loads(
+                await asyncio.wait_for(websocket.receive_text(), SETUP_TIMEOUT_SECONDS)
+            )
+        except (TimeoutError, ValueError, WebSocketDisconnect):
+            await websocket.close(code=POLICY_VIOLATION, reason="setup expected")
+            return
+        if setup.get("type") != "setup" or not setup.get("callSid"):
+            await websocket.close(code=POLICY_VIOLATION, reason="setup must come first")
+            return
+        socket = RelaySocket(websocket, broker, setup)
+        subscription = await broker.connection.subscribe(
+            voice_call_subject(socket.call_sid), cb=socket.on_command
+        )
+        live.add(socket.call)
+        try:
+            while True:
+                text = await websocket.receive_text()
+                try:
+                    frame = json.loads(text)
+                except ValueError:
+                    continue
+                await socket.handle(frame)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            socket.call.hung_up()
+            await subscription.unsubscribe()
+            live.remove(socket.call_sid)
+
+    return router

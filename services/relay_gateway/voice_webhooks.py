@@ -1,0 +1,74 @@
+"""Twilio's voice webhooks; any replica answers them, the call's owner is reached over NATS."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request, Response
+from faststream.nats import NatsBroker
+from twilio.twiml.voice_response import VoiceResponse
+
+from libs.messages import VoiceHangup
+from libs.subjects import voice_call_subject
+from libs.telemetry import inject_trace_headers
+from libs.twilio_signature import TwilioSignature
+from services.relay_gateway.relay import LiveCalls
+from services.relay_gateway.settings import RelayGatewaySettings
+from services.relay_gateway.twiml import ACTION_PATH, connect_twiml
+
+log = logging.getLogger("baton.relay_gateway.webhooks")
+ENDED_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+
+
+def xml(twiml: str, status_code: int = 200) -> Response:
+    return Response(twiml, media_type="application/xml", status_code=status_code)
+
+
+def voice_router(
+    settings: RelayGatewaySettings, signature: TwilioSignature, broker: NatsBroker, live: LiveCalls
+) -> APIRouter:
+    router = APIRouter(prefix="/voice", tags=["voice"])
+
+    async def tell_owner_call_ended(call_sid: str) -> None:
+        await broker.connection.publish(
+            voice_call_subject(call_sid),
+            VoiceHangup().model_dump_json().encode(),
+            headers=inject_trace_headers(),
+        )
+
+    @router.post("/incoming")
+    async def incoming(request: Request) -> Response:
+        """The number's voice webhook: connect the caller to the relay."""
+        form = await signature.signed_form(request)
+        if live.draining:
+            return xml(str(VoiceResponse()), status_code=503)
+        parameters = {"callSid": str(form.get("CallSid", ""))}
+        return xml(connect_twiml(settings, parameters))
+
+    @router.post(ACTION_PATH.removeprefix("/voice"))
+    async def action(request: Request) -> Response:
+        """``<Connect action>`` when pointed here: every relay session end, handoff or not."""
+        form = await signature.signed_form(request)
+        call_sid = str(form.get("CallSid", ""))
+        response = VoiceResponse()
+        if form.get("HandoffData"):
+            log.info("call %s left the relay with HandoffData", call_sid)
+            response.say("Please hold while we connect you.")
+            response.redirect(
+                f"https://webhooks.twilio.com/v1/Accounts/{settings.twilio_account_sid}"
+                f"/Flows/{settings.twilio_studio_handoff_flow_sid}?FlowEvent=return"
+            )
+        else:
+            await tell_owner_call_ended(call_sid)
+            response.hangup()
+        return xml(str(response))
+
+    @router.post("/status")
+    async def status(request: Request) -> dict[str, str]:
+        """Call status callback: a finished call's socket owner is told to let it go."""
+        form = await signature.signed_form(request)
+        if str(form.get("CallStatus", "")) in ENDED_STATUSES:
+            await tell_owner_call_ended(str(form.get("CallSid", "")))
+        return {"status": "noted"}
+
+    return router

@@ -1,0 +1,236 @@
+"""Voice over ConversationRelay through all services, with real sockets and a real NATS."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+from nats.js import JetStreamContext
+
+from baton.nats_server import free_port
+from libs.messages import HandoffFailure, HandoffOutcome, HandoffResult
+from services.agent_worker.agent import TurnContext, TurnTools
+from services.agent_worker.main import create_app as create_worker
+from services.agent_worker.settings import AgentWorkerSettings
+from services.handoff_dispatcher.main import create_app as create_dispatcher
+from services.handoff_dispatcher.settings import HandoffDispatcherSettings
+from services.relay_gateway.main import create_app as create_relay
+from services.relay_gateway.settings import RelayGatewaySettings
+from tests.support.relay_caller import dial, relay_signature
+from tests.support.servers import serve
+from tests.support.streams import HANDOFF_STREAM, handoff_result_subject, wait_for_messages
+from tests.support.twilio_fakes import post_signed_form, sid, twilio_env
+
+SLOW_TOKEN_SECONDS = 0.25
+
+
+@dataclass
+class ScriptedVoiceAgent:
+    """Echoes; streams slowly on "slow"; hands off on "human"."""
+
+    heard: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+
+    async def respond(self, turn: TurnContext, tools: TurnTools) -> AsyncIterator[str]:
+        self.heard.append(turn.text)
+        slow = "slow" in turn.text
+        if "human" in turn.text:
+            await tools.request_handoff("caller asked for a human")
+            tokens = ["Connecting ", "you ", "to ", "a ", "person ", "now."]
+        elif slow:
+            tokens = [f"part{index} " for index in range(12)]
+        else:
+            tokens = ["You ", "said: ", turn.text]
+        try:
+            for token in tokens:
+                if slow:
+                    await asyncio.sleep(SLOW_TOKEN_SECONDS)
+                yield token
+        except asyncio.CancelledError:
+            self.cancelled.append(turn.text)
+            raise
+
+
+@dataclass
+class VoiceStack:
+    relay_urls: list[str]
+    agent: ScriptedVoiceAgent
+    js: JetStreamContext
+
+
+async def start_voice_stack(
+    stack: AsyncExitStack, nats_url: str, js: JetStreamContext, relays: int = 1
+) -> VoiceStack:
+    agent = ScriptedVoiceAgent()
+    urls = []
+    for _ in range(relays):
+        port = free_port()
+        public = f"http://127.0.0.1:{port}"
+        settings = RelayGatewaySettings(**twilio_env(nats_url, public_base_url=public))
+        urls.append(await stack.enter_async_context(serve(create_relay(settings), port)))
+    worker = AgentWorkerSettings(nats_url=nats_url)
+    await stack.enter_async_context(serve(create_worker(worker, agent=agent)))
+    dispatcher = HandoffDispatcherSettings(
+        **twilio_env(nats_url, twilio_api_base_url="http://127.0.0.1:9")
+    )
+    await stack.enter_async_context(serve(create_dispatcher(dispatcher)))
+    return VoiceStack(urls, agent, js)
+
+
+@pytest.fixture
+async def voice(nats_url: str, js: JetStreamContext) -> AsyncIterator[VoiceStack]:
+    async with AsyncExitStack() as stack:
+        yield await start_voice_stack(stack, nats_url, js)
+
+
+def text_of(frames: list[dict[str, object]]) -> str:
+    return "".join(str(f.get("token", "")) for f in frames if f.get("type") == "text")
+
+
+async def test_incoming_call_gets_connect_twiml(voice: VoiceStack) -> None:
+    url = voice.relay_urls[0]
+    async with httpx.AsyncClient() as client:
+        response = await post_signed_form(
+            client,
+            f"{url}/voice/incoming",
+            {"CallSid": sid("CA"), "From": "+15005550006", "To": "+15005550001"},
+        )
+    assert response.status_code == 200
+    body = response.text
+    assert '<Connect action="https://webhooks.twilio.com/v1/Accounts/AC' in body
+    assert "?Trigger=incomingCall" in body
+    assert f'url="{url.replace("http://", "ws://")}/voice/relay"' in body
+    assert 'dtmfDetection="true"' in body and "<ConversationRelay" in body
+
+
+async def test_ordinary_turn_is_streamed_in_order(voice: VoiceStack) -> None:
+    caller = await dial(voice.relay_urls[0], sid("CA"))
+    await caller.say("what time is it")
+    frames = await caller.reply()
+    assert text_of(frames) == "You said: what time is it"
+    assert [f["last"] for f in frames] == [False] * (len(frames) - 1) + [True]
+    await caller.hang_up()
+
+
+async def test_partial_prompts_wait_for_the_last_one(voice: VoiceStack) -> None:
+    caller = await dial(voice.relay_urls[0], sid("CA"))
+    await caller.say("I want", last=False)
+    await caller.say("I want to check my order", last=False)
+    await caller.say("I want to check my order status", last=True)
+    frames = await caller.reply()
+    assert text_of(frames) == "You said: I want to check my order status"
+    assert voice.agent.heard == ["I want to check my order status"]
+    await caller.hang_up()
+
+
+async def test_dtmf_reaches_the_agent(voice: VoiceStack) -> None:
+    caller = await dial(voice.relay_urls[0], sid("CA"))
+    await caller.send({"type": "dtmf", "digit": "5"})
+    frames = await caller.reply()
+    assert text_of(frames) == "You said: 5"
+    await caller.hang_up()
+
+
+async def test_interrupt_cuts_the_reply(voice: VoiceStack) -> None:
+    caller = await dial(voice.relay_urls[0], sid("CA"))
+    await caller.say("tell me something slow")
+    first = await caller.next_frame()
+    assert first["type"] == "text" and first["last"] is False
+    await caller.send(
+        {"type": "interrupt", "utteranceUntilInterrupt": "part0", "durationUntilInterruptMs": 300}
+    )
+    closing = await caller.next_frame()
+    assert closing == {"type": "text", "token": "", "last": True}
+    await asyncio.sleep(SLOW_TOKEN_SECONDS * 4)
+    assert caller.frames.empty(), "a token of the interrupted turn reached Twilio"
+    assert voice.agent.cancelled == ["tell me something slow"]
+    await caller.say("thanks")
+    assert text_of(await caller.reply()) == "You said: thanks"
+    await caller.hang_up()
+
+
+async def test_handoff_sends_end_after_the_final_reply(voice: VoiceStack) -> None:
+    call_sid = sid("CA")
+    caller = await dial(voice.relay_urls[0], call_sid)
+    await caller.say("can I talk to a human")
+    frames = await caller.reply()
+    assert text_of(frames) == "Connecting you to a person now."
+    end = await caller.next_frame()
+    assert end["type"] == "end"
+    data = json.loads(str(end["handoffData"]))
+    assert data["conversationId"] == call_sid
+    assert data["attributes"]["reason"] == "caller asked for a human"
+    assert set(data) == {"conversationId", "storeId", "profileId", "attributes"}
+    results = await wait_for_messages(
+        voice.js, HANDOFF_STREAM, handoff_result_subject(call_sid), HandoffResult
+    )
+    assert [r.outcome for r in results] == [HandoffOutcome.DELIVERED]
+    await asyncio.sleep(0.3)
+    assert [f for _, f in caller.log if f["type"] == "end"] == [end]
+    await caller.hang_up()
+
+
+async def test_end_follows_an_interrupted_goodbye(voice: VoiceStack) -> None:
+    call_sid = sid("CA")
+    caller = await dial(voice.relay_urls[0], call_sid)
+    await caller.say("slow: get me a human")
+    first = await caller.next_frame()
+    assert first["type"] == "text"
+    await caller.send(
+        {"type": "interrupt", "utteranceUntilInterrupt": "", "durationUntilInterruptMs": 1}
+    )
+    closing = await caller.next_frame()
+    assert closing == {"type": "text", "token": "", "last": True}
+    end = await caller.next_frame()
+    assert end["type"] == "end"
+    await caller.hang_up()
+
+
+async def test_hang_up_before_end_is_caller_gone(voice: VoiceStack) -> None:
+    call_sid = sid("CA")
+    caller = await dial(voice.relay_urls[0], call_sid)
+    await caller.say("slow human please")
+    await caller.next_frame()
+    await caller.hang_up()
+    results = await wait_for_messages(
+        voice.js, HANDOFF_STREAM, handoff_result_subject(call_sid), HandoffResult
+    )
+    assert [(r.outcome, r.failure) for r in results] == [
+        (HandoffOutcome.FAILED, HandoffFailure.CALLER_GONE)
+    ]
+
+
+async def test_forged_upgrade_is_refused(voice: VoiceStack) -> None:
+    caller = await dial(
+        voice.relay_urls[0], sid("CA"), signature=relay_signature("ws://x/y"), send_setup=False
+    )
+    await asyncio.wait_for(caller.closed.wait(), 5)
+    assert caller.connection.close_code == 1008
+    assert voice.agent.heard == []
+
+
+async def test_two_replicas_route_to_the_socket_owner(nats_url: str, js: JetStreamContext) -> None:
+    async with AsyncExitStack() as stack:
+        voice = await start_voice_stack(stack, nats_url, js, relays=2)
+        first, second = voice.relay_urls
+        call_sid = sid("CA")
+        caller = await dial(second, call_sid)
+        await caller.say("I need a human")
+        await caller.reply()
+        assert (await caller.next_frame())["type"] == "end"
+        other = sid("CA")
+        listener = await dial(second, other)
+        async with httpx.AsyncClient() as client:
+            response = await post_signed_form(
+                client,
+                f"{first}/voice/status",
+                {"CallSid": other, "CallStatus": "completed"},
+            )
+        assert response.status_code == 200
+        await asyncio.wait_for(listener.closed.wait(), 5)
+        await caller.hang_up()
