@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TypeVar
 
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
-from typing import TypeVar
-
 from pydantic import BaseModel
 
 from libs.subjects import HANDOFF_STREAM, handoff_requested_subject, handoff_result_subject
