@@ -234,3 +234,21 @@ async def test_two_replicas_route_to_the_socket_owner(nats_url: str, js: JetStre
         assert response.status_code == 200
         await asyncio.wait_for(listener.closed.wait(), 5)
         await caller.hang_up()
+
+
+async def test_setup_must_come_first(voice: VoiceStack) -> None:
+    caller = await dial(voice.relay_urls[0], sid("CA"), send_setup=False)
+    await caller.say("hello before setup")
+    await asyncio.wait_for(caller.closed.wait(), 5)
+    assert caller.connection.close_code == 1008
+    assert voice.agent.heard == []
+
+
+async def test_unknown_and_info_frames_are_ignored(voice: VoiceStack) -> None:
+    caller = await dial(voice.relay_urls[0], sid("CA"))
+    await caller.send({"type": "info", "name": "agentSpeaking", "value": "on", "ts": 1})
+    await caller.send({"type": "somethingNew", "x": 1})
+    await caller.send({"type": "error", "description": "Invalid message received"})
+    await caller.say("still there?")
+    assert text_of(await caller.reply()) == "You said: still there?"
+    await caller.hang_up()
