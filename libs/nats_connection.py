@@ -11,6 +11,7 @@ from nats.js.api import KeyValueConfig, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 
+from libs.redaction import install_log_redaction
 from libs.settings import BatonSettings
 from libs.subjects import BUCKETS, stream_configs
 from libs.telemetry import configure_tracing
@@ -21,6 +22,7 @@ log = logging.getLogger("baton.nats")
 def create_broker(settings: BatonSettings, service_name: str) -> NatsBroker:
     """A FastStream broker whose every publish carries the W3C trace context in its headers."""
     tracer_provider = configure_tracing(service_name)
+    install_log_redaction(enabled=not settings.baton_log_sensitive)
     return NatsBroker(
         settings.nats_url,
         name=f"{service_name}:{settings.baton_instance_id}",

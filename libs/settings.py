@@ -29,22 +29,32 @@ class BatonSettings(BaseSettings):
     """What every service needs: where NATS is and how the streams are replicated."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_ignore_empty=True, extra="ignore", validate_default=True
+        env_file=".env",
+        env_ignore_empty=True,
+        extra="ignore",
+        validate_default=True,
+        use_attribute_docstrings=True,
     )
 
     nats_url: str = Field(default="nats://127.0.0.1:4222", pattern=r"^(nats|tls|ws|wss)://")
+    """NATS server(s) with JetStream."""
     baton_nats_replicas: int = Field(default=1, ge=1, le=5)
+    """Stream and bucket replicas: 1 locally, 3 in a cluster (used by ``baton streams init``)."""
     baton_instance_id: str = Field(default_factory=_default_instance_id, min_length=1)
+    """This replica's name in NATS connections and leases (the pod name in Kubernetes)."""
     baton_log_sensitive: bool = False
     """Allow phone numbers and message text in logs and spans (off: they are masked)."""
     baton_shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+    """How long running handlers may finish on shutdown (keep below the pod's grace period)."""
 
 
 class TwilioAccountSettings(BatonSettings):
     """A service that talks to Twilio or checks Twilio's signatures."""
 
     twilio_account_sid: str = Field(pattern=ACCOUNT_SID_PATTERN)
+    """Your Twilio account (``AC…``)."""
     twilio_auth_token: SecretStr = Field(min_length=1)
+    """Checks ``X-Twilio-Signature`` on every webhook and WebSocket upgrade."""
     twilio_api_base_url: str | None = Field(default=None, pattern=r"^https?://")
     """When set, every Twilio REST call goes to this base URL with Twilio's own paths."""
 
@@ -53,14 +63,18 @@ class TwilioApiKeySettings(TwilioAccountSettings):
     """A service that calls Twilio's REST API with an API key (Basic auth ``SK…:secret``)."""
 
     twilio_api_key: str = Field(pattern=API_KEY_PATTERN)
+    """API key (``SK…``) for REST calls (Basic auth with the secret)."""
     twilio_api_secret: SecretStr = Field(min_length=1)
+    """The API key's secret."""
     twilio_phone_number: str = Field(pattern=E164_PATTERN)
+    """Your Twilio number (E.164): the ``From`` of replies and of Studio executions."""
 
 
 class PublicWebhookSettings(TwilioAccountSettings):
     """A gateway Twilio reaches over HTTP; signatures are checked against ``PUBLIC_BASE_URL``."""
 
     public_base_url: str = Field(pattern=r"^https?://[^/]+")
+    """Where Twilio reaches the gateways (signatures are checked against this URL)."""
 
     @field_validator("public_base_url")
     @classmethod
