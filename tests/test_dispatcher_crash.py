@@ -1,0 +1,76 @@
+"""Invariant 3: a dispatcher killed between the Studio POST and its ack posts nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from contextlib import AsyncExitStack
+
+import pytest
+from nats.js import JetStreamContext
+
+from libs.messages import HandoffOutcome, HandoffResult
+from services.messaging_gateway.webhooks import sms_conversation_id
+from tests.support.digital_stack import start_digital_stack
+from tests.support.processes import service_env, start_service
+from tests.support.streams import HANDOFF_STREAM, handoff_result_subject, wait_for_messages
+from tests.support.twilio_fakes import ACCOUNT_SID, OUR_NUMBER
+
+CUSTOMER = "+15005559001"
+
+
+@pytest.mark.slow
+async def test_sigkill_after_studio_post_still_one_execution(
+    nats_url: str, js: JetStreamContext
+) -> None:
+    async with AsyncExitStack() as stack:
+        digital = await start_digital_stack(stack, nats_url, dispatcher=False)
+        env = service_env(
+            nats_url,
+            TWILIO_API_BASE_URL=digital.emulator,
+            BATON_DISPATCHER_ACK_WAIT_SECONDS="2",
+        )
+        await digital.admin(
+            "POST",
+            "/faults",
+            json={
+                "path_prefix": "/v2/Flows",
+                "status": 0,
+                "count": 1,
+                "delay_seconds": 6,
+                "create_before_delay": True,
+            },
+        )
+        first = await start_service("handoff-dispatcher", env)
+        try:
+            await digital.text_in("please get me a human", CUSTOMER)
+            for _ in range(200):
+                if await digital.executions():
+                    break
+                await asyncio.sleep(0.05)
+            assert len(await digital.executions()) == 1, "Studio never saw the POST"
+            first.signal(signal.SIGKILL)
+            first.process.wait(timeout=10)
+        finally:
+            first.stop()
+
+        second = await start_service("handoff-dispatcher", env)
+        try:
+            conversation = sms_conversation_id(ACCOUNT_SID, OUR_NUMBER, CUSTOMER)
+            [result] = await wait_for_messages(
+                js,
+                HANDOFF_STREAM,
+                handoff_result_subject(conversation),
+                HandoffResult,
+                timeout=30,
+            )
+        finally:
+            second.stop()
+        assert result.outcome is HandoffOutcome.DELIVERED
+        executions = await digital.executions()
+        assert len(executions) == 1
+        assert result.execution_sid == executions[0]["sid"]
+        posts = await digital.admin(
+            "GET", "/requests", params={"path_prefix": "/v2/Flows", "method": "POST"}
+        )
+        assert len(posts) == 1, "the restarted dispatcher posted again"
