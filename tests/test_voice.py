@@ -252,3 +252,80 @@ async def test_unknown_and_info_frames_are_ignored(voice: VoiceStack) -> None:
     await caller.say("still there?")
     assert text_of(await caller.reply()) == "You said: still there?"
     await caller.hang_up()
+
+
+async def test_twiml_options_and_action_on_the_gateway(nats_url: str, js: JetStreamContext) -> None:
+    port = free_port()
+    public = f"https://voice.example.test:{port}"
+    settings = RelayGatewaySettings(
+        **twilio_env(nats_url, public_base_url=public),
+        baton_voice_action="gateway",
+        baton_welcome_greeting="Hi from Baton",
+        baton_voice_interruptible="speech",
+        baton_relay_parameters='{"tenant": "acme"}',
+    )
+    async with serve(create_relay(settings), port) as url, httpx.AsyncClient() as client:
+        call_sid = sid("CA")
+        incoming = await post_signed_form(
+            client,
+            f"{url}/voice/incoming",
+            {"CallSid": call_sid, "From": "+15005550006"},
+            public_url=f"{public}/voice/incoming",
+        )
+        assert incoming.status_code == 200
+        assert f'<Connect action="{public}/voice/action">' in incoming.text
+        assert f'url="wss://voice.example.test:{port}/voice/relay"' in incoming.text
+        assert 'welcomeGreeting="Hi from Baton"' in incoming.text
+        assert 'interruptible="speech"' in incoming.text
+        assert '<Parameter name="tenant" value="acme" />' in incoming.text
+        assert f'<Parameter name="callSid" value="{call_sid}" />' in incoming.text
+
+        ended = await post_signed_form(
+            client,
+            f"{url}/voice/action",
+            {"CallSid": call_sid, "SessionStatus": "ended", "CallStatus": "in-progress"},
+            public_url=f"{public}/voice/action",
+        )
+        assert "<Hangup />" in ended.text
+        handoff = await post_signed_form(
+            client,
+            f"{url}/voice/action",
+            {"CallSid": call_sid, "SessionStatus": "ended", "HandoffData": '{"a":1}'},
+            public_url=f"{public}/voice/action",
+        )
+        assert "<Hangup" not in handoff.text
+        assert "Flows/" in handoff.text and "Trigger=incomingCall" in handoff.text
+        forged = await client.post(f"{url}/voice/action", data={"CallSid": call_sid})
+        assert forged.status_code == 403
+
+
+async def test_action_enqueues_to_taskrouter_with_handoff_attributes(
+    nats_url: str, js: JetStreamContext
+) -> None:
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    settings = RelayGatewaySettings(
+        **twilio_env(nats_url, public_base_url=public),
+        baton_voice_action="gateway",
+        baton_taskrouter_workflow_sid="WW" + "77" * 16,
+    )
+    data = {
+        "conversationId": "CA1",
+        "storeId": "",
+        "profileId": "",
+        "attributes": {"reason": "caller asked", "department": "billing"},
+    }
+    async with serve(create_relay(settings), port) as url, httpx.AsyncClient() as client:
+        response = await post_signed_form(
+            client,
+            f"{url}/voice/action",
+            {"CallSid": sid("CA"), "SessionStatus": "ended", "HandoffData": json.dumps(data)},
+        )
+    assert f'<Enqueue workflowSid="{"WW" + "77" * 16}">' in response.text
+    task = response.text.split("<Task>")[1].split("</Task>")[0]
+    assert json.loads(task.replace("&quot;", '"')) == {
+        "reason": "caller asked",
+        "department": "billing",
+        "conversationId": "CA1",
+        "profileId": "",
+    }

@@ -14,6 +14,9 @@ class RelayGatewaySettings(PublicWebhookSettings):
     """The Studio flow whose webhook is the ``<Connect action>`` (voice handoff)."""
     baton_voice_action: Literal["studio", "gateway"] = "studio"
     """``<Connect action>``: the Studio flow webhook (TAC's default) or ``/voice/action`` here."""
+    baton_taskrouter_workflow_sid: str | None = Field(default=None, pattern=r"^WW[0-9a-fA-F]{32}$")
+    """With the action on the gateway: enqueue handed-off calls to this TaskRouter workflow,
+    with the HandoffData attributes as task attributes (else the call goes to the Studio flow)."""
     baton_welcome_greeting: str = "Hello! How can I assist you today?"
     """``welcomeGreeting`` spoken when the call connects."""
     baton_voice_language: str = "en-US"

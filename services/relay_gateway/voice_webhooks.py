@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import APIRouter, Request, Response
@@ -14,7 +15,7 @@ from libs.telemetry import inject_trace_headers
 from libs.twilio_signature import TwilioSignature
 from services.relay_gateway.relay import LiveCalls
 from services.relay_gateway.settings import RelayGatewaySettings
-from services.relay_gateway.twiml import ACTION_PATH, connect_twiml
+from services.relay_gateway.twiml import ACTION_PATH, connect_twiml, studio_voice_handoff_url
 
 log = logging.getLogger("baton.relay_gateway.webhooks")
 ENDED_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
@@ -22,6 +23,28 @@ ENDED_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "cancele
 
 def xml(twiml: str, status_code: int = 200) -> Response:
     return Response(twiml, media_type="application/xml", status_code=status_code)
+
+
+def append_handoff_route(
+    response: VoiceResponse, settings: RelayGatewaySettings, handoff_data: str
+) -> None:
+    """Enqueue to TaskRouter with the handoff attributes, or hand the call to the Studio flow."""
+    if settings.baton_taskrouter_workflow_sid:
+        try:
+            data = json.loads(handoff_data)
+        except ValueError:
+            data = {}
+        attributes = dict(data.get("attributes") or {}) if isinstance(data, dict) else {}
+        if isinstance(data, dict):
+            attributes.update({k: data[k] for k in ("conversationId", "profileId") if k in data})
+        enqueue = response.enqueue(workflow_sid=settings.baton_taskrouter_workflow_sid)
+        enqueue.task(json.dumps(attributes))
+        return
+    response.redirect(
+        studio_voice_handoff_url(
+            settings.twilio_account_sid, settings.twilio_studio_handoff_flow_sid
+        )
+    )
 
 
 def voice_router(
@@ -51,13 +74,10 @@ def voice_router(
         form = await signature.signed_form(request)
         call_sid = str(form.get("CallSid", ""))
         response = VoiceResponse()
-        if form.get("HandoffData"):
+        handoff_data = str(form.get("HandoffData", ""))
+        if handoff_data:
             log.info("call %s left the relay with HandoffData", call_sid)
-            response.say("Please hold while we connect you.")
-            response.redirect(
-                f"https://webhooks.twilio.com/v1/Accounts/{settings.twilio_account_sid}"
-                f"/Flows/{settings.twilio_studio_handoff_flow_sid}?FlowEvent=return"
-            )
+            append_handoff_route(response, settings, handoff_data)
         else:
             await tell_owner_call_ended(call_sid)
             response.hangup()
