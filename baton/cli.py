@@ -56,6 +56,7 @@ def _run_service(args: argparse.Namespace) -> None:
 
 def _run_emulator(args: argparse.Namespace) -> None:
     import uvicorn
+
     from emulator.app import create_app
 
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level.lower())
@@ -80,6 +81,18 @@ def _streams_init(_: argparse.Namespace) -> None:
     print(f"declared on {settings.nats_url} (replicas={settings.baton_nats_replicas}):")
     for name in declared:
         print(f"  {name}")
+
+
+def _sms(args: argparse.Namespace) -> None:
+    from baton.console import send_sms
+
+    replies = send_sms(
+        args.text, emulator=args.emulator, customer=args.sender, wait_seconds=args.wait
+    )
+    if not replies:
+        print("(no reply: the conversation may be with a human now)")
+    for reply in replies:
+        print(f"agent> {reply}")
 
 
 def _up(args: argparse.Namespace) -> None:
@@ -107,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=EMULATOR_PORT)
     emulator.set_defaults(handler=_run_emulator)
+
+    sms = commands.add_parser("sms", help="text the local stack and print the replies")
+    sms.add_argument("text")
+    sms.add_argument("--from", dest="sender", default="+15005550006")
+    sms.add_argument("--emulator", default=f"http://127.0.0.1:{EMULATOR_PORT}")
+    sms.add_argument("--wait", type=float, default=10.0, help="seconds to wait for a reply")
+    sms.set_defaults(handler=_sms)
 
     streams = commands.add_parser("streams", help="JetStream streams and buckets")
     streams_commands = streams.add_subparsers(dest="streams_command", required=True)
