@@ -1,0 +1,59 @@
+"""The Twilio emulator: every product Baton calls, on one host with Twilio's own paths.
+
+All state lives on the app, so a test can run several emulators side by side. Middleware order
+(outermost first): the request recorder, then faults, then the routers with their Basic auth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from emulator import admin, conversations, faults, messaging, orchestrator, studio
+from emulator.errors import install_error_handlers
+from emulator.faults import FaultMiddleware
+from emulator.recording import RequestRecorder
+from emulator.settings import EmulatorSettings
+from emulator.store import EmulatorState
+from emulator.webhooks import WebhookSender
+
+
+def create_app(settings: EmulatorSettings | None = None) -> FastAPI:
+    settings = settings or EmulatorSettings()
+    state = EmulatorState()
+    sender = WebhookSender(settings, state)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await sender.aclose()
+
+    app = FastAPI(
+        title="Baton Twilio emulator",
+        description="Twilio's wire formats for Studio, Messaging, Conversations and "
+        "Conversation Orchestrator, with signed webhooks and faults on demand.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.emulator = state
+    app.state.webhooks = sender
+    install_error_handlers(app)
+    for router in (
+        studio.router,
+        messaging.router,
+        conversations.router,
+        orchestrator.router,
+        faults.router,
+        admin.router,
+        messaging.admin_router,
+        conversations.admin_router,
+        orchestrator.admin_router,
+    ):
+        app.include_router(router)
+    app.add_middleware(FaultMiddleware, settings=settings, state=state)
+    app.add_middleware(RequestRecorder, settings=settings, state=state)
+    return app

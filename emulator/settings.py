@@ -1,0 +1,50 @@
+"""Emulator settings: the same variable names the services read, so one environment serves both.
+
+Webhook signing: Twilio signs the URL it was configured with. By default the emulator signs each
+target URL exactly as configured (``EMULATOR_SMS_WEBHOOK_URL`` …), so a gateway must validate
+against the URL it is reached at. When ``EMULATOR_WEBHOOK_BASE_URL`` is set, the request still
+goes to the configured target, but the signature is computed over that public base plus the
+target's path and query — the gateway's ``PUBLIC_BASE_URL`` must then be the same base.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+FAKE_ACCOUNT_SID = "AC" + "0" * 31 + "1"
+FAKE_API_KEY = "SK" + "0" * 31 + "1"
+FAKE_FLOW_SID = "FW" + "0" * 31 + "1"
+
+
+class EmulatorSettings(BaseSettings):
+    """Fake credentials by default: the emulator must never need (or see) a real account."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_ignore_empty=True)
+
+    twilio_account_sid: str = Field(default=FAKE_ACCOUNT_SID, pattern=r"^AC[0-9a-fA-F]{32}$")
+    twilio_auth_token: str = Field(default="emulator-auth-token-0001", min_length=1)
+    twilio_api_key: str = Field(default=FAKE_API_KEY, pattern=r"^SK[0-9a-fA-F]{32}$")
+    twilio_api_secret: str = Field(default="emulator-api-secret-0001", min_length=1)
+    twilio_studio_handoff_flow_sid: str = Field(
+        default=FAKE_FLOW_SID, pattern=r"^FW[0-9a-fA-F]{32}$"
+    )
+    twilio_phone_number: str = "+15005550001"
+    twilio_conversation_configuration_id: str | None = None
+    """Reported as ``configurationId`` on Conversation Orchestrator conversations."""
+    emulator_public_url: str = "http://127.0.0.1:8090"
+    """Where clients reach the emulator; the host part of every ``url`` in a response."""
+    emulator_sms_webhook_url: str | None = None
+    """The number's SMS URL: where inbound Programmable Messaging webhooks are posted."""
+    emulator_conversations_webhook_url: str | None = None
+    """The Conversations (classic) post-event webhook URL (``onMessageAdded``)."""
+    emulator_orchestrator_webhook_url: str | None = None
+    """The Conversation Orchestrator JSON webhook URL (``COMMUNICATION_CREATED``)."""
+    emulator_webhook_base_url: str | None = None
+    """Public base the signatures are computed over instead of each target's own scheme+host."""
+    emulator_webhook_timeout_seconds: float = Field(default=15.0, gt=0)
+    """Twilio's default read timeout for webhooks."""
+
+    @property
+    def public_url(self) -> str:
+        return self.emulator_public_url.rstrip("/")

@@ -1,0 +1,230 @@
+"""Everything the emulator remembers, held on one object per app so tests can run several.
+
+Records are plain data; each product module renders its own wire JSON from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+
+@dataclass
+class ExecutionStep:
+    sid: str
+    name: str
+    transitioned_from: str
+    transitioned_to: str
+    type: str
+    context: dict[str, Any]
+    date_created: datetime
+
+
+@dataclass
+class Execution:
+    sid: str
+    flow_sid: str
+    contact_sid: str
+    to: str
+    from_: str
+    parameters: dict[str, Any]
+    status: str
+    date_created: datetime
+    date_updated: datetime
+    steps: list[ExecutionStep] = field(default_factory=list)
+
+
+@dataclass
+class SmsMessage:
+    sid: str
+    to: str
+    from_: str
+    body: str
+    direction: str
+    status: str
+    date_created: datetime
+
+
+@dataclass
+class Participant:
+    sid: str
+    identity: str | None
+    address: str | None
+    proxy_address: str | None
+    attributes: str
+    date_created: datetime
+
+
+@dataclass
+class ConversationMessage:
+    sid: str
+    index: int
+    author: str
+    body: str
+    attributes: str
+    participant_sid: str | None
+    date_created: datetime
+
+
+@dataclass
+class Conversation:
+    sid: str
+    chat_service_sid: str
+    messaging_service_sid: str
+    friendly_name: str | None
+    unique_name: str | None
+    attributes: str
+    state: str
+    date_created: datetime
+    date_updated: datetime
+    inactive_after: timedelta | None = None
+    closed_after: timedelta | None = None
+    date_inactive: datetime | None = None
+    date_closed: datetime | None = None
+    participants: list[Participant] = field(default_factory=list)
+    messages: list[ConversationMessage] = field(default_factory=list)
+
+
+@dataclass
+class OrchestratorParticipant:
+    id: str
+    type: str
+    address: str
+    channel: str
+
+
+@dataclass
+class OrchestratorConversation:
+    id: str
+    status: str
+    name: str | None
+    channel_id: str
+    created_at: datetime
+    updated_at: datetime
+    configuration: dict[str, Any] = field(default_factory=dict)
+    participants: list[OrchestratorParticipant] = field(default_factory=list)
+
+
+@dataclass
+class OutboxEntry:
+    """A message the emulator delivered to a customer's phone or chat window."""
+
+    channel: str
+    to: str | None
+    sender: str | None
+    body: str
+    conversation: str | None
+    at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        sender_key = "author" if self.channel == "conversations" else "from"
+        return {
+            "channel": self.channel,
+            "to": self.to,
+            sender_key: self.sender,
+            "body": self.body,
+            "conversation": self.conversation,
+            "at": self.at.isoformat(),
+        }
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    form: dict[str, str | list[str]] | None
+    json: Any
+    auth: dict[str, str] | None
+    headers: dict[str, str]
+    status: int
+    at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "form": self.form,
+            "json": self.json,
+            "auth": self.auth,
+            "headers": self.headers,
+            "status": self.status,
+            "at": self.at.isoformat(),
+        }
+
+
+@dataclass
+class Fault:
+    id: int
+    path_prefix: str
+    method: str
+    status: int
+    count: int
+    retry_after: float | None
+    delay_seconds: float
+    create_before_delay: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "path_prefix": self.path_prefix,
+            "method": self.method,
+            "status": self.status,
+            "count": self.count,
+            "retry_after": self.retry_after,
+            "delay_seconds": self.delay_seconds,
+            "create_before_delay": self.create_before_delay,
+        }
+
+
+@dataclass
+class WebhookDelivery:
+    """One signed webhook exactly as sent, kept so it can be re-sent byte for byte."""
+
+    kind: str
+    message_sid: str
+    url: str
+    signed_url: str
+    content: bytes
+    headers: dict[str, str]
+    idempotency_token: str
+    status_code: int | None = None
+    response_body: str = ""
+    error: str | None = None
+    attempts: int = 0
+    at: datetime | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "message_sid": self.message_sid,
+            "url": self.url,
+            "signed_url": self.signed_url,
+            "idempotency_token": self.idempotency_token,
+            "status_code": self.status_code,
+            "error": self.error,
+            "attempts": self.attempts,
+            "at": self.at.isoformat() if self.at else None,
+        }
+
+
+@dataclass
+class EmulatorState:
+    executions: dict[str, Execution] = field(default_factory=dict)
+    flows: set[str] = field(default_factory=set)
+    sms_messages: dict[str, SmsMessage] = field(default_factory=dict)
+    conversations: dict[str, Conversation] = field(default_factory=dict)
+    orchestrator: dict[str, OrchestratorConversation] = field(default_factory=dict)
+    outbox: list[OutboxEntry] = field(default_factory=list)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    webhooks: dict[str, WebhookDelivery] = field(default_factory=dict)
+    next_fault_id: int = 1
+
+    def reset(self) -> None:
+        """Forget everything, as a fresh account would look."""
+        fresh = EmulatorState()
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(fresh, name))
