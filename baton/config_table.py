@@ -53,7 +53,8 @@ def rows() -> list[tuple[str, str, str, str]]:
             entry[1].append(SHORT[service])
     table = []
     for env, (field, services) in seen.items():
-        description = (field.description or "").replace("``", "`").replace("|", "\\|")
+        description = " ".join((field.description or "").replace("``", "`").split())
+        description = description.replace("|", "\\|")
         table.append((env, ", ".join(services), _default(field), description))
     return table
 

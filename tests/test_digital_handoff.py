@@ -12,6 +12,13 @@ import pytest
 from nats.js import JetStreamContext
 
 from libs.messages import HandoffFailure, HandoffOutcome, HandoffResult
+from libs.subjects import (
+    REPLIES_STREAM,
+    TURNS_STREAM,
+    handoff_requested_subject,
+    reply_subject,
+    turn_subject,
+)
 from services.agent_worker.policy_agent import DEFAULT_FAQ
 from services.messaging_gateway.webhooks import sms_conversation_id
 from tests.support.digital_stack import ATTRIBUTES, DigitalStack, start_digital_stack
@@ -177,3 +184,70 @@ async def test_studio_rejection_is_typed(digital: DigitalStack, js: JetStreamCon
         js, HANDOFF_STREAM, handoff_result_subject(conversation), HandoffResult
     )
     assert result.failure is HandoffFailure.STUDIO_REJECTED and result.attempts == 1
+
+
+async def create_execution(digital: DigitalStack, to: str, conversation_id: str) -> str:
+    """An execution started outside this dispatcher (e.g. by an earlier attempt)."""
+    parameters = {"HandoffData": {"conversationId": conversation_id, "attributes": {}}}
+    response = await digital.http.post(
+        f"{digital.emulator}/v2/Flows/{FLOW_SID}/Executions",
+        data={"To": to, "From": OUR_NUMBER, "Parameters": json.dumps(parameters)},
+        auth=(API_KEY, "emulator-api-secret-0001"),
+    )
+    assert response.status_code == 201
+    return str(response.json()["sid"])
+
+
+async def test_conflict_with_our_own_active_execution_counts_as_delivered(
+    digital: DigitalStack, js: JetStreamContext
+) -> None:
+    number = customer(9)
+    conversation = sms_conversation_id(ACCOUNT_SID, OUR_NUMBER, number)
+    ours = await create_execution(digital, number, conversation)
+    await digital.text_in("transfer me to a human", number)
+    [result] = await wait_for_messages(
+        js, HANDOFF_STREAM, handoff_result_subject(conversation), HandoffResult
+    )
+    assert result.outcome is HandoffOutcome.DELIVERED
+    assert result.execution_sid == ours
+    posts = await digital.admin(
+        "GET", "/requests", params={"path_prefix": "/v2/Flows", "method": "POST"}
+    )
+    assert [p["status"] for p in posts] == [201, 409]
+    assert len(await digital.executions()) == 1
+
+
+async def test_conflict_with_a_foreign_execution_is_a_typed_failure(
+    digital: DigitalStack, js: JetStreamContext
+) -> None:
+    number = customer(10)
+    await create_execution(digital, number, "someone-else")
+    await digital.text_in("transfer me to a human", number)
+    conversation = sms_conversation_id(ACCOUNT_SID, OUR_NUMBER, number)
+    [result] = await wait_for_messages(
+        js, HANDOFF_STREAM, handoff_result_subject(conversation), HandoffResult
+    )
+    assert result.outcome is HandoffOutcome.FAILED
+    assert result.failure is HandoffFailure.CONFLICT
+    bodies = [m["body"] for m in await digital.wait_outbox(number, 2)]
+    assert bodies[-1] == FAILED_MESSAGE
+
+
+async def test_one_trace_from_the_customer_turn_to_the_handoff(
+    digital: DigitalStack, js: JetStreamContext
+) -> None:
+    number = customer(11)
+    await digital.text_in("a human please", number)
+    conversation = sms_conversation_id(ACCOUNT_SID, OUR_NUMBER, number)
+    await wait_for_messages(js, HANDOFF_STREAM, handoff_result_subject(conversation), HandoffResult)
+
+    def trace_id(headers: dict[str, str] | None) -> str:
+        assert headers and "traceparent" in headers
+        return headers["traceparent"].split("-")[1]
+
+    turn = await js.get_msg(TURNS_STREAM, subject=turn_subject(conversation))
+    request = await js.get_msg(HANDOFF_STREAM, subject=handoff_requested_subject(conversation))
+    reply = await js.get_msg(REPLIES_STREAM, subject=reply_subject(conversation))
+    result = await js.get_msg(HANDOFF_STREAM, subject=handoff_result_subject(conversation))
+    ids = {trace_id(m.headers) for m in (turn, request, reply, result)}
+    assert len(ids) == 1

@@ -2,7 +2,9 @@
 
 The claim is a compare-and-set of the conversation from ``active`` to ``handoff_pending``
 in the current epoch, so a model that calls the tool twice, or two racing turns, produce
-one request. The request is published with ``Nats-Msg-Id`` = conversation + epoch.
+one request. The request is published with ``Nats-Msg-Id`` = conversation + epoch. If it
+cannot be published the claim is released, so the customer hears the honest failure reply
+instead of being muted in ``handoff_pending``.
 """
 
 from __future__ import annotations
@@ -16,18 +18,7 @@ from libs.messages import HandoffRequested, TranscriptLine
 from libs.subjects import HANDOFF_STREAM, handoff_requested_subject
 from libs.telemetry import inject_trace_headers
 from services.agent_worker.agent import TurnContext
-
-SUMMARY_LIMIT = 480
-"""Leaves room for routing attributes inside Studio's 1,024-character SendToFlex limit."""
-
-
-def extractive_summary(history: list[TranscriptLine], latest: str, reason: str) -> str:
-    """What the customer said, newest last, cut to fit: the human reads it before replying."""
-    said = [line.text for line in history if line.role == "customer"] + [latest]
-    text = f"Handoff reason: {reason}. Customer said: " + " | ".join(s for s in said if s)
-    if len(text) <= SUMMARY_LIMIT:
-        return text
-    return "…" + text[-(SUMMARY_LIMIT - 1) :]
+from services.agent_worker.summary import SUMMARY_ATTRIBUTE, extractive_summary, fit_summary
 
 
 class HandoffRequester:
@@ -56,21 +47,44 @@ class HandoffRequester:
                 "channel": turn.route.channel.value.upper(),
                 "detail": f"conversation is {state.status.value}",
             }
+        routing = dict(attributes or {})
+        given = routing.pop(SUMMARY_ATTRIBUTE, None)
+        summary = (
+            fit_summary(given)
+            if isinstance(given, str) and given.strip()
+            else extractive_summary(turn.history, turn.text, reason)
+        )
         request = HandoffRequested(
             conversation_id=turn.conversation_id,
             epoch=turn.epoch,
             route=turn.route,
             reason=reason,
-            summary=extractive_summary(turn.history, turn.text, reason),
-            attributes=dict(attributes or {}),
+            summary=summary,
+            attributes=routing,
             transcript=[*turn.history, TranscriptLine(role="customer", text=turn.text)],
             turn_sequence=turn.turn_sequence,
         )
-        await self._broker.publish(
-            request.model_dump(mode="json"),
-            handoff_requested_subject(turn.conversation_id),
-            stream=HANDOFF_STREAM,
-            headers=inject_trace_headers({"Nats-Msg-Id": f"handoff:{request.handoff_id}"}),
-            timeout=5.0,
-        )
+        try:
+            await self._broker.publish(
+                request.model_dump(mode="json"),
+                handoff_requested_subject(turn.conversation_id),
+                stream=HANDOFF_STREAM,
+                headers=inject_trace_headers({"Nats-Msg-Id": f"handoff:{request.handoff_id}"}),
+                timeout=5.0,
+            )
+        except Exception:
+            await self._release(turn)
+            raise
         return {"status": "handoff_initiated", "channel": turn.route.channel.value.upper()}
+
+    async def _release(self, turn: TurnContext) -> None:
+        """Give the conversation back to the bot in the same epoch: a retry reuses the id."""
+
+        def release(state: ConversationState) -> ConversationState | None:
+            if state.status is not ConversationStatus.HANDOFF_PENDING or state.epoch != turn.epoch:
+                return None
+            state.status = ConversationStatus.ACTIVE
+            state.handoff_reason = ""
+            return state
+
+        await self._store.update(turn.conversation_id, release)

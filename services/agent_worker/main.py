@@ -26,9 +26,13 @@ from libs.subjects import (
     TURNS_WILDCARD,
 )
 from services.agent_worker.agent import Agent
+from services.agent_worker.guarded_agent import GuardedAgent
 from services.agent_worker.handoff_request import HandoffRequester
+from services.agent_worker.llm_agent import LlmAgent, create_openai_client
 from services.agent_worker.policy_agent import PolicyAgent
 from services.agent_worker.settings import AgentWorkerSettings
+from services.agent_worker.summary import ModelSummarizer
+from services.agent_worker.tac import TAC, TACConfig
 from services.agent_worker.turn_lease import TurnLease
 from services.agent_worker.turn_log import TurnLog
 from services.agent_worker.turns import TurnProcessor
@@ -37,7 +41,15 @@ SERVICE_NAME = "agent-worker"
 
 
 def default_agent(settings: AgentWorkerSettings) -> Agent:
-    return PolicyAgent()
+    """No ``OPENAI_API_KEY``: the embedded policy agent. With one: the model, guarded by it."""
+    tac = TAC(TACConfig.for_worker())
+    if settings.openai_api_key is None:
+        return PolicyAgent(tac, faq=settings.faq)
+    client = create_openai_client(settings)
+    tac.summarizer = ModelSummarizer(
+        client, settings.baton_llm_model, timeout_seconds=settings.baton_summary_timeout_seconds
+    )
+    return GuardedAgent(LlmAgent.from_settings(settings, client=client, tac=tac), tac)
 
 
 def create_app(settings: AgentWorkerSettings | None = None, agent: Agent | None = None) -> FastAPI:

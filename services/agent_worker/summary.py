@@ -1,0 +1,144 @@
+"""The summary a human agent reads when the handed-off task arrives, written in one place.
+
+It rides in ``HandoffRequested.summary`` and ends up in the task's attributes. Studio's
+SendToFlex widget takes at most 1,024 characters of attributes JSON, shared with the
+routing attributes, so a summary is at most :data:`SUMMARY_LIMIT` characters. It always
+names the customer's issue: the model is asked to, and the extractive summary quotes the
+customer's own words.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Protocol
+
+from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletionMessageParam
+
+from libs.messages import TranscriptLine
+from services.agent_worker.agent import TurnContext
+
+log = logging.getLogger("baton.agent_worker.summary")
+
+SUMMARY_LIMIT = 480
+"""Leaves room for routing attributes inside Studio's 1,024-character SendToFlex limit."""
+SUMMARY_ATTRIBUTE = "summary"
+"""The application attribute that carries a ready summary to the handoff request."""
+
+_SMALL_TALK = re.compile(
+    r"^(?:hi|hello|hey|hiya|yo|good (?:morning|afternoon|evening)|thanks?|thank you|"
+    r"ok(?:ay)?|yes|yeah|no|nope|sure)(?:\s+there)?[\s!.,?]*$",
+    re.IGNORECASE,
+)
+_SPEAKERS = {"customer": "Customer", "agent": "AI assistant", "human": "Human agent"}
+
+SUMMARY_PROMPT = (
+    "You write the handoff note a human contact-center agent reads before taking over a "
+    "conversation from an AI assistant. In at most three short sentences and under 400 "
+    "characters, state the customer's issue in concrete terms, what the assistant already "
+    "tried, and why the conversation is being handed over. No greeting, no markdown, no "
+    "phone numbers or other personal data."
+)
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` on one line, cut at a word boundary to at most ``limit`` characters."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit * 0.6:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+def fit_summary(text: str) -> str:
+    return clip(text, SUMMARY_LIMIT)
+
+
+def customer_issue(history: Sequence[TranscriptLine], latest: str) -> str:
+    """The first thing the customer said that is not small talk: usually the problem itself."""
+    said = [line.text for line in history if line.role == "customer"] + [latest]
+    for text in said:
+        if text.strip() and not _SMALL_TALK.match(text.strip()):
+            return text
+    return latest
+
+
+def extractive_summary(history: Sequence[TranscriptLine], latest: str, reason: str) -> str:
+    """The customer's issue and latest words, the handoff reason, how far the AI got."""
+    issue = " ".join(customer_issue(history, latest).split())
+    parts = [f"Issue: {clip(issue, 200)}"]
+    latest = " ".join(latest.split())
+    if latest and latest != issue:
+        parts.append(f"Latest: {clip(latest, 140)}")
+    parts.append(f"Handoff reason: {clip(reason, 100)}")
+    replies = sum(1 for line in history if line.role == "agent")
+    if replies:
+        parts.append(f"AI replies before handoff: {replies}")
+    return fit_summary(" | ".join(parts))
+
+
+def transcript_text(history: Sequence[TranscriptLine], latest: str, lines: int) -> str:
+    recent = [line for line in history if line.role in _SPEAKERS][-lines:]
+    rendered = [f"{_SPEAKERS[line.role]}: {clip(line.text, 300)}" for line in recent]
+    rendered.append(f"Customer: {clip(latest, 300)}")
+    return "\n".join(rendered)
+
+
+class Summarizer(Protocol):
+    async def summarize(self, turn: TurnContext, reason: str) -> str:
+        """A summary of at most ``SUMMARY_LIMIT`` characters; never raises."""
+        ...
+
+
+class ExtractiveSummarizer:
+    """The summary without a model: the policy agent's, and the model's fallback."""
+
+    async def summarize(self, turn: TurnContext, reason: str) -> str:
+        return extractive_summary(turn.history, turn.text, reason)
+
+
+class ModelSummarizer:
+    """A short non-streaming completion; the extractive summary when the model fails.
+
+    It runs while the customer waits for the goodbye, so it gets its own short timeout
+    and no retries.
+    """
+
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        model: str,
+        *,
+        timeout_seconds: float = 8.0,
+        history_lines: int = 20,
+    ) -> None:
+        self._client = client.with_options(timeout=timeout_seconds, max_retries=0)
+        self._model = model
+        self._history_lines = history_lines
+
+    async def summarize(self, turn: TurnContext, reason: str) -> str:
+        fallback = extractive_summary(turn.history, turn.text, reason)
+        issue = clip(customer_issue(turn.history, turn.text), 300)
+        transcript = transcript_text(turn.history, turn.text, self._history_lines)
+        request = (
+            f"The customer first said: {issue}\n\n"
+            f"Latest conversation:\n{transcript}\n\nHandoff reason: {reason}"
+        )
+        messages: list[ChatCompletionMessageParam] = [
+            {"role": "system", "content": SUMMARY_PROMPT},
+            {"role": "user", "content": request},
+        ]
+        try:
+            completion = await self._client.chat.completions.create(
+                model=self._model, messages=messages, max_tokens=160, temperature=0.2
+            )
+            text = completion.choices[0].message.content if completion.choices else None
+        except Exception as error:  # the handoff must not wait on, or fail with, its summary
+            log.warning("model summary failed (%s); using the extractive one", type(error).__name__)
+            return fallback
+        return fit_summary(text) if text and text.strip() else fallback

@@ -1,0 +1,179 @@
+"""A local OpenAI-compatible Chat Completions server that plays a script, over real HTTP.
+
+Streamed answers are Server-Sent Events in the official chunk shapes (``data: {...}`` then
+``data: [DONE]``); tool calls arrive as ``tool_calls`` deltas whose arguments are split
+across chunks, and parallel calls interleave their fragments, as OpenAI sends them.
+Non-streamed requests (the handoff summary) get a ``chat.completion`` object.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+MODEL = "baton-test-model"
+CREATED = 1_700_000_000
+
+
+@dataclass(frozen=True)
+class Text:
+    """A plain streamed answer, one chunk per piece."""
+
+    pieces: tuple[str, ...]
+
+    @classmethod
+    def of(cls, *pieces: str) -> Text:
+        return cls(pieces)
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCalls:
+    """Streamed tool calls, optionally after some text (the model often speaks first)."""
+
+    calls: tuple[Call, ...]
+    preface: str = ""
+
+    @classmethod
+    def of(cls, *calls: Call, preface: str = "") -> ToolCalls:
+        return cls(calls, preface)
+
+
+@dataclass(frozen=True)
+class Failure:
+    status: int
+
+
+Step = Text | ToolCalls | Failure
+Brain = Callable[[dict[str, Any]], Step]
+"""Decides the answer from the request body, for scripts that depend on what was sent."""
+
+
+@dataclass
+class ScriptedModel:
+    steps: deque[Step | Brain] = field(default_factory=deque)
+    summary: str | Failure = "Customer needs help; see transcript."
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
+
+    def script(self, *steps: Step | Brain) -> None:
+        self.steps.extend(steps)
+
+    @property
+    def streamed(self) -> list[dict[str, Any]]:
+        return [request for request in self.requests if request.get("stream")]
+
+    def next_step(self, body: dict[str, Any]) -> Step:
+        if not self.steps:
+            return Text.of("(script exhausted)")
+        step = self.steps.popleft()
+        return step(body) if callable(step) else step
+
+
+def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-baton-test",
+        "object": "chat.completion.chunk",
+        "created": CREATED,
+        "model": MODEL,
+        "system_fingerprint": "fp_baton",
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+    }
+
+
+def split(text: str, parts: int = 3) -> list[str]:
+    size = max(1, -(-len(text) // parts))
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def chunks_for(step: Text | ToolCalls) -> list[dict[str, Any]]:
+    chunks = [chunk({"role": "assistant", "content": ""})]
+    if isinstance(step, Text):
+        chunks += [chunk({"content": piece}) for piece in step.pieces]
+        return [*chunks, chunk({}, "stop")]
+    if step.preface:
+        chunks += [chunk({"content": piece}) for piece in split(step.preface, 2)]
+    fragments = [split(json.dumps(call.arguments)) for call in step.calls]
+    for index, call in enumerate(step.calls):
+        opening = {
+            "index": index,
+            "id": f"call_{index}_{call.name}",
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }
+        chunks.append(chunk({"tool_calls": [opening]}))
+    for position in range(max(len(parts) for parts in fragments)):
+        for index, parts in enumerate(fragments):
+            if position < len(parts):
+                piece = {"index": index, "function": {"arguments": parts[position]}}
+                chunks.append(chunk({"tool_calls": [piece]}))
+    return [*chunks, chunk({}, "tool_calls")]
+
+
+async def sse(chunks: list[dict[str, Any]]) -> AsyncIterator[bytes]:
+    for item in chunks:
+        yield f"data: {json.dumps(item)}\n\n".encode()
+    yield b"data: [DONE]\n\n"
+
+
+def failure(status: int) -> JSONResponse:
+    body = {"error": {"message": "scripted failure", "type": "server_error", "code": None}}
+    return JSONResponse(body, status_code=status, headers={"retry-after-ms": "10"})
+
+
+def completion(text: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-baton-summary",
+        "object": "chat.completion",
+        "created": CREATED,
+        "model": MODEL,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text, "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+    }
+
+
+def create_app(model: ScriptedModel) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    async def completions(request: Request) -> Response:
+        body: dict[str, Any] = await request.json()
+        model.requests.append(body)
+        model.authorizations.append(request.headers.get("authorization", ""))
+        if not body.get("stream"):
+            if isinstance(model.summary, Failure):
+                return failure(model.summary.status)
+            return JSONResponse(completion(model.summary))
+        step = model.next_step(body)
+        if isinstance(step, Failure):
+            return failure(step.status)
+        return StreamingResponse(sse(chunks_for(step)), media_type="text/event-stream")
+
+    return app
+
+
+def tool_messages(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tool results a request carried back to the model, decoded."""
+    return [
+        {**message, "content": json.loads(message["content"])}
+        for message in request["messages"]
+        if message["role"] == "tool"
+    ]
