@@ -68,7 +68,7 @@ class TurnLease:
     ) -> AsyncIterator[None]:
         """Wait for the lease, keep it (and the message, via ``heartbeat``) alive, release it."""
         deadline = time.monotonic() + wait_seconds
-        poll = 0.02
+        poll = 0.002
         revision = await self.try_acquire(conversation_id)
         while revision is None:
             if time.monotonic() > deadline:

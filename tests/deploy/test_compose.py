@@ -1,0 +1,215 @@
+"""docker-compose.yml is a valid Compose file that wires the stack the way Baton expects."""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from tests.deploy.compose_file import compose_environment
+from tests.deploy.k8s_objects import PORTS, REPO, Obj, baton_role, option
+
+OTEL_CONFIG = REPO / "deploy" / "otel-collector.yaml"
+
+
+def _services(compose: Obj) -> dict[str, Obj]:
+    services: dict[str, Obj] = compose["services"]
+    return services
+
+
+def _baton_services(compose: Obj) -> dict[str, tuple[str, Obj]]:
+    """compose service name -> (Baton role, service)."""
+    found = {}
+    for name, service in _services(compose).items():
+        role = baton_role(service.get("command") or [])
+        if role is not None:
+            found[name] = (role, service)
+    return found
+
+
+def test_compose_file_follows_the_compose_specification(compose: Obj) -> None:
+    compose_spec = pytest.importorskip("compose_spec")
+    # Anchors and merge keys are resolved by the YAML loader, exactly as Compose does.
+    parsed = compose_spec.PyCompose.from_json(json.dumps(compose))
+    parsed.validate()
+    parsed.to_spec()  # and against the pydantic model generated from the JSON schema
+    assert set(parsed.service_names()) == set(_services(compose))
+
+
+def test_references_resolve(compose: Obj) -> None:
+    services = _services(compose)
+    for name, service in services.items():
+        for dependency in service.get("depends_on") or {}:
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+        for volume in service.get("volumes") or []:
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (REPO / source).is_file(), f"{name} mounts missing {source}"
+            else:
+                assert source in (compose.get("volumes") or {}), f"{name}: undefined {source}"
+
+
+def test_images_are_pinned(compose: Obj) -> None:
+    for name, service in _services(compose).items():
+        image = service["image"]
+        if "build" in service:
+            assert (
+                service["build"]["context"] == "."
+                and service["build"]["dockerfile"] == "Dockerfile"
+            )
+            continue
+        tag = image.rpartition(":")[2]
+        assert ":" in image and tag != "latest", f"{name}: pin {image}"
+
+
+def test_nats_runs_jetstream_with_a_health_check(compose: Obj) -> None:
+    nats = _services(compose)["nats"]
+    assert nats["image"] == "nats:2.14-alpine"
+    assert "-js" in nats["command"] and option(nats["command"], "-m") == "8222"
+    check = " ".join(nats["healthcheck"]["test"])
+    assert "http://localhost:8222/healthz?js-enabled-only=true" in check
+
+
+def test_streams_are_declared_once_before_any_service_starts(compose: Obj) -> None:
+    services = _services(compose)
+    init = services["streams-init"]
+    assert init["command"] == ["baton", "streams", "init"]
+    assert init["depends_on"]["nats"]["condition"] == "service_healthy"
+    assert init["restart"] == "no"
+    for name, (role, service) in _baton_services(compose).items():
+        if role in ("streams-init", "emulator"):
+            continue
+        condition = service["depends_on"]["streams-init"]["condition"]
+        assert condition == "service_completed_successfully", name
+
+
+def test_every_service_runs_and_two_agent_workers(compose: Obj) -> None:
+    roles: dict[str, int] = {}
+    for role, service in _baton_services(compose).values():
+        roles[role] = roles.get(role, 0) + (service.get("deploy") or {}).get("replicas", 1)
+    assert roles == {
+        "streams-init": 1,
+        "emulator": 1,
+        "relay-gateway": 1,
+        "messaging-gateway": 1,
+        "agent-worker": 2,
+        "handoff-dispatcher": 1,
+    }
+    for role, service in _baton_services(compose).values():
+        if (service.get("deploy") or {}).get("replicas", 1) > 1:
+            assert not service.get("ports"), f"replicas of {role} would collide on host ports"
+
+
+def test_service_ports_health_checks_and_urls(compose: Obj) -> None:
+    services = _services(compose)
+    for name, (role, service) in _baton_services(compose).items():
+        environment = compose_environment(service)
+        if role == "streams-init":
+            continue
+        port = PORTS[role]
+        for published in service.get("ports") or []:
+            assert str(published).rsplit(":", 1)[1] == str(port), name
+        assert "healthcheck" in service, f"{name} has no health check"
+        if "healthcheck" in service:
+            path = "/_emulator/health" if role == "emulator" else "/healthz"
+            assert f"http://127.0.0.1:{port}{path}" in " ".join(service["healthcheck"]["test"])
+        if "PUBLIC_BASE_URL" in environment:
+            public = urlsplit(environment["PUBLIC_BASE_URL"])
+            assert (public.hostname, public.port) == (name, port), "emulator signs for this URL"
+        if "NATS_URL" in environment:
+            nats = urlsplit(environment["NATS_URL"])
+            assert nats.hostname in services and nats.port == 4222
+        if role != "emulator" and "TWILIO_ACCOUNT_SID" in environment:
+            assert environment["TWILIO_API_BASE_URL"] == f"http://emulator:{PORTS['emulator']}"
+
+
+def test_emulator_health_check_path_exists() -> None:
+    admin = pytest.importorskip("emulator.admin")
+    paths = {getattr(route, "path", "") for route in admin.router.routes}
+    assert "/_emulator/health" in paths
+
+
+def test_emulator_webhooks_reach_the_gateways(compose: Obj) -> None:
+    services = _services(compose)
+    environment = compose_environment(services["emulator"])
+    targets = {
+        "EMULATOR_SMS_WEBHOOK_URL": ("messaging-gateway", "/messaging/sms"),
+        "EMULATOR_CONVERSATIONS_WEBHOOK_URL": ("messaging-gateway", "/messaging/conversations"),
+        "EMULATOR_ORCHESTRATOR_WEBHOOK_URL": ("messaging-gateway", "/messaging/orchestrator"),
+        "EMULATOR_RELAY_VOICE_URL": ("relay-gateway", "/voice/incoming"),
+    }
+    for variable, (service, path) in targets.items():
+        url = urlsplit(environment[variable])
+        assert (url.hostname, url.port, url.path) == (service, PORTS[service], path), variable
+        assert service in services
+    public = urlsplit(environment["EMULATOR_PUBLIC_URL"])
+    assert (public.hostname, public.port) == ("emulator", PORTS["emulator"])
+
+
+def test_fake_twilio_account_is_well_formed_and_shared(compose: Obj) -> None:
+    settings = pytest.importorskip("libs.settings")
+    patterns = {
+        "TWILIO_ACCOUNT_SID": settings.ACCOUNT_SID_PATTERN,
+        "TWILIO_API_KEY": settings.API_KEY_PATTERN,
+        "TWILIO_STUDIO_HANDOFF_FLOW_SID": settings.FLOW_SID_PATTERN,
+        "TWILIO_PHONE_NUMBER": settings.E164_PATTERN,
+    }
+    seen: dict[str, set[str]] = {}
+    for _, service in _baton_services(compose).values():
+        for key, value in compose_environment(service).items():
+            seen.setdefault(key, set()).add(value)
+    for key, pattern in patterns.items():
+        (value,) = seen[key]
+        assert re.match(pattern, value), key
+    assert seen["TWILIO_AUTH_TOKEN"] == {"emulator-auth-token-0001"}
+
+
+def test_observability_services(compose: Obj) -> None:
+    services = _services(compose)
+    collector = services["otel-collector"]
+    assert collector["image"].startswith("otel/opentelemetry-collector-contrib:")
+    assert (
+        "./deploy/otel-collector.yaml:/etc/otelcol-contrib/config.yaml:ro" in collector["volumes"]
+    )
+    jaeger = services["jaeger"]
+    assert re.fullmatch(r"jaegertracing/jaeger:2\.\d+\.\d+", jaeger["image"])
+    assert "16686:16686" in jaeger["ports"]
+
+
+def test_otel_collector_pipelines_are_complete_and_point_at_compose_services(
+    compose: Obj,
+) -> None:
+    config = yaml.safe_load(OTEL_CONFIG.read_text())
+    services = _services(compose)
+    for name, pipeline in config["service"]["pipelines"].items():
+        for section in ("receivers", "processors", "exporters"):
+            for component in pipeline.get(section, []):
+                assert component in config[section], f"{name}: {section} {component} undefined"
+    for extension in config["service"].get("extensions", []):
+        assert extension in config["extensions"]
+    assert "otlp/jaeger" in config["service"]["pipelines"]["traces"]["exporters"]
+    assert "prometheus" in config["service"]["pipelines"]["metrics"]["exporters"]
+    jaeger_host, jaeger_port = config["exporters"]["otlp/jaeger"]["endpoint"].split(":")
+    assert jaeger_host in services and jaeger_port == "4317"
+    http_receiver = config["receivers"]["otlp"]["protocols"]["http"]["endpoint"]
+    assert http_receiver.endswith(":4318")
+    scrape = config["receivers"]["prometheus"]["config"]["scrape_configs"]
+    targets = [
+        t for job in scrape for group in job.get("static_configs", []) for t in group["targets"]
+    ]
+    targets += [
+        f"{name}:{sd['port']}"
+        for job in scrape
+        for sd in job.get("dns_sd_configs", [])
+        for name in sd["names"]
+    ]
+    scraped = set()
+    for target in targets:
+        host, port = target.split(":")
+        role = baton_role(services[host]["command"])
+        assert role is not None and PORTS[role] == int(port), target
+        scraped.add(role)
+    assert scraped >= {"relay-gateway", "messaging-gateway", "agent-worker", "handoff-dispatcher"}

