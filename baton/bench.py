@@ -38,7 +38,7 @@ CALLS = 5
 WARMUP_TURNS = 10
 RESULTS = Path("bench-results") / "voice.json"
 
-FAKE = {
+FAKE: dict[str, Any] = {
     "twilio_account_sid": "AC" + "11" * 16,
     "twilio_auth_token": "bench-auth-token",
     "twilio_api_key": "SK" + "22" * 16,
