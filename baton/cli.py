@@ -1,4 +1,7 @@
-"""The ``baton`` command: run the local stack, one service, the emulator, or declare streams."""
+"""The ``baton`` command: run the local stack, one service, the emulator, or declare streams.
+
+``baton trace ID`` prints a handoff's timeline from the spans ``baton up`` writes locally.
+"""
 
 from __future__ import annotations
 
@@ -58,8 +61,11 @@ def _run_emulator(args: argparse.Namespace) -> None:
     import uvicorn
 
     from emulator.app import create_app
+    from libs.telemetry import instrument_emulator
 
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level.lower())
+    app = create_app()
+    instrument_emulator(app)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower())
 
 
 def _streams_init(_: argparse.Namespace) -> None:
@@ -95,6 +101,34 @@ def _sms(args: argparse.Namespace) -> None:
         print(f"agent> {reply}")
 
 
+def _call(args: argparse.Namespace) -> None:
+    from baton.console import place_call
+
+    state = place_call(
+        sys.stdin, emulator=args.emulator, caller=args.caller, out=sys.stdout, stay=args.stay
+    )
+    if state == "failed":
+        sys.exit(1)
+
+
+def _trace(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from baton.trace_store import (
+        group_traces,
+        read_spans,
+        render_summary,
+        timelines,
+        trace_dir,
+    )
+
+    directory = Path(args.dir) if args.dir else trace_dir()
+    if args.id:
+        print(timelines(args.id, directory, every_turn=args.all))
+    else:
+        print(render_summary(group_traces(read_spans(directory)), limit=args.last))
+
+
 def _up(args: argparse.Namespace) -> None:
     from baton.stack import run_stack
 
@@ -127,6 +161,27 @@ def build_parser() -> argparse.ArgumentParser:
     sms.add_argument("--emulator", default=f"http://127.0.0.1:{EMULATOR_PORT}")
     sms.add_argument("--wait", type=float, default=10.0, help="seconds to wait for a reply")
     sms.set_defaults(handler=_sms)
+
+    voice = commands.add_parser(
+        "call", help="call the local stack through ConversationRelay: type, hear the replies"
+    )
+    voice.add_argument("--from", dest="caller", default="+15005550006")
+    voice.add_argument("--emulator", default=f"http://127.0.0.1:{EMULATOR_PORT}")
+    voice.add_argument(
+        "--stay", action="store_true", help="stay on the line after the handoff (talk to a human)"
+    )
+    voice.set_defaults(handler=_call)
+
+    trace = commands.add_parser(
+        "trace", help="print a handoff's timeline from the local stack's spans"
+    )
+    trace.add_argument(
+        "id", nargs="?", help="conversation id, call SID, handoff id or trace id (none: list)"
+    )
+    trace.add_argument("--dir", help="span files (default: $BATON_TRACE_DIR or .baton/traces)")
+    trace.add_argument("--all", action="store_true", help="every turn's trace, not only handoffs")
+    trace.add_argument("--last", type=int, default=10, help="traces listed without an id")
+    trace.set_defaults(handler=_trace)
 
     streams = commands.add_parser("streams", help="JetStream streams and buckets")
     streams_commands = streams.add_subparsers(dest="streams_command", required=True)

@@ -2,7 +2,8 @@
 
 Starts (or reuses) NATS, declares the streams, then the emulator and the four services as
 child processes with embedded defaults; values already in the environment win. Logs go to
-``.baton/logs/``. Ctrl-C stops everything.
+``.baton/logs/``, spans to ``.baton/traces/`` (one file per process, read by ``baton trace``).
+Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -40,7 +41,11 @@ class Child:
 
 
 def _base_env(nats_url: str, emulator_url: str) -> dict[str, str]:
-    env = {**EMULATOR_DEFAULTS, "TWILIO_API_BASE_URL": emulator_url}
+    env = {
+        **EMULATOR_DEFAULTS,
+        "TWILIO_API_BASE_URL": emulator_url,
+        "BATON_TRACE_DIR": str((STATE_DIR / "traces").resolve()),
+    }
     env.update(os.environ)
     env["NATS_URL"] = nats_url
     return env
@@ -116,6 +121,7 @@ def _print_table(children: list[Child]) -> None:
         print(f"{child.name:<22} {child.url:<26} {state}")
     print(f"Agent desktop          http://127.0.0.1:{EMULATOR_PORT}/desktop")
     print(f"Logs                   {STATE_DIR / 'logs'}/")
+    print(f"Traces                 {STATE_DIR / 'traces'}/   baton trace <conversation-or-call>")
     print("Try it:                baton sms 'I want to talk to a human'   (Ctrl-C stops the stack)")
 
 

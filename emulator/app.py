@@ -11,7 +11,21 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from emulator import admin, conversations, faults, messaging, orchestrator, studio
+from emulator import (
+    admin,
+    calls,
+    conversation_webhooks,
+    conversations,
+    faults,
+    interactions,
+    messaging,
+    orchestrator,
+    studio,
+    studio_webhooks,
+    taskrouter,
+)
+from emulator.calls import CallManager
+from emulator.desktop import routes as desktop
 from emulator.errors import install_error_handlers
 from emulator.faults import FaultMiddleware
 from emulator.recording import RequestRecorder
@@ -30,28 +44,40 @@ def create_app(settings: EmulatorSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await manager.aclose()
             await sender.aclose()
 
     app = FastAPI(
         title="Baton Twilio emulator",
-        description="Twilio's wire formats for Studio, Messaging, Conversations and "
-        "Conversation Orchestrator, with signed webhooks and faults on demand.",
+        description="Twilio's wire formats for Studio (with the Agent Handoff flow), "
+        "Messaging, Conversations, Conversation Orchestrator, TaskRouter and Flex "
+        "Interactions; signed webhooks, a ConversationRelay caller, faults on demand, "
+        "and an agent desktop at /desktop.",
         lifespan=lifespan,
     )
+    manager = CallManager(app, settings, state, sender)
     app.state.settings = settings
     app.state.emulator = state
     app.state.webhooks = sender
+    app.state.calls = manager
     install_error_handlers(app)
     for router in (
         studio.router,
+        studio_webhooks.router,
         messaging.router,
         conversations.router,
+        conversation_webhooks.router,
         orchestrator.router,
+        taskrouter.router,
+        interactions.router,
         faults.router,
         admin.router,
         messaging.admin_router,
         conversations.admin_router,
         orchestrator.admin_router,
+        calls.router,
+        desktop.api_router,
+        desktop.page_router,
     ):
         app.include_router(router)
     app.add_middleware(FaultMiddleware, settings=settings, state=state)

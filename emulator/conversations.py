@@ -28,6 +28,7 @@ from emulator.store import (
     Participant,
     WebhookDelivery,
 )
+from emulator.webhook_targets import attach_bot_webhook, message_added_urls
 from emulator.webhooks import WebhookSender
 from emulator.wire import form_fields, is_sid, iso, meta_page, new_sid, utc_now
 
@@ -452,11 +453,11 @@ async def create_message(
         conversation, form.get("Author") or "system", body, _attributes(form.get("Attributes"))
     )
     deliver_to_customers(state, conversation, message)
-    url = settings.emulator_conversations_webhook_url
-    if url and request.headers.get("x-twilio-webhook-enabled", "").lower() == "true":
-        webhooks.send_later(
-            send_message_added(webhooks, url, settings, conversation, message, "API")
-        )
+    if request.headers.get("x-twilio-webhook-enabled", "").lower() == "true":
+        for url in message_added_urls(conversation, settings):
+            webhooks.send_later(
+                send_message_added(webhooks, url, settings, conversation, message, "API")
+            )
     return message_json(settings, conversation, message)
 
 
@@ -540,32 +541,35 @@ class InboundConversationMessage(BaseModel):
 
 def _customer_conversation(
     state: EmulatorState, inbound: InboundConversationMessage, proxy: str
-) -> Conversation:
-    """Inbound auto-creation: the binding's open conversation, or a new one with the customer."""
+) -> tuple[Conversation, bool]:
+    """Inbound auto-creation: the binding's open conversation, or a new one (``True``)."""
     if inbound.conversation_sid:
         existing = state.conversations.get(inbound.conversation_sid)
         if existing is not None:
             apply_timers(existing, utc_now())
-            return existing
+            return existing, False
         if not is_sid(inbound.conversation_sid, "CH"):
             raise TwilioError(400, "conversation_sid must be a CH… SID")
-        return new_conversation(state, sid=inbound.conversation_sid)
+        return new_conversation(state, sid=inbound.conversation_sid), True
     holder = bound_conversation(state, inbound.author, proxy)
-    return holder or new_conversation(state)
+    return (holder, False) if holder else (new_conversation(state), True)
 
 
 @admin_router.post("/message")
 async def customer_writes(
     inbound: InboundConversationMessage, state: State, settings: Settings, webhooks: Webhooks
 ) -> dict[str, Any]:
-    """A customer's message reaches a conversation: Twilio posts a signed ``onMessageAdded``."""
+    """A customer's message reaches a conversation: Twilio posts a signed ``onMessageAdded``
+    to each of its webhooks — none once the conversation is handed off to a human."""
     url = inbound.webhook_url or settings.emulator_conversations_webhook_url
     if not url:
         raise TwilioError(
             400, "EMULATOR_CONVERSATIONS_WEBHOOK_URL is not set and no webhook_url was given"
         )
     proxy = inbound.proxy_address or settings.twilio_phone_number
-    conversation = _customer_conversation(state, inbound, proxy)
+    conversation, created = _customer_conversation(state, inbound, proxy)
+    if created:
+        attach_bot_webhook(conversation, url)
     if author_participant(conversation, inbound.author) is None:
         is_address = source_of(inbound.author) != "SDK"
         add_participant(
@@ -578,14 +582,19 @@ async def customer_writes(
     message = add_message(
         conversation, inbound.author, inbound.body, json.dumps(inbound.attributes)
     )
-    delivery = await send_message_added(
-        webhooks, url, settings, conversation, message, source_of(inbound.author)
-    )
+    deliveries = [
+        await send_message_added(
+            webhooks, target, settings, conversation, message, source_of(inbound.author)
+        )
+        for target in message_added_urls(conversation, settings, inbound.webhook_url)
+    ]
+    first = deliveries[0] if deliveries else None
     return {
         "message_sid": message.sid,
         "conversation_sid": conversation.sid,
         "index": message.index,
-        "status_code": delivery.status_code,
-        "idempotency_token": delivery.idempotency_token,
-        "error": delivery.error,
+        "status_code": first.status_code if first else None,
+        "idempotency_token": first.idempotency_token if first else None,
+        "error": first.error if first else None,
+        "handed_off": conversation.handed_off,
     }

@@ -2,7 +2,8 @@
 
 An inbound SMS is a signed form webhook to the number's SMS URL; a ``<Message>`` in the TwiML
 answer is sent back to the customer, as Twilio does. Everything delivered to a customer lands
-in the outbox.
+in the outbox. While a pair is with a human agent its texts are also copied into the
+conversation SendToFlex opened (``sms_threads``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from emulator.auth import require_twilio_auth
 from emulator.dependencies import Settings, State, Webhooks
 from emulator.errors import TwilioError, not_found
 from emulator.settings import EmulatorSettings
+from emulator.sms_threads import copy_text
 from emulator.store import EmulatorState, OutboxEntry, SmsMessage, WebhookDelivery
 from emulator.wire import form_fields, legacy_page, new_sid, rfc2822, utc_now
 
@@ -75,6 +77,7 @@ def send_sms(state: EmulatorState, to: str, from_: str, body: str, direction: st
     )
     state.sms_messages[message.sid] = message
     state.outbox.append(OutboxEntry("sms", to, from_, body, None, message.date_created))
+    copy_text(state, customer=to, ours=from_, author=from_, body=body)
     return message
 
 
@@ -208,6 +211,9 @@ async def customer_texts(
         date_created=utc_now(),
     )
     state.sms_messages[message.sid] = message
+    copy_text(
+        state, customer=message.from_, ours=message.to, author=message.from_, body=message.body
+    )
     delivery = await webhooks.send_form("sms", message.sid, url, inbound_params(settings, message))
     take_twiml_replies(state, delivery)
     return {

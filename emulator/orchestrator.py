@@ -2,7 +2,9 @@
 
 Conversations come into being on first reference, so an app can be driven without setting up a
 configuration first. ``CLOSED`` is terminal. A customer's message reaches the app as a signed
-JSON webhook ``{"eventType": "COMMUNICATION_CREATED", "data": {...}}`` with ``bodySHA256``.
+JSON webhook ``{"eventType": "COMMUNICATION_CREATED", "data": {...}}`` with ``bodySHA256`` —
+unless the Conversations (classic) conversation behind it (``channelId``) is handed off to a
+human agent, who then reads it there instead.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from emulator.auth import require_twilio_auth
+from emulator.conversations import add_message
 from emulator.dependencies import Settings, State, Webhooks
 from emulator.errors import CONFLICT, TwilioError
 from emulator.settings import EmulatorSettings
 from emulator.store import (
     EmulatorState,
+    OrchestratorCommunication,
     OrchestratorConversation,
     OrchestratorParticipant,
     OutboxEntry,
@@ -172,6 +176,7 @@ async def create_action(conversation_id: str, request: Request, state: State) ->
         recipients = [p.address for p in conversation.participants if p.type == "CUSTOMER"]
     sender = _address(payload.get("from"))
     now = utc_now()
+    conversation.communications.append(OrchestratorCommunication(sender or "", text, now))
     for recipient in recipients or [None]:
         state.outbox.append(
             OutboxEntry("orchestrator", recipient, sender, text, conversation.id, now)
@@ -231,6 +236,18 @@ async def customer_communicates(
         conversation.status = "ACTIVE"
     now = utc_now()
     conversation.updated_at = now
+    conversation.communications.append(OrchestratorCommunication(inbound.author, inbound.text, now))
+    classic = state.conversations.get(conversation.channel_id)
+    if classic is not None and classic.handed_off:
+        add_message(classic, inbound.author, inbound.text)
+        return {
+            "message_sid": None,
+            "conversation_id": conversation.id,
+            "status_code": None,
+            "idempotency_token": None,
+            "error": None,
+            "handed_off": True,
+        }
     author: dict[str, Any] = {
         "address": inbound.author,
         "channel": inbound.channel,
@@ -262,4 +279,5 @@ async def customer_communicates(
         "status_code": delivery.status_code,
         "idempotency_token": delivery.idempotency_token,
         "error": delivery.error,
+        "handed_off": False,
     }

@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 FAKE_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 FAKE_API_KEY = "SK" + "0" * 31 + "1"
 FAKE_FLOW_SID = "FW" + "0" * 31 + "1"
+FAKE_WORKSPACE_SID = "WS" + "0" * 31 + "1"
+FAKE_WORKFLOW_SID = "WW" + "0" * 31 + "1"
 
 
 class EmulatorSettings(BaseSettings):
@@ -44,6 +46,27 @@ class EmulatorSettings(BaseSettings):
     """Public base the signatures are computed over instead of each target's own scheme+host."""
     emulator_webhook_timeout_seconds: float = Field(default=15.0, gt=0)
     """Twilio's default read timeout for webhooks."""
+    emulator_taskrouter_workspace_sid: str = Field(
+        default=FAKE_WORKSPACE_SID, pattern=r"^WS[0-9a-fA-F]{32}$"
+    )
+    """The Flex workspace SendToFlex routes to."""
+    emulator_taskrouter_workflow_sid: str = Field(
+        default=FAKE_WORKFLOW_SID, pattern=r"^WW[0-9a-fA-F]{32}$"
+    )
+    """The workflow of tasks created without a ``WorkflowSid`` (and of SendToFlex)."""
+    emulator_relay_voice_url: str | None = None
+    """The number's voice URL: where the ConversationRelay caller dials (``/voice/incoming``)."""
+    emulator_relay_status_url: str | None = None
+    """The number's call status callback, told when a caller hangs up."""
+    emulator_call_reply_timeout_seconds: float = Field(default=15.0, gt=0)
+    """How long a scripted caller waits for the agent's answer before it speaks again."""
+    emulator_agent_identity: str = Field(default="flex-agent", min_length=1)
+    """The human agent of the agent desktop: ``Author`` of their messages, their worker name."""
+    emulator_handback_url: str | None = None
+    """Told (signed JSON ``{"conversationId", "taskSid"}``) when the agent hands a conversation
+    back to the bot."""
+    emulator_trace_url: str = "http://localhost:16686/trace/{trace_id}"
+    """The trace link on a task in the agent desktop (Jaeger's UI by default)."""
 
     @property
     def public_url(self) -> str:

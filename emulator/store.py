@@ -33,6 +33,14 @@ class Execution:
     date_created: datetime
     date_updated: datetime
     steps: list[ExecutionStep] = field(default_factory=list)
+    trigger: dict[str, Any] = field(default_factory=dict)
+    """``{"request": …}`` for a REST execution, ``{"call": …}`` for the Incoming Call path."""
+    variables: dict[str, Any] = field(default_factory=dict)
+    """``flow.variables``, written by the Set Variables widget."""
+    widgets: dict[str, Any] = field(default_factory=dict)
+    """Each widget's output, as ``{{widgets.<name>.*}}`` reads it."""
+    task_sid: str | None = None
+    """The Flex task SendToFlex created; the execution stays active while it is open."""
 
 
 @dataclass
@@ -68,6 +76,20 @@ class ConversationMessage:
 
 
 @dataclass
+class ScopedWebhook:
+    """A conversation-scoped webhook (``WH…``): ``webhook``, ``studio`` or ``trigger`` target."""
+
+    sid: str
+    target: str
+    url: str | None
+    method: str
+    filters: list[str]
+    triggers: list[str]
+    flow_sid: str | None
+    date_created: datetime
+
+
+@dataclass
 class Conversation:
     sid: str
     chat_service_sid: str
@@ -84,6 +106,19 @@ class Conversation:
     date_closed: datetime | None = None
     participants: list[Participant] = field(default_factory=list)
     messages: list[ConversationMessage] = field(default_factory=list)
+    webhooks: list[ScopedWebhook] = field(default_factory=list)
+    handed_off: bool = False
+    """SendToFlex marked it "handed-off": customer messages go to the human agent only."""
+    flex_task_sid: str | None = None
+    origin: str = "conversations"
+    """``conversations``, ``sms`` (a thread the flow opened for an SMS pair) or ``orchestrator``."""
+
+
+@dataclass
+class OrchestratorCommunication:
+    author: str
+    text: str
+    at: datetime
 
 
 @dataclass
@@ -104,6 +139,7 @@ class OrchestratorConversation:
     updated_at: datetime
     configuration: dict[str, Any] = field(default_factory=dict)
     participants: list[OrchestratorParticipant] = field(default_factory=list)
+    communications: list[OrchestratorCommunication] = field(default_factory=list)
 
 
 @dataclass
@@ -211,6 +247,113 @@ class WebhookDelivery:
 
 
 @dataclass
+class TaskTransition:
+    status: str
+    reason: str | None
+    at: datetime
+
+
+@dataclass
+class Task:
+    """A TaskRouter task, with the links the agent desktop follows to show its context."""
+
+    sid: str
+    workspace_sid: str
+    workflow_sid: str
+    task_queue_sid: str
+    task_channel_unique_name: str
+    attributes: str
+    assignment_status: str
+    priority: int
+    timeout: int
+    date_created: datetime
+    date_updated: datetime
+    reason: str | None = None
+    reservation_sid: str | None = None
+    worker_sid: str | None = None
+    execution_sid: str | None = None
+    conversation_sid: str | None = None
+    call_sid: str | None = None
+    interaction_sid: str | None = None
+    trace_id: str | None = None
+    """The W3C trace id of the request that created the task, when it carried one."""
+    history: list[TaskTransition] = field(default_factory=list)
+
+
+@dataclass
+class Interaction:
+    """A Flex Interaction (``KD…``) and the task its routing created."""
+
+    sid: str
+    channel: dict[str, Any]
+    routing: dict[str, Any]
+    channel_sid: str
+    task_sid: str
+    interaction_context_sid: str | None
+    webhook_ttid: str
+    date_created: datetime
+
+
+@dataclass
+class CallLine:
+    """One line of a call as the caller heard or said it."""
+
+    role: str
+    """``caller``, ``bot`` (the AI agent over ConversationRelay), ``agent`` (a human) or
+    ``system`` (Twilio's own speech and events)."""
+    text: str
+    at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {"role": self.role, "text": self.text, "at": self.at.isoformat()}
+
+
+@dataclass
+class CallRecord:
+    """A call the emulator placed to a relay gateway, as a caller would describe it."""
+
+    sid: str
+    from_: str
+    to: str
+    state: str
+    """``ringing``, ``in-progress`` (on the relay), ``in-queue`` (waiting for Flex),
+    ``with-agent``, ``completed`` or ``failed``."""
+    date_created: datetime
+    date_updated: datetime
+    session_sid: str | None = None
+    custom_parameters: dict[str, str] = field(default_factory=dict)
+    transcript: list[CallLine] = field(default_factory=list)
+    twiml: list[str] = field(default_factory=list)
+    """Every TwiML document the call executed, in order."""
+    handoff_data: str | None = None
+    action_url: str | None = None
+    task_sid: str | None = None
+    error: str | None = None
+
+    def say(self, role: str, text: str, at: datetime) -> None:
+        self.transcript.append(CallLine(role, text, at))
+        self.date_updated = at
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "call_sid": self.sid,
+            "from": self.from_,
+            "to": self.to,
+            "state": self.state,
+            "session_sid": self.session_sid,
+            "custom_parameters": self.custom_parameters,
+            "transcript": [line.as_json() for line in self.transcript],
+            "twiml": self.twiml,
+            "handoff_data": self.handoff_data,
+            "action_url": self.action_url,
+            "task_sid": self.task_sid,
+            "error": self.error,
+            "date_created": self.date_created.isoformat(),
+            "date_updated": self.date_updated.isoformat(),
+        }
+
+
+@dataclass
 class EmulatorState:
     executions: dict[str, Execution] = field(default_factory=dict)
     flows: set[str] = field(default_factory=set)
@@ -221,6 +364,9 @@ class EmulatorState:
     requests: list[RecordedRequest] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     webhooks: dict[str, WebhookDelivery] = field(default_factory=dict)
+    tasks: dict[str, Task] = field(default_factory=dict)
+    interactions: dict[str, Interaction] = field(default_factory=dict)
+    calls: dict[str, CallRecord] = field(default_factory=dict)
     next_fault_id: int = 1
 
     def reset(self) -> None:

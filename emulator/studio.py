@@ -3,7 +3,9 @@
 Digital handoff is a form POST of ``To``, ``From`` and ``Parameters`` (a JSON string that the
 flow reads as ``{{flow.data.*}}``). Studio keeps one active Execution per ``To``/``From`` pair
 on a flow and answers a second create with 409/20409 — the rule that makes a duplicate handoff
-visible. Any well-formed flow SID is accepted; its flow comes into being on first use.
+visible. Any well-formed flow SID is accepted; its flow comes into being on first use. An
+execution of the handoff flow (``TWILIO_STUDIO_HANDOFF_FLOW_SID``) runs the Agent Handoff
+template's messaging branch before the answer is sent (see ``flow_runner``).
 """
 
 from __future__ import annotations
@@ -17,42 +19,21 @@ from fastapi import APIRouter, Depends, Request, Response
 from emulator.auth import require_twilio_auth
 from emulator.dependencies import Settings, State
 from emulator.errors import CONFLICT, TwilioError, missing, not_found
+from emulator.executions import execution_context, new_execution
+from emulator.flow_runner import run_messaging_branch
 from emulator.settings import EmulatorSettings
 from emulator.store import EmulatorState, Execution, ExecutionStep
-from emulator.wire import form_fields, is_sid, iso, meta_page, new_sid, utc_now
+from emulator.tracing import caller_trace_id, incoming_context, tracer
+from emulator.wire import form_fields, is_sid, iso, meta_page, utc_now
 
 TO_FROM_LIMIT_BYTES = 300
 TRIGGER_EVENT = "incomingRequest"
-FIRST_WIDGET = "split_by_channel"
-"""The Agent Handoff template branches on the channel (voice or messaging) right after Trigger."""
 
 router = APIRouter(prefix="/v2/Flows", dependencies=[Depends(require_twilio_auth)])
 
 
 def execution_url(settings: EmulatorSettings, execution: Execution) -> str:
     return f"{settings.public_url}/v2/Flows/{execution.flow_sid}/Executions/{execution.sid}"
-
-
-def execution_context(execution: Execution) -> dict[str, Any]:
-    """What the flow's widgets read: ``flow.data`` is the parsed ``Parameters``."""
-    return {
-        "flow": {
-            "flow_sid": execution.flow_sid,
-            "sid": execution.sid,
-            "channel": {"address": execution.from_},
-            "data": execution.parameters,
-            "variables": {},
-        },
-        "contact": {"channel": {"address": execution.to}},
-        "trigger": {
-            "request": {
-                "to": execution.to,
-                "from": execution.from_,
-                "parameters": execution.parameters,
-            }
-        },
-        "widgets": {},
-    }
 
 
 def execution_json(
@@ -98,29 +79,6 @@ def step_json(
     }
 
 
-def add_step(
-    execution: Execution,
-    name: str,
-    transitioned_from: str,
-    transitioned_to: str,
-    step_type: str,
-    context: dict[str, Any] | None = None,
-) -> ExecutionStep:
-    """Record a widget transition; the flow runner appends its own steps with this."""
-    step = ExecutionStep(
-        sid=new_sid("FT"),
-        name=name,
-        transitioned_from=transitioned_from,
-        transitioned_to=transitioned_to,
-        type=step_type,
-        context=context or {},
-        date_created=utc_now(),
-    )
-    execution.steps.append(step)
-    execution.date_updated = step.date_created
-    return step
-
-
 def _flow(state: EmulatorState, request: Request, flow_sid: str) -> str:
     if not is_sid(flow_sid, "FW"):
         raise not_found(request.url.path)
@@ -152,13 +110,6 @@ def _parameters(raw: str | None) -> dict[str, Any]:
     if not isinstance(parameters, dict):
         raise TwilioError(400, "Parameters must be a JSON object")
     return parameters
-
-
-def _contact_sid(state: EmulatorState, flow_sid: str, to: str) -> str:
-    for execution in state.executions.values():
-        if execution.flow_sid == flow_sid and execution.to == to:
-            return execution.contact_sid
-    return new_sid("FC")
 
 
 def _date_filter(request: Request, name: str) -> datetime | None:
@@ -195,27 +146,25 @@ async def create_execution(
             raise TwilioError(
                 409, f"Execution {existing.sid} is already active for this contact", CONFLICT
             )
-    now = utc_now()
-    execution = Execution(
-        sid=new_sid("FN"),
-        flow_sid=flow_sid,
-        contact_sid=_contact_sid(state, flow_sid, to),
+    trigger = {"request": {"to": to, "from": from_, "parameters": parameters}}
+    execution = new_execution(
+        state,
+        flow_sid,
         to=to,
         from_=from_,
         parameters=parameters,
-        status="active",
-        date_created=now,
-        date_updated=now,
+        trigger=trigger,
+        event=TRIGGER_EVENT,
     )
-    add_step(
-        execution,
-        TRIGGER_EVENT,
-        "Trigger",
-        FIRST_WIDGET,
-        "trigger",
-        {"request": execution_context(execution)["trigger"]["request"]},
-    )
-    state.executions[execution.sid] = execution
+    if flow_sid == settings.twilio_studio_handoff_flow_sid:
+        with tracer.start_as_current_span(
+            "studio.flow.run",
+            context=incoming_context(request.headers),
+            attributes={"studio.flow_sid": flow_sid, "studio.execution_sid": execution.sid},
+        ):
+            run_messaging_branch(
+                state, settings, execution, trace_id=caller_trace_id(request.headers)
+            )
     return execution_json(settings, execution)
 
 

@@ -1,15 +1,18 @@
-"""Liveness and readiness for every HTTP service.
+"""Liveness, readiness and metrics for every HTTP service.
 
 ``/healthz`` answers as long as the process runs (no NATS or Twilio check, so a broker blip
-causes no restart storm); ``/readyz`` is 503 while draining or while NATS is unreachable.
+causes no restart storm); ``/readyz`` is 503 while draining or while NATS is unreachable;
+``/metrics`` is the Prometheus scrape (OpenMetrics, with exemplars, when asked for).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from faststream.nats import NatsBroker
+
+from libs.metrics import exposition
 
 
 @dataclass
@@ -38,5 +41,10 @@ def health_router(readiness: Readiness) -> APIRouter:
         if not ready:
             response.status_code = 503
         return {"ready": ready, "nats": nats_ok, "draining": readiness.draining}
+
+    @router.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        body, content_type = exposition(request.headers.get("accept", ""))
+        return Response(body, media_type=content_type)
 
     return router

@@ -1,19 +1,31 @@
-"""Publishing to JetStream with a natural-key ``Nats-Msg-Id`` and the W3C trace context.
+"""Publishing with the W3C trace context: to JetStream with a natural key, or on core NATS.
 
-The one way services store a message: the id makes a retried or duplicated publish a
-no-op inside the stream's duplicate window (invariant 3), and ``traceparent`` in the
-headers links the consumer's span to the producer's.
+The one way services store a message: the ``Nats-Msg-Id`` makes a retried or duplicated
+publish a no-op inside the stream's duplicate window (invariant 3), and ``traceparent`` in
+the headers links the consumer's span to the producer's. FastStream's telemetry middleware
+makes the spans of JetStream publishes; core NATS publishes (voice tokens, cancel, ``end``,
+hang-up) get their ``send`` span from :func:`publish_core`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from faststream.nats import NatsBroker
+from nats.aio.client import Client
 from nats.js.api import PubAck
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Tracer
+from opentelemetry.util.types import AttributeValue
 from pydantic import BaseModel
 
 from libs.messages import AgentReply, CustomerTurn
 from libs.subjects import REPLIES_STREAM, TURNS_STREAM, reply_subject, turn_subject
-from libs.telemetry import inject_trace_headers
+from libs.telemetry import inject_trace_headers, messaging_attributes
+
+VOICE_CALL_TEMPLATE = "baton.voice.call.{call_sid}"
+"""The call subject in span names and attributes, so they stay bounded across calls."""
+VOICE_CANCEL_TEMPLATE = "baton.voice.cancel.{call_sid}"
 
 PUBLISH_TIMEOUT_SECONDS = 5.0
 
@@ -53,3 +65,33 @@ async def publish_reply(broker: NatsBroker, reply: AgentReply) -> PubAck:
         stream=REPLIES_STREAM,
         message_id=f"reply:{reply.reply_id}",
     )
+
+
+def send_span(
+    tracer: Tracer,
+    subject: str,
+    template: str,
+    attributes: Mapping[str, AttributeValue] | None = None,
+) -> Span:
+    """A PRODUCER span ``send <template>``, started but not made current."""
+    return tracer.start_span(
+        f"send {template}",
+        kind=SpanKind.PRODUCER,
+        attributes={**messaging_attributes(subject, template, "send"), **(attributes or {})},
+    )
+
+
+async def publish_core(
+    connection: Client,
+    tracer: Tracer,
+    payload: BaseModel,
+    *,
+    subject: str,
+    template: str,
+    attributes: Mapping[str, AttributeValue] | None = None,
+) -> None:
+    """A core NATS message (no stream, no ack) in its own ``send`` span, context in headers."""
+    with trace.use_span(send_span(tracer, subject, template, attributes), end_on_exit=True):
+        await connection.publish(
+            subject, payload.model_dump_json().encode(), headers=inject_trace_headers()
+        )

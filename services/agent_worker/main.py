@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsMessage, PullSub
 
-from libs.consuming import RedeliveryPolicy, settled
+from libs.consuming import ConsumerLag, DurableConsumer, RedeliveryPolicy, settled
 from libs.conversation_state import ConversationStore
 from libs.health import Readiness, health_router
 from libs.messages import CustomerTurn
@@ -25,6 +25,7 @@ from libs.subjects import (
     TURNS_STREAM,
     TURNS_WILDCARD,
 )
+from libs.telemetry import instrument_app, service_tracer
 from services.agent_worker.agent import Agent
 from services.agent_worker.guarded_agent import GuardedAgent
 from services.agent_worker.handoff_request import HandoffRequester
@@ -63,6 +64,7 @@ def create_app(settings: AgentWorkerSettings | None = None, agent: Agent | None 
         ack_wait_seconds=max(1.0, settings.baton_turn_lease_seconds),
     )
     processors: list[TurnProcessor] = []
+    lag = ConsumerLag(broker, [DurableConsumer(TURNS_STREAM, AGENT_WORKER_DURABLE)])
 
     @broker.subscriber(
         TURNS_WILDCARD,
@@ -95,15 +97,19 @@ def create_app(settings: AgentWorkerSettings | None = None, agent: Agent | None 
                 agent=chosen_agent,
                 handoff=HandoffRequester(broker, store),
                 wait_seconds=settings.baton_turn_wait_seconds,
+                tracer=service_tracer(SERVICE_NAME),
             )
         )
         await broker.start()
+        lag.start()
         try:
             yield
         finally:
             readiness.draining = True
+            await lag.stop()
             await broker.stop()
 
     app = FastAPI(title="Baton agent worker", lifespan=lifespan)
+    instrument_app(app, SERVICE_NAME, log_sensitive=settings.baton_log_sensitive)
     app.include_router(health_router(readiness))
     return app

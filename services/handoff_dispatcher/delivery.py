@@ -3,16 +3,21 @@
 Delivered: the conversation is marked handed off (the bot stays silent). Failed after the
 retry budget: the customer is told, and the conversation goes back to the bot in a new
 epoch instead of being left stranded. Either way a ``HandoffResult`` is published.
+
+Each dispatch is a ``handoff.dispatch`` span in the customer's trace, carrying the outcome,
+the typed failure and the attempts; a fresh delivery is counted in the handoff SLIs.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from faststream.nats import NatsBroker
+from opentelemetry import trace
+from opentelemetry.trace import Tracer
 
 from libs.consuming import Heartbeat
 from libs.conversation_state import ConversationState, ConversationStatus, ConversationStore
@@ -27,7 +32,9 @@ from libs.messages import (
 )
 from libs.publishing import publish_once, publish_reply
 from libs.subjects import HANDOFF_STREAM, handoff_result_subject
+from libs.telemetry import CALL_SID, CHANNEL, CONVERSATION_ID, EXECUTION_SID, HANDOFF_ID
 from services.handoff_dispatcher.records import DeliveryRecord, DeliveryRecords, DeliveryState
+from services.handoff_dispatcher.slis import HandoffSlis
 from services.handoff_dispatcher.studio import StudioExecutions, StudioOutcome
 from services.handoff_dispatcher.voice_end import VoiceEndSender
 
@@ -77,14 +84,39 @@ class HandoffDelivery:
     memory_store_id: str
     phone_number: str
     failed_message: str
+    slis: HandoffSlis = field(default_factory=HandoffSlis)
+    tracer: Tracer = field(default_factory=lambda: trace.get_tracer("baton.handoff_dispatcher"))
 
     async def dispatch(self, request: HandoffRequested, heartbeat: Heartbeat) -> HandoffResult:
-        record = await self.records.get(request.conversation_id, request.epoch)
-        if record is None or record.state is DeliveryState.POSTING:
-            record = await self._deliver(request, record, heartbeat)
-        else:
-            log.info("handoff %s already %s", request.handoff_id, record.state)
-        result = HandoffResult(
+        with self.tracer.start_as_current_span(
+            "handoff.dispatch", attributes=dispatch_attributes(request)
+        ) as span:
+            previous = await self.records.get(request.conversation_id, request.epoch)
+            fresh = previous is None or previous.state is DeliveryState.POSTING
+            if previous is None or previous.state is DeliveryState.POSTING:
+                record = await self._deliver(request, previous, heartbeat)
+            else:  # a redelivery after the outcome was recorded: settle again, count nothing
+                record = previous
+                log.info("handoff %s already %s", request.handoff_id, record.state)
+            result = self._result(request, record)
+            span.set_attributes(
+                {
+                    "baton.handoff.outcome": result.outcome.value,
+                    "baton.handoff.failure": result.failure.value if result.failure else "none",
+                    "baton.handoff.attempts": result.attempts,
+                    "baton.handoff.redelivered": not fresh,
+                }
+            )
+            if result.execution_sid:
+                span.set_attribute(EXECUTION_SID, result.execution_sid)
+            if fresh:
+                await self.slis.record(request, result)
+            await self._settle_conversation(request, result)
+            await self._announce(request, result)
+            return result
+
+    def _result(self, request: HandoffRequested, record: DeliveryRecord) -> HandoffResult:
+        return HandoffResult(
             conversation_id=request.conversation_id,
             epoch=request.epoch,
             channel=request.route.channel,
@@ -99,9 +131,6 @@ class HandoffDelivery:
             attempts=record.attempts,
             requested_at=request.requested_at,
         )
-        await self._settle_conversation(request, result)
-        await self._announce(request, result)
-        return result
 
     async def _deliver(
         self, request: HandoffRequested, previous: DeliveryRecord | None, heartbeat: Heartbeat
@@ -185,3 +214,17 @@ class HandoffDelivery:
             stream=HANDOFF_STREAM,
             message_id=f"result:{request.handoff_id}",
         )
+
+
+def dispatch_attributes(request: HandoffRequested) -> dict[str, str | int]:
+    """What names a handoff in a trace; never the customer's address."""
+    attributes: dict[str, str | int] = {
+        CONVERSATION_ID: request.conversation_id,
+        HANDOFF_ID: request.handoff_id,
+        CHANNEL: request.route.channel.value,
+        "baton.handoff.epoch": request.epoch,
+        "baton.handoff.reason": request.reason[:200],
+    }
+    if request.route.call_sid:
+        attributes[CALL_SID] = request.route.call_sid
+    return attributes

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsMessage, PullSub
 
-from libs.consuming import RedeliveryPolicy, settled
+from libs.consuming import ConsumerLag, DurableConsumer, RedeliveryPolicy, settled
 from libs.conversation_state import ConversationStore
 from libs.health import Readiness, health_router
 from libs.messages import HandoffRequested
@@ -20,15 +20,18 @@ from libs.nats_connection import bucket, create_broker, jetstream
 from libs.settings import load_settings
 from libs.subjects import (
     CONVERSATIONS_BUCKET,
+    DEAD_LETTER_STREAM,
     HANDOFF_DISPATCHER_DURABLE,
     HANDOFF_REQUESTED_WILDCARD,
     HANDOFF_STREAM,
     HANDOFFS_BUCKET,
 )
+from libs.telemetry import instrument_app, service_tracer
 from libs.twilio_rest import TwilioRestClient
 from services.handoff_dispatcher.delivery import HandoffDelivery
 from services.handoff_dispatcher.records import DeliveryRecords
 from services.handoff_dispatcher.settings import HandoffDispatcherSettings
+from services.handoff_dispatcher.slis import HandoffSlis
 from services.handoff_dispatcher.studio import RetryBudget, StudioExecutions
 from services.handoff_dispatcher.voice_end import VoiceEndSender
 
@@ -59,6 +62,12 @@ def create_app(settings: HandoffDispatcherSettings | None = None) -> FastAPI:
         ack_wait_seconds=settings.baton_dispatcher_ack_wait_seconds,
     )
     deliveries: list[HandoffDelivery] = []
+    tracer = service_tracer(SERVICE_NAME)
+    lag = ConsumerLag(
+        broker,
+        [DurableConsumer(HANDOFF_STREAM, HANDOFF_DISPATCHER_DURABLE)],
+        streams=[DEAD_LETTER_STREAM],
+    )
 
     @broker.subscriber(
         HANDOFF_REQUESTED_WILDCARD,
@@ -83,21 +92,28 @@ def create_app(settings: HandoffDispatcherSettings | None = None) -> FastAPI:
                 store=ConversationStore(await bucket(js, CONVERSATIONS_BUCKET)),
                 records=DeliveryRecords(await bucket(js, HANDOFFS_BUCKET)),
                 studio=studio,
-                voice=VoiceEndSender(broker.connection, settings.baton_voice_end_wait_seconds),
+                voice=VoiceEndSender(
+                    broker.connection, settings.baton_voice_end_wait_seconds, tracer
+                ),
                 static_attributes=settings.baton_handoff_attributes,
                 memory_store_id=settings.twilio_memory_store_id,
                 phone_number=settings.twilio_phone_number,
                 failed_message=settings.baton_handoff_failed_message,
+                slis=HandoffSlis(js),
+                tracer=tracer,
             )
         )
         await broker.start()
+        lag.start()
         try:
             yield
         finally:
             readiness.draining = True
+            await lag.stop()
             await broker.stop()
             await rest.aclose()
 
     app = FastAPI(title="Baton handoff dispatcher", lifespan=lifespan)
+    instrument_app(app, SERVICE_NAME, log_sensitive=settings.baton_log_sensitive)
     app.include_router(health_router(readiness))
     return app

@@ -3,7 +3,8 @@
 429, 5xx and timeouts are retried with backoff, honouring ``Retry-After``. A 409 (20409,
 one active execution per contact) is checked: if the active execution carries our
 conversation it is ours and the handoff counts as delivered. Everything else is a typed
-failure the caller can report.
+failure the caller can report. Each POST is an HTTP client span; each retry is an event on the
+dispatch span, with the failure and the delay chosen.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from opentelemetry import trace
 
 from libs.consuming import Heartbeat, while_in_progress
 from libs.messages import HandoffFailure
@@ -89,6 +91,10 @@ class StudioExecutions:
                     return StudioOutcome(None, HandoffFailure.STUDIO_REJECTED, detail, attempt)
             if attempt < self._budget.max_attempts:
                 delay = self._budget.delay(attempt, retry_after)
+                trace.get_current_span().add_event(
+                    "studio.retry",
+                    {"attempt": attempt, "failure": failure.value, "delay_s": delay},
+                )
                 await while_in_progress(asyncio.sleep(delay), heartbeat)
         return StudioOutcome(None, failure, detail, self._budget.max_attempts)
 

@@ -3,7 +3,8 @@
 The dispatcher asks over core NATS (request/reply on the call's subject). The gateway
 answers once ``end`` went out after the goodbye's final ``last:true`` frame, or with
 ``caller_gone`` when the caller hung up first. No responder means no replica holds the
-call any more: the caller is gone too.
+call any more: the caller is gone too. Each attempt is a ``send`` span whose context the
+gateway continues, so the trace reaches the moment ``end`` left for Twilio.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ import logging
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
+from opentelemetry import trace
+from opentelemetry.trace import Tracer
 
 from libs.consuming import Heartbeat, while_in_progress
 from libs.messages import HandoffData, HandoffFailure, VoiceEnd, VoiceEndAnswer
+from libs.publishing import VOICE_CALL_TEMPLATE, send_span
 from libs.subjects import voice_call_subject
-from libs.telemetry import inject_trace_headers
+from libs.telemetry import CALL_SID, TURN_SEQUENCE, inject_trace_headers
 from services.handoff_dispatcher.studio import StudioOutcome
 
 log = logging.getLogger("baton.handoff_dispatcher.voice")
@@ -26,9 +30,12 @@ ATTEMPTS = 3
 
 
 class VoiceEndSender:
-    def __init__(self, connection: Client, wait_seconds: float) -> None:
+    def __init__(
+        self, connection: Client, wait_seconds: float, tracer: Tracer | None = None
+    ) -> None:
         self._connection = connection
         self._wait = wait_seconds
+        self._tracer = tracer or trace.get_tracer("baton.handoff_dispatcher")
 
     async def send(
         self, *, call_sid: str, turn: int, handoff_id: str, data: HandoffData, heartbeat: Heartbeat
@@ -36,25 +43,41 @@ class VoiceEndSender:
         command = VoiceEnd(
             turn=turn, handoff_id=handoff_id, handoff_data=data.end_frame()["handoffData"]
         )
+        subject = voice_call_subject(call_sid)
         for attempt in range(1, ATTEMPTS + 1):
-            try:
-                reply = await while_in_progress(
-                    self._connection.request(
-                        voice_call_subject(call_sid),
-                        command.model_dump_json().encode(),
-                        timeout=self._wait,
-                        headers=inject_trace_headers(),
-                    ),
-                    heartbeat,
-                )
-            except NoRespondersError:
-                return StudioOutcome(
-                    None, HandoffFailure.CALLER_GONE, "no gateway holds the call", attempt
-                )
-            except NatsTimeoutError:
-                log.warning("call %s: end not confirmed (attempt %s)", call_sid, attempt)
-                continue
-            answer = VoiceEndAnswer.model_validate_json(reply.data)
+            span = send_span(
+                self._tracer,
+                subject,
+                VOICE_CALL_TEMPLATE,
+                {
+                    CALL_SID: call_sid,
+                    TURN_SEQUENCE: turn,
+                    "baton.voice.command": "end",
+                    "baton.voice.end_attempt": attempt,
+                },
+            )
+            with trace.use_span(span, end_on_exit=True):
+                try:
+                    reply = await while_in_progress(
+                        self._connection.request(
+                            subject,
+                            command.model_dump_json().encode(),
+                            timeout=self._wait,
+                            headers=inject_trace_headers(),
+                        ),
+                        heartbeat,
+                    )
+                except NoRespondersError:
+                    span.set_attribute("baton.voice.end_answer", "no_responders")
+                    return StudioOutcome(
+                        None, HandoffFailure.CALLER_GONE, "no gateway holds the call", attempt
+                    )
+                except NatsTimeoutError:
+                    span.set_attribute("baton.voice.end_answer", "timeout")
+                    log.warning("call %s: end not confirmed (attempt %s)", call_sid, attempt)
+                    continue
+                answer = VoiceEndAnswer.model_validate_json(reply.data)
+                span.set_attribute("baton.voice.end_answer", answer.status)
             if answer.status == "sent":
                 return StudioOutcome(None, None, "end sent after the final reply", attempt)
             return StudioOutcome(None, HandoffFailure.CALLER_GONE, "caller hung up", attempt)

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsMessage, PullSub
 
-from libs.consuming import RedeliveryPolicy, settled
+from libs.consuming import ConsumerLag, DurableConsumer, RedeliveryPolicy, settled
 from libs.conversation_state import ConversationStore
 from libs.health import Readiness, health_router
 from libs.messages import AgentReply
@@ -26,6 +26,7 @@ from libs.subjects import (
     REPLIES_STREAM,
     REPLIES_WILDCARD,
 )
+from libs.telemetry import instrument_app
 from libs.twilio_rest import TwilioRestClient
 from libs.twilio_signature import TwilioSignature
 from services.messaging_gateway.replies import ReplySender
@@ -68,6 +69,7 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
     policy = RedeliveryPolicy(
         consumer=MESSAGING_REPLIES_DURABLE, max_deliver=settings.baton_reply_max_deliver
     )
+    lag = ConsumerLag(broker, [DurableConsumer(REPLIES_STREAM, MESSAGING_REPLIES_DURABLE)])
 
     @broker.subscriber(
         REPLIES_WILDCARD,
@@ -86,14 +88,17 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
         await broker.connect()
         delivery.store = ConversationStore(await bucket(jetstream(broker), CONVERSATIONS_BUCKET))
         await broker.start()
+        lag.start()
         try:
             yield
         finally:
             readiness.draining = True
+            await lag.stop()
             await broker.stop()
             await rest.aclose()
 
     app = FastAPI(title="Baton messaging gateway", lifespan=lifespan)
+    instrument_app(app, SERVICE_NAME, log_sensitive=settings.baton_log_sensitive)
     app.include_router(health_router(readiness))
     app.include_router(
         messaging_router(

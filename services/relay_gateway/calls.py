@@ -9,6 +9,8 @@ the ordering rules local and simple:
 - ``end`` goes out exactly once, right after the ``last:true`` frame of the goodbye turn,
   or at once if that turn was interrupted (the cut reply is closed with ``last:true`` first);
 - a caller who hung up before that gets ``caller_gone``.
+
+When the session has a :class:`VoiceTurnTiming`, the first frame of each turn stops its clock.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from libs.messages import VoiceEnd, VoiceEndAnswer, VoiceFrame, VoiceToken
+from services.relay_gateway.turn_timing import VoiceTurnTiming
 
 log = logging.getLogger("baton.relay_gateway.calls")
 
@@ -45,6 +48,7 @@ class CallSession:
     end_sent: bool = False
     closed: bool = False
     pending_end: PendingEnd | None = None
+    timing: VoiceTurnTiming | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def _send(self, frame: dict[str, Any]) -> None:
@@ -65,6 +69,8 @@ class CallSession:
             if token.turn <= self.interrupted_through or token.turn <= self.completed_through:
                 return
             await self._send({"type": "text", "token": token.token, "last": token.last})
+            if self.timing is not None and not self.closed:
+                self.timing.first_frame(token.turn)
             if token.last:
                 self.completed_through = max(self.completed_through, token.turn)
                 await self._flush_end()
@@ -77,6 +83,8 @@ class CallSession:
                 log.warning("call %s: agent frame %r refused", self.call_sid, message.frame)
                 return
             await self._send(message.frame)
+            if self.timing is not None and not self.closed:
+                self.timing.first_frame(message.turn)
 
     async def on_interrupt(self) -> int:
         """The caller spoke over the reply: cut every turn so far. Returns the cut-off turn."""
@@ -84,6 +92,8 @@ class CallSession:
             cut = self.last_published_turn
             reply_open = cut > self.completed_through
             self.interrupted_through = max(self.interrupted_through, cut)
+            if self.timing is not None:
+                self.timing.interrupted(cut)
             if reply_open:
                 await self._send({"type": "text", "token": "", "last": True})
                 self.completed_through = max(self.completed_through, cut)
@@ -120,6 +130,8 @@ class CallSession:
 
     def hung_up(self) -> None:
         self.closed = True
+        if self.timing is not None:
+            self.timing.close()
         pending, self.pending_end = self.pending_end, None
         if pending is not None and not pending.answer.done():
             pending.answer.set_result(VoiceEndAnswer(status="caller_gone"))

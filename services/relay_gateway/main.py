@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from libs.health import Readiness, health_router
 from libs.nats_connection import create_broker
 from libs.settings import load_settings
+from libs.telemetry import instrument_app, service_tracer
 from libs.twilio_signature import TwilioSignature
 from services.relay_gateway.relay import LiveCalls, relay_router
 from services.relay_gateway.settings import RelayGatewaySettings
@@ -48,9 +49,11 @@ def create_app(settings: RelayGatewaySettings | None = None) -> FastAPI:
             await broker.stop()
 
     app = FastAPI(title="Baton relay gateway", lifespan=lifespan)
+    instrument_app(app, SERVICE_NAME, log_sensitive=settings.baton_log_sensitive)
+    tracer = service_tracer(SERVICE_NAME)
     app.include_router(health_router(readiness))
-    app.include_router(voice_router(settings, signature, broker, live))
-    app.include_router(relay_router(signature, broker, live))
+    app.include_router(voice_router(settings, signature, broker, live, tracer))
+    app.include_router(relay_router(signature, broker, live, tracer))
 
     @app.post("/internal/drain")
     async def start_drain() -> dict[str, object]:

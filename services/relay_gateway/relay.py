@@ -4,6 +4,10 @@ The upgrade must carry a valid ``X-Twilio-Signature`` (else close 1008) and ``se
 come first. Each final prompt (``last:true``) and each DTMF digit becomes a ``CustomerTurn``
 on the turn stream; the socket's replica then subscribes to the call's subject for the
 reply tokens and commands addressed to it.
+
+Each prompt starts its own trace (``voice.turn``); a command arriving on the call's subject is
+handled in a ``process`` span that continues the sender's trace (for reply tokens, only the
+first and the last of a turn, so a trace is not one span per word).
 """
 
 from __future__ import annotations
@@ -17,8 +21,11 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
+from opentelemetry import trace
+from opentelemetry.trace import Span, Tracer
 from pydantic import TypeAdapter, ValidationError
 
+from libs.consuming import consumer_span
 from libs.messages import (
     Channel,
     CustomerTurn,
@@ -30,11 +37,13 @@ from libs.messages import (
     VoiceHangup,
     VoiceToken,
 )
-from libs.publishing import publish_turn
+from libs.metrics import VOICE_LIVE_CALLS
+from libs.publishing import VOICE_CALL_TEMPLATE, VOICE_CANCEL_TEMPLATE, publish_core, publish_turn
 from libs.subjects import voice_call_subject, voice_cancel_subject
-from libs.telemetry import inject_trace_headers
+from libs.telemetry import CALL_SID, TURN_SEQUENCE
 from libs.twilio_signature import TwilioSignature
 from services.relay_gateway.calls import CallSession
+from services.relay_gateway.turn_timing import VoiceTurnTiming
 from services.relay_gateway.twiml import RELAY_PATH
 
 log = logging.getLogger("baton.relay_gateway.relay")
@@ -54,11 +63,14 @@ class LiveCalls:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def add(self, call: CallSession) -> None:
+        if call.call_sid not in self.calls:
+            VOICE_LIVE_CALLS.add(1)
         self.calls[call.call_sid] = call
         self.changed.set()
 
     def remove(self, call_sid: str) -> None:
-        self.calls.pop(call_sid, None)
+        if self.calls.pop(call_sid, None) is not None:
+            VOICE_LIVE_CALLS.add(-1)
         self.changed.set()
 
     async def wait_until_empty(self, deadline_seconds: float) -> bool:
@@ -86,9 +98,12 @@ def customer_address(setup: dict[str, Any]) -> tuple[str, str]:
 class RelaySocket:
     """One socket's receive loop and its NATS subscription."""
 
-    def __init__(self, websocket: WebSocket, broker: NatsBroker, setup: dict[str, Any]) -> None:
+    def __init__(
+        self, websocket: WebSocket, broker: NatsBroker, setup: dict[str, Any], tracer: Tracer
+    ) -> None:
         self.websocket = websocket
         self.broker = broker
+        self.tracer = tracer
         self.call_sid = str(setup.get("callSid", ""))
         customer, ours = customer_address(setup)
         self.route = Route(
@@ -99,7 +114,11 @@ class RelaySocket:
             profile_id=str((setup.get("customParameters") or {}).get("profileId", "")),
         )
         self.prompts = 0
-        self.call = CallSession(self.call_sid, send=websocket.send_json)
+        self.timing = VoiceTurnTiming(
+            tracer, self.call_sid, trace.get_current_span().get_span_context()
+        )
+        self.call = CallSession(self.call_sid, send=websocket.send_json, timing=self.timing)
+        self._spanned_turns: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def on_command(self, message: Msg) -> None:
@@ -108,26 +127,61 @@ class RelaySocket:
         except ValidationError:
             log.warning("call %s: unreadable command ignored", self.call_sid)
             return
+        span = self._process_span(command, message)
+        if isinstance(command, VoiceEnd):
+            # Answered from its own task: the goodbye's tokens arrive on this same subject.
+            task = asyncio.create_task(self._answer_end(command, message, span))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        if span is None:
+            await self._apply(command)
+            return
+        with trace.use_span(span, end_on_exit=True):
+            await self._apply(command)
+
+    def _process_span(self, command: VoiceCommand, message: Msg) -> Span | None:
+        """The ``process`` span of a command; ``None`` for a token inside a turn's reply."""
+        if isinstance(command, VoiceToken):
+            first = command.turn not in self._spanned_turns
+            if not (first or command.last):
+                return None
+            self._spanned_turns.add(command.turn)
+            attributes: dict[str, str | int | bool] = {
+                TURN_SEQUENCE: command.turn,
+                "baton.voice.first_token": first,
+                "baton.voice.last_token": command.last,
+            }
+        elif isinstance(command, VoiceFrame | VoiceEnd):
+            attributes = {TURN_SEQUENCE: command.turn}
+        else:
+            attributes = {}
+        return consumer_span(
+            self.tracer,
+            message,
+            VOICE_CALL_TEMPLATE,
+            {CALL_SID: self.call_sid, "baton.voice.command": command.type, **attributes},
+        )
+
+    async def _apply(self, command: VoiceCommand) -> None:
         if isinstance(command, VoiceToken):
             await self.call.on_token(command)
         elif isinstance(command, VoiceFrame):
             await self.call.on_agent_frame(command)
-        elif isinstance(command, VoiceEnd):
-            # Answered from its own task: the goodbye's tokens arrive on this same subject.
-            task = asyncio.create_task(self._answer_end(command, message))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
         elif isinstance(command, VoiceHangup):
             self.call.hung_up()
             await self.websocket.close()
 
-    async def _answer_end(self, command: VoiceEnd, message: Msg) -> None:
-        answer = await self.call.on_end(command)
-        if message.reply:
-            await message.respond(answer.model_dump_json().encode())
+    async def _answer_end(self, command: VoiceEnd, message: Msg, span: Span | None) -> None:
+        with trace.use_span(span or trace.INVALID_SPAN, end_on_exit=span is not None):
+            answer = await self.call.on_end(command)
+            trace.get_current_span().set_attribute("baton.voice.end_answer", answer.status)
+            if message.reply:
+                await message.respond(answer.model_dump_json().encode())
 
     async def store_turn(self, text: str, kind: str) -> None:
         self.prompts += 1
+        opened = self.timing.begin("dtmf" if kind == "dtmf" else "prompt", self.prompts)
         turn = CustomerTurn(
             conversation_id=self.call_sid,
             message_id=f"{self.call_sid}:{self.prompts}",
@@ -135,16 +189,24 @@ class RelaySocket:
             text=text,
             kind="dtmf" if kind == "dtmf" else "text",
         )
-        ack = await publish_turn(self.broker, turn)
+        try:
+            with trace.use_span(opened.span, end_on_exit=False):
+                ack = await publish_turn(self.broker, turn)
+        except Exception:
+            self.timing.failed(opened)
+            raise
         self.call.prompt_stored(ack.seq)
+        self.timing.stored(ack.seq, opened)
 
     async def interrupted(self) -> None:
         cut = await self.call.on_interrupt()
-        cancel = VoiceCancel(through_turn=cut)
-        await self.broker.connection.publish(
-            voice_cancel_subject(self.call_sid),
-            cancel.model_dump_json().encode(),
-            headers=inject_trace_headers(),
+        await publish_core(
+            self.broker.connection,
+            self.tracer,
+            VoiceCancel(through_turn=cut),
+            subject=voice_cancel_subject(self.call_sid),
+            template=VOICE_CANCEL_TEMPLATE,
+            attributes={CALL_SID: self.call_sid, TURN_SEQUENCE: cut},
         )
 
     async def handle(self, frame: dict[str, Any]) -> None:
@@ -161,8 +223,14 @@ class RelaySocket:
         # "info" and unknown types are ignored, as Twilio may add new ones
 
 
-def relay_router(signature: TwilioSignature, broker: NatsBroker, live: LiveCalls) -> APIRouter:
+def relay_router(
+    signature: TwilioSignature,
+    broker: NatsBroker,
+    live: LiveCalls,
+    tracer: Tracer | None = None,
+) -> APIRouter:
     router = APIRouter()
+    call_tracer = tracer or trace.get_tracer("baton.relay_gateway")
 
     @router.websocket(RELAY_PATH)
     async def relay(websocket: WebSocket) -> None:
@@ -184,7 +252,7 @@ def relay_router(signature: TwilioSignature, broker: NatsBroker, live: LiveCalls
         if setup.get("type") != "setup" or not setup.get("callSid"):
             await websocket.close(code=POLICY_VIOLATION, reason="setup must come first")
             return
-        socket = RelaySocket(websocket, broker, setup)
+        socket = RelaySocket(websocket, broker, setup, call_tracer)
         subscription = await broker.connection.subscribe(
             voice_call_subject(socket.call_sid), cb=socket.on_command
         )

@@ -7,11 +7,14 @@ import logging
 
 from fastapi import APIRouter, Request, Response
 from faststream.nats import NatsBroker
+from opentelemetry import trace
+from opentelemetry.trace import Tracer
 from twilio.twiml.voice_response import VoiceResponse
 
 from libs.messages import VoiceHangup
+from libs.publishing import VOICE_CALL_TEMPLATE, publish_core
 from libs.subjects import voice_call_subject
-from libs.telemetry import inject_trace_headers
+from libs.telemetry import CALL_SID
 from libs.twilio_signature import TwilioSignature
 from services.relay_gateway.relay import LiveCalls
 from services.relay_gateway.settings import RelayGatewaySettings
@@ -48,15 +51,23 @@ def append_handoff_route(
 
 
 def voice_router(
-    settings: RelayGatewaySettings, signature: TwilioSignature, broker: NatsBroker, live: LiveCalls
+    settings: RelayGatewaySettings,
+    signature: TwilioSignature,
+    broker: NatsBroker,
+    live: LiveCalls,
+    tracer: Tracer | None = None,
 ) -> APIRouter:
     router = APIRouter(prefix="/voice", tags=["voice"])
+    hangup_tracer = tracer or trace.get_tracer("baton.relay_gateway")
 
     async def tell_owner_call_ended(call_sid: str) -> None:
-        await broker.connection.publish(
-            voice_call_subject(call_sid),
-            VoiceHangup().model_dump_json().encode(),
-            headers=inject_trace_headers(),
+        await publish_core(
+            broker.connection,
+            hangup_tracer,
+            VoiceHangup(),
+            subject=voice_call_subject(call_sid),
+            template=VOICE_CALL_TEMPLATE,
+            attributes={CALL_SID: call_sid, "baton.voice.command": "hangup"},
         )
 
     @router.post("/incoming")

@@ -101,3 +101,30 @@ async def test_delete_conversation(emulator: Emulator) -> None:
     conversation = await call(conversations.create)
     assert await call(conversations(conversation.sid).delete) is True
     assert await call(conversations.list) == []
+
+
+async def test_scoped_webhooks(emulator: Emulator) -> None:
+    conversation = await call(emulator.twilio().conversations.v1.conversations.create)
+    webhooks = emulator.twilio().conversations.v1.conversations(conversation.sid).webhooks
+    bot = await call(
+        webhooks.create,
+        target="webhook",
+        configuration_url="https://bot.example.test/hooks",
+        configuration_filters=["onMessageAdded", "onConversationStateUpdated"],
+    )
+    assert bot.sid.startswith("WH") and bot.target == "webhook"
+    assert bot.configuration == {
+        "url": "https://bot.example.test/hooks",
+        "method": "POST",
+        "filters": ["onMessageAdded", "onConversationStateUpdated"],
+    }
+    flow = await call(webhooks.create, target="studio", configuration_flow_sid="FW" + "12" * 16)
+    assert flow.configuration["flow_sid"] == "FW" + "12" * 16
+    assert [w.sid for w in await call(webhooks.list)] == [bot.sid, flow.sid]
+    moved = await call(webhooks(bot.sid).update, configuration_url="https://bot.example.test/v2")
+    assert moved.configuration["url"] == "https://bot.example.test/v2"
+    assert await call(webhooks(flow.sid).delete) is True
+    assert [w.sid for w in await call(webhooks.list)] == [bot.sid]
+    with pytest.raises(TwilioRestException) as no_url:
+        await call(webhooks.create, target="webhook")
+    assert no_url.value.status == 400

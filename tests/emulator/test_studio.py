@@ -49,7 +49,13 @@ async def test_create_fetch_context_and_steps(emulator: Emulator) -> None:
     assert context.context["flow"]["channel"]["address"] == OUR_NUMBER
 
     steps = await call(flow.executions(created.sid).steps.list)
-    assert [step.transitioned_from for step in steps] == ["Trigger"]
+    assert [(step.transitioned_from, step.transitioned_to) for step in steps] == [
+        ("Trigger", "split_by_channel"),
+        ("split_by_channel", "fetch_conversation"),
+        ("fetch_conversation", "resume_conversation"),
+        ("resume_conversation", "send_to_flex"),
+        ("send_to_flex", "Ended"),
+    ]
     step = await call(flow.executions(created.sid).steps(steps[0].sid).fetch)
     assert step.execution_sid == created.sid and step.name == "incomingRequest"
     step_context = await call(flow.executions(created.sid).steps(steps[0].sid).step_context().fetch)

@@ -1,0 +1,61 @@
+"""The Studio flow webhook, ``https://webhooks.twilio.com/v1/Accounts/{AC}/Flows/{FW}``.
+
+Twilio requests it as a voice URL or as ``<Connect action>`` (``?Trigger=incomingCall``, with
+the ConversationRelay ``HandoffData``); each request starts an execution of the flow's Incoming
+Call path and is answered with the TwiML the call continues with. For the handoff flow that is
+the template's voice branch; any other flow has no widgets here and answers an empty
+``<Response/>``. No Basic auth: Twilio calls its own webhook host.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from emulator.dependencies import Settings, State
+from emulator.errors import not_found
+from emulator.executions import new_execution
+from emulator.flow_runner import run_voice_branch
+from emulator.tracing import caller_trace_id, incoming_context, tracer
+from emulator.wire import form_fields, is_sid
+
+WEBHOOKS_HOST = "webhooks.twilio.com"
+TRIGGER_EVENT = "incomingCall"
+
+router = APIRouter(prefix="/v1/Accounts/{account_sid}/Flows", tags=["studio webhook"])
+
+
+def twiml(body: str) -> Response:
+    return Response(body, media_type="application/xml")
+
+
+@router.post("/{flow_sid}")
+async def flow_webhook(
+    account_sid: str, flow_sid: str, request: Request, state: State, settings: Settings
+) -> Response:
+    if account_sid != settings.twilio_account_sid or not is_sid(flow_sid, "FW"):
+        raise not_found(request.url.path)
+    call = await form_fields(request)
+    if request.query_params.get("FlowEvent") == "return":
+        return twiml('<?xml version="1.0" encoding="UTF-8"?><Response />')
+    state.flows.add(flow_sid)
+    execution = new_execution(
+        state,
+        flow_sid,
+        to=call.get("From", ""),
+        from_=call.get("To", ""),
+        parameters={},
+        trigger={"call": call},
+        event=TRIGGER_EVENT,
+    )
+    if flow_sid != settings.twilio_studio_handoff_flow_sid:
+        execution.status = "ended"
+        return twiml('<?xml version="1.0" encoding="UTF-8"?><Response />')
+    with tracer.start_as_current_span(
+        "studio.flow.run",
+        context=incoming_context(request.headers),
+        attributes={"studio.flow_sid": flow_sid, "studio.execution_sid": execution.sid},
+    ):
+        answer = run_voice_branch(
+            state, settings, execution, call, trace_id=caller_trace_id(request.headers)
+        )
+    return twiml(answer)

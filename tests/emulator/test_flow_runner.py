@@ -1,0 +1,277 @@
+"""The Agent Handoff flow: messaging and voice branches, Flex tasks, and the agent's actions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from twilio.base.exceptions import TwilioRestException
+
+from libs.telemetry import configure_tracing, inject_trace_headers, spans_exported_to
+from tests.emulator.conftest import StartEmulator
+from tests.emulator.harness import (
+    ACCOUNT_SID,
+    CUSTOMER,
+    FLOW_SID,
+    OUR_NUMBER,
+    Emulator,
+    Receiver,
+    call,
+)
+
+REASON = "billing dispute"
+SUMMARY = "Customer says the March bill charged them twice."
+
+
+def handoff(conversation_id: str, **extra: Any) -> dict[str, Any]:
+    attributes = {"reason": REASON, "summary": SUMMARY, "department": "billing", **extra}
+    return {
+        "HandoffData": {
+            "conversationId": conversation_id,
+            "storeId": "mem_store_01",
+            "profileId": "",
+            "attributes": attributes,
+        }
+    }
+
+
+async def only_task(emulator: Emulator) -> dict[str, Any]:
+    (task,) = (await emulator.get("/_emulator/desktop/tasks"))["tasks"]
+    return dict(task)
+
+
+async def desk(emulator: Emulator, task_sid: str, action: str, **body: Any) -> Any:
+    return await emulator.post(f"/_emulator/desktop/tasks/{task_sid}/{action}", body)
+
+
+def bodies(task: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(line["role"], line["body"]) for line in task["transcript"]]
+
+
+async def test_conversation_handoff_mutes_the_bot_until_handed_back(
+    start_emulator: StartEmulator, receiver: tuple[Receiver, str]
+) -> None:
+    hooks, url = receiver
+    emulator = await start_emulator(
+        emulator_conversations_webhook_url=f"{url}/conversations",
+        emulator_handback_url=f"{url}/handback",
+    )
+    client = emulator.twilio()
+    first = await emulator.post(
+        "/_emulator/conversations/message", {"author": CUSTOMER, "body": "my bill is wrong"}
+    )
+    sid = first["conversation_sid"]
+    scoped = client.conversations.v1.conversations(sid).webhooks
+    (bot_hook,) = await call(scoped.list)
+    assert (bot_hook.target, bot_hook.configuration["filters"]) == ("webhook", ["onMessageAdded"])
+    assert bot_hook.configuration["url"] == f"{url}/conversations"
+
+    flow = client.studio.v2.flows(FLOW_SID)
+    execution = await call(
+        flow.executions.create, to=CUSTOMER, from_=OUR_NUMBER, parameters=handoff(sid)
+    )
+    steps = await call(flow.executions(execution.sid).steps.list)
+    assert [s.transitioned_to for s in steps] == [
+        "split_by_channel",
+        "fetch_conversation",
+        "resume_conversation",
+        "send_to_flex",
+        "Ended",
+    ]
+    assert steps[2].context == {"conversationSid": sid, "foundBy": "conversationSid"}
+    assert await call(scoped.list) == [], "the onMessageAdded webhooks were not removed"
+
+    task = await only_task(emulator)
+    assert (task["status"], task["channel"], task["customer"]) == ("pending", "sms", CUSTOMER)
+    assert (task["reason"], task["summary"]) == (REASON, SUMMARY)
+    attributes = task["attributes"]
+    assert attributes["department"] == "billing" and attributes["storeId"] == "mem_store_01"
+    assert attributes["conversationId"] == attributes["conversationSid"] == sid
+    assert attributes["customerAddress"] == CUSTOMER
+    assert attributes["flexInteractionSid"].startswith("KD")
+    context = await call(flow.executions(execution.sid).execution_context().fetch)
+    assert context.context["widgets"]["send_to_flex"]["sid"] == task["sid"]
+
+    later = await emulator.post(
+        "/_emulator/conversations/message", {"author": CUSTOMER, "body": "hello? anyone?"}
+    )
+    assert later["handed_off"] is True and later["status_code"] is None
+    assert len(hooks.deliveries) == 1, "a handed-off conversation reached the bot"
+    with pytest.raises(TwilioRestException) as again:
+        await call(flow.executions.create, to=CUSTOMER, from_=OUR_NUMBER, parameters=handoff(sid))
+    assert again.value.status == 409
+
+    early = await emulator.admin.post(
+        f"/_emulator/desktop/tasks/{task['sid']}/reply", json={"body": "Hi"}
+    )
+    assert early.status_code == 409
+    assert (await desk(emulator, task["sid"], "accept"))["status"] == "assigned"
+    replied = await desk(emulator, task["sid"], "reply", body="Hi, I'm Sam. Let me fix that.")
+    assert bodies(replied) == [
+        ("customer", "my bill is wrong"),
+        ("customer", "hello? anyone?"),
+        ("agent", "Hi, I'm Sam. Let me fix that."),
+    ]
+    outbox = await emulator.get("/_emulator/outbox")
+    assert [(e["to"], e["author"], e["body"]) for e in outbox] == [
+        (CUSTOMER, "flex-agent", "Hi, I'm Sam. Let me fix that.")
+    ]
+    assert len(hooks.deliveries) == 1
+
+    back = await desk(emulator, task["sid"], "handback")
+    assert (
+        back["status"] == "completed" and back["taskReason"] == "handed back to the virtual agent"
+    )
+    assert back["handback"]["status_code"] == 200
+    notice = hooks.deliveries[-1]
+    assert notice.path == "/handback" and notice.valid
+    assert json.loads(notice.body) == {"conversationId": sid, "taskSid": task["sid"]}
+    (restored,) = await call(scoped.list)
+    assert restored.configuration["url"] == f"{url}/conversations"
+    assert (await call(flow.executions(execution.sid).fetch)).status == "ended"
+    await emulator.post(
+        "/_emulator/conversations/message", {"author": CUSTOMER, "body": "one more thing"}
+    )
+    assert hooks.deliveries[-1].params["Body"] == "one more thing"
+
+
+async def test_sms_pair_gets_a_conversation_holding_the_thread(
+    start_emulator: StartEmulator, receiver: tuple[Receiver, str]
+) -> None:
+    hooks, url = receiver
+    emulator = await start_emulator(emulator_sms_webhook_url=f"{url}/sms")
+    client = emulator.twilio()
+    await emulator.post("/_emulator/sms", {"from": CUSTOMER, "body": "hi, my order is late"})
+    await call(client.messages.create, to=CUSTOMER, from_=OUR_NUMBER, body="Sorry! Checking.")
+    await call(
+        client.studio.v2.flows(FLOW_SID).executions.create,
+        to=CUSTOMER,
+        from_=OUR_NUMBER,
+        parameters=handoff("sms-thread-1"),
+    )
+    task = await only_task(emulator)
+    assert task["attributes"]["conversationId"] == "sms-thread-1"
+    conversation = task["conversationSid"]
+    (customer,) = await call(client.conversations.v1.conversations(conversation).participants.list)
+    assert customer.messaging_binding["address"] == CUSTOMER
+    assert customer.messaging_binding["proxy_address"] == OUR_NUMBER
+
+    await emulator.post("/_emulator/sms", {"from": CUSTOMER, "body": "still waiting"})
+    assert len(hooks.deliveries) == 2, "plain SMS keeps reaching the number's SMS URL"
+    await desk(emulator, task["sid"], "accept")
+    done = await desk(emulator, task["sid"], "reply", body="It ships today.")
+    assert bodies(done) == [
+        ("customer", "hi, my order is late"),
+        ("bot", "Sorry! Checking."),
+        ("customer", "still waiting"),
+        ("agent", "It ships today."),
+    ]
+    completed = await desk(emulator, task["sid"], "complete")
+    assert (completed["status"], completed["taskReason"]) == ("completed", "completed by the agent")
+    fetched = await call(client.conversations.v1.conversations(conversation).fetch)
+    assert fetched.state == "closed"
+
+
+async def test_orchestrator_conversation_is_found_by_its_channel_id(
+    start_emulator: StartEmulator, receiver: tuple[Receiver, str]
+) -> None:
+    hooks, url = receiver
+    emulator = await start_emulator(emulator_orchestrator_webhook_url=f"{url}/orchestrator")
+    sent = await emulator.post(
+        "/_emulator/orchestrator/communication", {"author": CUSTOMER, "text": "I need a person"}
+    )
+    channel_id = json.loads(hooks.deliveries[0].body)["data"]["channelId"]
+    await call(
+        emulator.twilio().studio.v2.flows(FLOW_SID).executions.create,
+        to=CUSTOMER,
+        from_=OUR_NUMBER,
+        parameters=handoff(sent["conversation_id"]),
+    )
+    task = await only_task(emulator)
+    assert task["conversationSid"] == channel_id
+    assert task["attributes"]["conversationId"] == sent["conversation_id"]
+    later = await emulator.post(
+        "/_emulator/orchestrator/communication",
+        {"author": CUSTOMER, "text": "hello?", "conversation_id": sent["conversation_id"]},
+    )
+    assert later["handed_off"] is True and len(hooks.deliveries) == 1
+    task = await only_task(emulator)
+    assert bodies(task) == [("customer", "I need a person"), ("customer", "hello?")]
+    await desk(emulator, task["sid"], "handback")
+    back = await emulator.post(
+        "/_emulator/orchestrator/communication",
+        {"author": CUSTOMER, "text": "ok bot", "conversation_id": sent["conversation_id"]},
+    )
+    assert back["handed_off"] is False and len(hooks.deliveries) == 2
+
+
+async def post_flow_webhook(
+    emulator: Emulator, form: dict[str, str], flow_sid: str = FLOW_SID
+) -> str:
+    async with emulator.rest() as rest:
+        response = await rest.post(
+            f"/v1/Accounts/{ACCOUNT_SID}/Flows/{flow_sid}?Trigger=incomingCall", data=form
+        )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/xml")
+    return response.text
+
+
+async def test_voice_flow_webhook_sends_the_call_to_flex(emulator: Emulator) -> None:
+    call_sid = "CA" + "22" * 16
+    data = handoff(call_sid)["HandoffData"]
+    form = {
+        "AccountSid": ACCOUNT_SID,
+        "CallSid": call_sid,
+        "CallStatus": "in-progress",
+        "From": CUSTOMER,
+        "To": OUR_NUMBER,
+        "Direction": "inbound",
+        "SessionStatus": "ended",
+        "HandoffData": json.dumps(data),
+    }
+    twiml = await post_flow_webhook(emulator, form)
+    assert '<Enqueue workflowSid="WW' in twiml and "<Task>" in twiml
+    task = await only_task(emulator)
+    assert (task["channel"], task["taskChannel"], task["callSid"]) == ("voice", "voice", call_sid)
+    assert (task["reason"], task["summary"], task["customer"]) == (REASON, SUMMARY, CUSTOMER)
+    assert task["attributes"]["conversationId"] == call_sid
+    assert task["attributes"]["call_sid"] == call_sid
+    (execution,) = await emulator.get("/_emulator/executions")
+    assert execution["to"] == CUSTOMER and execution["from"] == OUR_NUMBER
+    assert execution["steps"] == ["split_by_channel", "set_variables", "send_to_flex", "Ended"]
+    flow = emulator.twilio().studio.v2.flows(FLOW_SID).executions(execution["sid"])
+    context = (await call(flow.execution_context().fetch)).context
+    assert context["trigger"]["call"]["HandoffData"] == json.dumps(data)
+    assert context["flow"]["variables"]["HandoffData"] == data
+
+    assert "<Hangup" in await post_flow_webhook(emulator, {**form, "HandoffData": ""})
+    other = await post_flow_webhook(emulator, form, flow_sid="FW" + "99" * 16)
+    assert "<Enqueue" not in other
+    async with emulator.rest() as rest:
+        wrong = await rest.post(f"/v1/Accounts/AC{'0' * 32}/Flows/{FLOW_SID}", data=form)
+    assert wrong.status_code == 404
+
+
+async def test_flow_run_and_task_spans_join_the_callers_trace(emulator: Emulator) -> None:
+    configure_tracing("baton-tests")
+    exporter = InMemorySpanExporter()
+    trace_id = 0x0AF7651916CD43DD8448EB211C80319C
+    caller = SpanContext(trace_id, 0xB7AD6B7169203331, is_remote=True, trace_flags=TraceFlags(1))
+    with spans_exported_to(exporter), trace.use_span(NonRecordingSpan(caller)):
+        async with emulator.rest() as rest:
+            response = await rest.post(
+                f"/v2/Flows/{FLOW_SID}/Executions",
+                data={"To": CUSTOMER, "From": OUR_NUMBER, "Parameters": json.dumps(handoff(""))},
+                headers=inject_trace_headers(),
+            )
+    assert response.status_code == 201
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    run, create = spans["studio.flow.run"], spans["taskrouter.task.create"]
+    assert run.context.trace_id == trace_id and run.parent is not None
+    assert create.parent is not None and create.parent.span_id == run.context.span_id
+    assert (await only_task(emulator))["traceId"] == format(trace_id, "032x")
