@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 from faststream.nats import NatsBroker
-from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 
+from libs.nats_spans import TemplatedNatsTelemetryMiddleware
 from libs.redaction import install_log_redaction
 from libs.settings import BatonSettings
 from libs.subjects import BUCKETS, stream_configs
@@ -27,7 +27,7 @@ def create_broker(settings: BatonSettings, service_name: str) -> NatsBroker:
         settings.nats_url,
         name=f"{service_name}:{settings.baton_instance_id}",
         graceful_timeout=settings.baton_shutdown_grace_seconds,
-        middlewares=(NatsTelemetryMiddleware(tracer_provider=tracer_provider),),
+        middlewares=(TemplatedNatsTelemetryMiddleware(tracer_provider=tracer_provider),),
         max_reconnect_attempts=-1,
         log_level=logging.DEBUG,
     )

@@ -20,12 +20,13 @@ from opentelemetry.util.types import AttributeValue
 from pydantic import BaseModel
 
 from libs.messages import AgentReply, CustomerTurn
-from libs.subjects import REPLIES_STREAM, TURNS_STREAM, reply_subject, turn_subject
+from libs.subjects import (
+    REPLIES_STREAM,
+    TURNS_STREAM,
+    reply_subject,
+    turn_subject,
+)
 from libs.telemetry import inject_trace_headers, messaging_attributes
-
-VOICE_CALL_TEMPLATE = "baton.voice.call.{call_sid}"
-"""The call subject in span names and attributes, so they stay bounded across calls."""
-VOICE_CANCEL_TEMPLATE = "baton.voice.cancel.{call_sid}"
 
 PUBLISH_TIMEOUT_SECONDS = 5.0
 

@@ -22,6 +22,24 @@ def subject_token(identifier: str) -> str:
     return "h-" + hashlib.sha256(identifier.encode()).hexdigest()[:40]
 
 
+_TEMPLATES = (
+    ("baton.turns.", "{conversation}"),
+    ("baton.replies.", "{conversation}"),
+    ("baton.handoff.requested.", "{conversation}"),
+    ("baton.handoff.result.", "{conversation}"),
+    ("baton.voice.call.", "{call_sid}"),
+    ("baton.voice.cancel.", "{call_sid}"),
+)
+
+
+def subject_template(subject: str) -> str:
+    """``baton.turns.CH…`` → ``baton.turns.{conversation}``: a low-cardinality span name."""
+    for prefix, placeholder in _TEMPLATES:
+        if subject.startswith(prefix):
+            return prefix + placeholder
+    return subject
+
+
 # --- JetStream streams -------------------------------------------------------------------
 
 TURNS_STREAM = "BATON_TURNS"
@@ -74,6 +92,11 @@ DEAD_LETTER_WILDCARD = "baton.dlq.>"
 def voice_call_subject(call_sid: str) -> str:
     """Everything addressed to a live call: tokens, end commands, hang-ups. Owner subscribes."""
     return f"baton.voice.call.{subject_token(call_sid)}"
+
+
+VOICE_CALL_TEMPLATE = "baton.voice.call.{call_sid}"
+"""The call subject in span names and attributes, so they stay bounded across calls."""
+VOICE_CANCEL_TEMPLATE = "baton.voice.cancel.{call_sid}"
 
 
 def voice_cancel_subject(call_sid: str) -> str:

@@ -104,6 +104,9 @@ async def test_an_sms_handoff_is_one_trace_through_every_service(
     assert "baton.turn.text" not in turn.attributes, "message text needs BATON_LOG_SENSITIVE"
     everything = json.dumps([dict(s.attributes or {}) for s in exporter.get_finished_spans()])
     assert number not in everything and number[1:] not in everything
+    names = {s.name for s in exporter.get_finished_spans()}
+    assert "baton.turns.{conversation} process" in names
+    assert not [name for name in names if conversation in name], "span names must stay bounded"
 
 
 async def test_a_voice_handoff_is_one_trace_from_the_prompt_to_the_end_frame(

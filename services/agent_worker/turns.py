@@ -39,8 +39,13 @@ from libs.messages import (
     utc_now,
 )
 from libs.metrics import AGENT_TIME_TO_FIRST_TOKEN, AGENT_TURN, HANDOFF_DECISION
-from libs.publishing import VOICE_CALL_TEMPLATE, publish_reply, send_span
-from libs.subjects import TURNS_STREAM, voice_call_subject, voice_cancel_subject
+from libs.publishing import publish_reply, send_span
+from libs.subjects import (
+    TURNS_STREAM,
+    VOICE_CALL_TEMPLATE,
+    voice_call_subject,
+    voice_cancel_subject,
+)
 from libs.telemetry import (
     CALL_SID,
     CHANNEL,

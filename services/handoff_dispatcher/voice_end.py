@@ -19,8 +19,8 @@ from opentelemetry.trace import Tracer
 
 from libs.consuming import Heartbeat, while_in_progress
 from libs.messages import HandoffData, HandoffFailure, VoiceEnd, VoiceEndAnswer
-from libs.publishing import VOICE_CALL_TEMPLATE, send_span
-from libs.subjects import voice_call_subject
+from libs.publishing import send_span
+from libs.subjects import VOICE_CALL_TEMPLATE, voice_call_subject
 from libs.telemetry import CALL_SID, TURN_SEQUENCE, inject_trace_headers
 from services.handoff_dispatcher.studio import StudioOutcome
 

@@ -38,8 +38,13 @@ from libs.messages import (
     VoiceToken,
 )
 from libs.metrics import VOICE_LIVE_CALLS
-from libs.publishing import VOICE_CALL_TEMPLATE, VOICE_CANCEL_TEMPLATE, publish_core, publish_turn
-from libs.subjects import voice_call_subject, voice_cancel_subject
+from libs.publishing import publish_core, publish_turn
+from libs.subjects import (
+    VOICE_CALL_TEMPLATE,
+    VOICE_CANCEL_TEMPLATE,
+    voice_call_subject,
+    voice_cancel_subject,
+)
 from libs.telemetry import CALL_SID, TURN_SEQUENCE
 from libs.twilio_signature import TwilioSignature
 from services.relay_gateway.calls import CallSession

@@ -12,8 +12,8 @@ from opentelemetry.trace import Tracer
 from twilio.twiml.voice_response import VoiceResponse
 
 from libs.messages import VoiceHangup
-from libs.publishing import VOICE_CALL_TEMPLATE, publish_core
-from libs.subjects import voice_call_subject
+from libs.publishing import publish_core
+from libs.subjects import VOICE_CALL_TEMPLATE, voice_call_subject
 from libs.telemetry import CALL_SID
 from libs.twilio_signature import TwilioSignature
 from services.relay_gateway.relay import LiveCalls
