@@ -26,8 +26,10 @@ class TurnContext:
     """Stream sequence of the newest customer message in this turn."""
 
 
-HandoffCall = Callable[[str, dict[str, Any] | None], Awaitable[dict[str, Any]]]
-"""``(reason, application attributes)`` → TAC's result dict (``status``, ``channel``, …)."""
+Summarize = Callable[[], Awaitable[str]]
+"""Writes the summary for the human; called only once the episode is claimed."""
+HandoffCall = Callable[[str, dict[str, Any] | None, Summarize | None], Awaitable[dict[str, Any]]]
+"""``(reason, application attributes, summarize)`` → TAC's result dict (``status``, …)."""
 
 
 @dataclass
@@ -38,9 +40,12 @@ class TurnTools:
     handoff_results: list[dict[str, Any]] = field(default_factory=list)
 
     async def request_handoff(
-        self, reason: str, attributes: dict[str, Any] | None = None
+        self,
+        reason: str,
+        attributes: dict[str, Any] | None = None,
+        summarize: Summarize | None = None,
     ) -> dict[str, Any]:
-        result = await self.handoff(reason, attributes)
+        result = await self.handoff(reason, attributes, summarize)
         self.handoff_results.append(result)
         return result
 

@@ -9,6 +9,7 @@ instead of being muted in ``handoff_pending``.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from faststream.nats import NatsBroker
@@ -17,8 +18,10 @@ from libs.conversation_state import ConversationState, ConversationStatus, Conve
 from libs.messages import HandoffRequested, TranscriptLine
 from libs.subjects import HANDOFF_STREAM, handoff_requested_subject
 from libs.telemetry import inject_trace_headers
-from services.agent_worker.agent import TurnContext
-from services.agent_worker.summary import SUMMARY_ATTRIBUTE, extractive_summary, fit_summary
+from services.agent_worker.agent import Summarize, TurnContext
+from services.agent_worker.summary import extractive_summary, fit_summary
+
+log = logging.getLogger("baton.agent_worker.handoff")
 
 
 class HandoffRequester:
@@ -27,7 +30,11 @@ class HandoffRequester:
         self._store = store
 
     async def request(
-        self, turn: TurnContext, reason: str, attributes: dict[str, Any] | None = None
+        self,
+        turn: TurnContext,
+        reason: str,
+        attributes: dict[str, Any] | None = None,
+        summarize: Summarize | None = None,
     ) -> dict[str, Any]:
         claimed = False
 
@@ -47,20 +54,14 @@ class HandoffRequester:
                 "channel": turn.route.channel.value.upper(),
                 "detail": f"conversation is {state.status.value}",
             }
-        routing = dict(attributes or {})
-        given = routing.pop(SUMMARY_ATTRIBUTE, None)
-        summary = (
-            fit_summary(given)
-            if isinstance(given, str) and given.strip()
-            else extractive_summary(turn.history, turn.text, reason)
-        )
+        summary = await self._summary(turn, reason, summarize)
         request = HandoffRequested(
             conversation_id=turn.conversation_id,
             epoch=turn.epoch,
             route=turn.route,
             reason=reason,
             summary=summary,
-            attributes=routing,
+            attributes=dict(attributes or {}),
             transcript=[*turn.history, TranscriptLine(role="customer", text=turn.text)],
             turn_sequence=turn.turn_sequence,
         )
@@ -76,6 +77,19 @@ class HandoffRequester:
             await self._release(turn)
             raise
         return {"status": "handoff_initiated", "channel": turn.route.channel.value.upper()}
+
+    @staticmethod
+    async def _summary(turn: TurnContext, reason: str, summarize: Summarize | None) -> str:
+        """The given summary when it can be had, else the extractive one: never no summary."""
+        if summarize is not None:
+            try:
+                given = await summarize()
+            except Exception as error:
+                log.warning("summary unavailable (%r): using the extractive one", error)
+            else:
+                if given.strip():
+                    return fit_summary(given)
+        return extractive_summary(turn.history, turn.text, reason)
 
     async def _release(self, turn: TurnContext) -> None:
         """Give the conversation back to the bot in the same epoch: a retry reuses the id."""

@@ -24,8 +24,6 @@ log = logging.getLogger("baton.agent_worker.summary")
 
 SUMMARY_LIMIT = 480
 """Leaves room for routing attributes inside Studio's 1,024-character SendToFlex limit."""
-SUMMARY_ATTRIBUTE = "summary"
-"""The application attribute that carries a ready summary to the handoff request."""
 
 _SMALL_TALK = re.compile(
     r"^(?:hi|hello|hey|hiya|yo|good (?:morning|afternoon|evening)|thanks?|thank you|"

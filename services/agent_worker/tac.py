@@ -27,7 +27,6 @@ from libs.messages import Channel, Route, utc_now
 from libs.tools import InjectedToolArg, TACTool, function_tool
 from services.agent_worker.agent import TurnContext, TurnTools
 from services.agent_worker.summary import (
-    SUMMARY_ATTRIBUTE,
     ExtractiveSummarizer,
     Summarizer,
 )
@@ -160,11 +159,12 @@ async def _handoff(
 ) -> dict[str, Any]:
     """Ask for a human; the result says whether the customer is on their way to one."""
     reason = " ".join(str(reason).split())[:200] or DEFAULT_REASON
-    summary = await tac.summarizer.summarize(session.turn, reason)
+
+    async def summarize() -> str:
+        return await tac.summarizer.summarize(session.turn, reason)
+
     try:
-        result = await session.tools.request_handoff(
-            reason, {**attributes, SUMMARY_ATTRIBUTE: summary}
-        )
+        result = await session.tools.request_handoff(reason, attributes, summarize)
     except Exception as error:  # the model must hear the truth, not a success
         log.error(
             "handoff of %s could not be requested: %r",

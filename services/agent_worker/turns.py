@@ -55,7 +55,7 @@ from libs.telemetry import (
     inject_trace_headers,
     sensitive_spans,
 )
-from services.agent_worker.agent import Agent, TurnContext, TurnTools
+from services.agent_worker.agent import Agent, Summarize, TurnContext, TurnTools
 from services.agent_worker.handoff_request import HandoffRequester
 from services.agent_worker.turn_lease import TurnLease
 from services.agent_worker.turn_log import LoggedTurn, TurnLog
@@ -122,8 +122,10 @@ class TurnProcessor:
             turn_sequence=latest.sequence,
         )
 
-        async def handoff(reason: str, attributes: dict[str, Any] | None) -> dict[str, Any]:
-            return await self._handoff_tool(context, latest, reason, attributes)
+        async def handoff(
+            reason: str, attributes: dict[str, Any] | None, summarize: Summarize | None
+        ) -> dict[str, Any]:
+            return await self._handoff_tool(context, latest, reason, attributes, summarize)
 
         tools = TurnTools(handoff=handoff)
         parent, links = await self._trace_of(latest, delivered)
@@ -173,6 +175,7 @@ class TurnProcessor:
         latest: LoggedTurn,
         reason: str,
         attributes: dict[str, Any] | None,
+        summarize: Summarize | None,
     ) -> dict[str, Any]:
         """The handoff tool, as a span of its own; a new request also times the decision."""
         channel = context.route.channel.value
@@ -186,7 +189,7 @@ class TurnProcessor:
                 "baton.handoff.reason": reason[:200],
             },
         ) as span:
-            result = await self._handoff.request(context, reason, attributes)
+            result = await self._handoff.request(context, reason, attributes, summarize)
             status = str(result.get("status", ""))
             span.set_attribute("baton.handoff.status", status)
             if status == "handoff_initiated":

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from libs.messages import Channel, Route, TranscriptLine
-from services.agent_worker.agent import Agent, TurnContext, TurnTools
+from services.agent_worker.agent import Agent, Summarize, TurnContext, TurnTools
 from services.agent_worker.tac import TAC, TACConfig
 from tests.support.twilio_fakes import CUSTOMER, FLOW_SID, OUR_NUMBER
 
@@ -34,9 +34,14 @@ class FakeHandoff:
 
     error: Exception | None = None
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    summaries: list[str] = field(default_factory=list)
 
-    async def __call__(self, reason: str, attributes: dict[str, Any] | None) -> dict[str, Any]:
+    async def __call__(
+        self, reason: str, attributes: dict[str, Any] | None, summarize: Summarize | None
+    ) -> dict[str, Any]:
         self.calls.append((reason, dict(attributes or {})))
+        if summarize is not None and len(self.calls) == 1:
+            self.summaries.append(await summarize())
         if self.error is not None:
             raise self.error
         if len(self.calls) > 1:

@@ -12,7 +12,7 @@ from libs.conversation_state import ConversationStatus, ConversationStore
 from libs.messages import HandoffRequested
 from libs.subjects import CONVERSATIONS_BUCKET
 from services.agent_worker.handoff_request import HandoffRequester
-from services.agent_worker.summary import SUMMARY_ATTRIBUTE, SUMMARY_LIMIT
+from services.agent_worker.summary import SUMMARY_LIMIT
 from tests.agent.fakes import turn
 
 
@@ -39,8 +39,13 @@ async def test_a_given_summary_is_carried_and_kept_out_of_the_attributes(
 ) -> None:
     broker = Broker()
     requester = HandoffRequester(cast(NatsBroker, broker), store)
-    attributes = {"queue": "returns", SUMMARY_ATTRIBUTE: "Wants a refund. " * 60}
-    result = await requester.request(turn("refund please"), "refund", attributes)
+
+    async def summarize() -> str:
+        return "Wants a refund. " * 60
+
+    result = await requester.request(
+        turn("refund please"), "refund", {"queue": "returns"}, summarize
+    )
     assert result["status"] == "handoff_initiated"
     [published] = broker.published
     request = HandoffRequested.model_validate(published)
@@ -59,3 +64,33 @@ async def test_a_request_that_cannot_be_published_releases_the_conversation(
     assert state.status is ConversationStatus.ACTIVE and state.epoch == 0
     retry = HandoffRequester(cast(NatsBroker, Broker()), store)
     assert (await retry.request(context, "again"))["status"] == "handoff_initiated"
+
+
+async def test_the_summary_is_written_only_for_the_claiming_call(
+    store: ConversationStore,
+) -> None:
+    written: list[str] = []
+
+    async def summarize() -> str:
+        written.append("summary")
+        return "Customer wants a person."
+
+    requester = HandoffRequester(cast(NatsBroker, Broker()), store)
+    context = turn("a human please")
+    first = await requester.request(context, "asked", None, summarize)
+    second = await requester.request(context, "asked again", None, summarize)
+    assert [first["status"], second["status"]] == ["handoff_initiated", "handoff_already_requested"]
+    assert written == ["summary"]
+
+
+async def test_a_failing_summarizer_falls_back_to_the_extractive_summary(
+    store: ConversationStore,
+) -> None:
+    async def summarize() -> str:
+        raise TimeoutError("model too slow")
+
+    broker = Broker()
+    requester = HandoffRequester(cast(NatsBroker, broker), store)
+    await requester.request(turn("my card was charged twice"), "billing", None, summarize)
+    [published] = broker.published
+    assert "charged twice" in HandoffRequested.model_validate(published).summary

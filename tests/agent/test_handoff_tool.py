@@ -6,7 +6,6 @@ import pytest
 
 from libs.messages import Channel, Route
 from services.agent_worker.agent import TurnContext
-from services.agent_worker.summary import SUMMARY_ATTRIBUTE
 from services.agent_worker.tac import (
     DEFAULT_HANDOFF_TOOL_DESCRIPTION,
     TAC,
@@ -59,7 +58,7 @@ async def test_the_application_sets_attributes_and_the_model_cannot() -> None:
     assert result == {"status": "handoff_initiated", "channel": "SMS"}
     [(reason, attributes)] = handoff.calls
     assert reason == "parcel lost"
-    summary = attributes.pop(SUMMARY_ATTRIBUTE)
+    [summary] = handoff.summaries
     assert attributes == {"department": "returns"}
     assert "my parcel never arrived" in summary
 
