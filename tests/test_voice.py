@@ -329,3 +329,16 @@ async def test_action_enqueues_to_taskrouter_with_handoff_attributes(
         "conversationId": "CA1",
         "profileId": "",
     }
+
+
+async def test_a_reconnected_call_is_answered_again(voice: VoiceStack) -> None:
+    """After a 64105 reconnect Twilio opens a new session for the same CallSid."""
+    call_sid = sid("CA")
+    first = await dial(voice.relay_urls[0], call_sid)
+    await first.say("hello")
+    assert text_of(await first.reply()) == "You said: hello"
+    await first.hang_up()
+    second = await dial(voice.relay_urls[0], call_sid)
+    await second.say("hello again")
+    assert text_of(await second.reply()) == "You said: hello again"
+    await second.hang_up()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,6 +120,8 @@ class RelaySocket:
             profile_id=str((setup.get("customParameters") or {}).get("profileId", "")),
         )
         self.prompts = 0
+        self.session_id = str(setup.get("sessionId") or uuid.uuid4().hex)
+        """A reconnect (after 64105) keeps the CallSid but starts a new session."""
         self.timing = VoiceTurnTiming(
             tracer, self.call_sid, trace.get_current_span().get_span_context()
         )
@@ -189,7 +192,7 @@ class RelaySocket:
         opened = self.timing.begin("dtmf" if kind == "dtmf" else "prompt", self.prompts)
         turn = CustomerTurn(
             conversation_id=self.call_sid,
-            message_id=f"{self.call_sid}:{self.prompts}",
+            message_id=f"{self.call_sid}:{self.session_id}:{self.prompts}",
             route=self.route,
             text=text,
             kind="dtmf" if kind == "dtmf" else "text",

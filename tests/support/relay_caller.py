@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import time
 from typing import Any
 
@@ -40,7 +41,7 @@ class RelayCaller:
         await self.send(
             {
                 "type": "setup",
-                "sessionId": "VX" + "33" * 16,
+                "sessionId": "VX" + secrets.token_hex(16),
                 "accountSid": ACCOUNT_SID,
                 "callSid": call_sid,
                 "from": CUSTOMER,
