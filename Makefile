@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint unit bench streams docs clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: up test lint unit bench streams docs browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +17,11 @@ $(STAMP): pyproject.toml
 up: $(STAMP)
 	$(BIN)/baton up
 
-test: $(STAMP) lint unit
+test: $(STAMP) browser lint unit
+
+# Headless Chromium for the agent-desktop test (Debian's package; Playwright drives it).
+browser:
+	test -x $(CHROMIUM) || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium) || echo "chromium unavailable: the browser test will be skipped"
 
 lint: $(STAMP)
 	$(BIN)/ruff check baton libs services emulator tests

@@ -56,6 +56,8 @@ class CallPrinter:
 
 
 SPEAKERS = {"bot": "bot", "agent": "agent"}
+UNANSWERED_FACTOR = 5
+"""After the input ends, how many quiet periods an unanswered caller waits before hanging up."""
 ENDED = frozenset({"completed", "failed"})
 
 
@@ -66,10 +68,11 @@ def _typed_lines(lines: Iterable[str], inbox: queue.Queue[str | None]) -> None:
 
 
 def _settled(call: dict[str, Any], quiet_since: float, settle_seconds: float) -> bool:
-    """Nothing said for a while and the caller is not waiting for an answer."""
+    """Nothing said for a while: the last answer has arrived, or is not coming."""
     transcript = call["transcript"]
     waiting = bool(transcript) and transcript[-1]["role"] == "caller"
-    return not waiting and time.monotonic() - quiet_since >= settle_seconds
+    quiet = time.monotonic() - quiet_since
+    return quiet >= (UNANSWERED_FACTOR * settle_seconds if waiting else settle_seconds)
 
 
 def place_call(

@@ -22,12 +22,19 @@ class TurnLog:
         self._js = js
         self._max_batch = max_batch
 
-    async def pending(self, conversation_id: str, after_sequence: int) -> list[LoggedTurn]:
-        """Turns stored after ``after_sequence``: a burst becomes one coalesced agent turn."""
+    async def pending(
+        self, conversation_id: str, after_sequence: int, until_sequence: int
+    ) -> list[LoggedTurn]:
+        """Turns stored after ``after_sequence`` up to the delivered one, ``until_sequence``.
+
+        A burst stored before the delivered turn becomes one coalesced agent turn; turns
+        stored after it are answered on their own delivery. Stopping at the delivered
+        turn saves a round trip to NATS before the first token.
+        """
         subject = turn_subject(conversation_id)
         turns: list[LoggedTurn] = []
         sequence = after_sequence
-        while len(turns) < self._max_batch:
+        while sequence < until_sequence and len(turns) < self._max_batch:
             try:
                 raw = await self._js.get_msg(
                     TURNS_STREAM, seq=sequence + 1, subject=subject, next=True

@@ -96,7 +96,7 @@ class TurnProcessor:
 
     async def _answer_pending(self, conversation_id: str, delivered: int) -> bool:
         state = await self._store.get(conversation_id)
-        pending = await self._log.pending(conversation_id, state.last_turn_seq)
+        pending = await self._log.pending(conversation_id, state.last_turn_seq, delivered)
         if not pending:
             return False
         lines = [
