@@ -94,6 +94,8 @@ def run_stack(workers: int = 2) -> None:
         "EMULATOR_CONVERSATIONS_WEBHOOK_URL": f"{messaging_url}/messaging/conversations",
         "EMULATOR_ORCHESTRATOR_WEBHOOK_URL": f"{messaging_url}/messaging/orchestrator",
         "EMULATOR_RELAY_VOICE_URL": f"{relay_url}/voice/incoming",
+        "EMULATOR_RELAY_STATUS_URL": f"{relay_url}/voice/status",
+        "EMULATOR_HANDBACK_URL": f"{messaging_url}/messaging/handback",
     }
     children = [
         _spawn("emulator", ["emulator", "--port", str(EMULATOR_PORT)], emulator_env, emulator_url)
@@ -122,7 +124,8 @@ def _print_table(children: list[Child]) -> None:
     print(f"Agent desktop          http://127.0.0.1:{EMULATOR_PORT}/desktop")
     print(f"Logs                   {STATE_DIR / 'logs'}/")
     print(f"Traces                 {STATE_DIR / 'traces'}/   baton trace <conversation-or-call>")
-    print("Try it:                baton sms 'I want to talk to a human'   (Ctrl-C stops the stack)")
+    print("Try it:                baton sms 'I want to talk to a human'   or   baton call")
+    print("                       (Ctrl-C stops the stack)")
 
 
 def _wait(children: list[Child], nats_server: LocalNatsServer | None) -> None:

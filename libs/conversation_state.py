@@ -52,6 +52,12 @@ class ConversationState(BaseModel):
     def bot_may_answer(self) -> bool:
         return self.status is ConversationStatus.ACTIVE
 
+    def give_back_to_bot(self) -> None:
+        """A failed handoff or a human's hand-back: the bot answers again, in a new epoch."""
+        self.status = ConversationStatus.ACTIVE
+        self.epoch += 1
+        self.handoff_reason = ""
+
     def may_deliver(self, reply: AgentReply) -> bool:
         """Invariant 4: once a handoff starts, only its goodbye still reaches the customer.
 

@@ -230,3 +230,18 @@ async def test_health_and_readiness(gateway: str) -> None:
         assert (await client.get(f"{gateway}/healthz")).status_code == 200
         ready = await client.get(f"{gateway}/readyz")
     assert ready.status_code == 200 and ready.json()["nats"] is True
+
+
+async def test_hand_back_needs_a_signature(gateway: str) -> None:
+    async with httpx.AsyncClient() as client:
+        forged = await client.post(
+            f"{gateway}/messaging/handback", json={"conversationId": "conv_alpha"}
+        )
+        signed = await post_signed_json(
+            client,
+            f"{gateway}/messaging/handback",
+            {"conversationId": "conv_alpha"},
+            public_url=f"{PUBLIC}/messaging/handback",
+        )
+    assert forged.status_code == 403
+    assert signed.status_code == 200 and signed.json()["status"] == "active"

@@ -191,3 +191,14 @@ async def test_agent_desktop_in_a_browser(route: RouteStack, tmp_path: Path) -> 
             await browser.close()
     *_, answer = await route.outbox(number)
     assert (answer["body"], answer["to"]) == (AGENT_REPLY, number)
+
+
+async def test_handed_back_conversation_gets_the_bot_again(route: RouteStack) -> None:
+    number = "+15005550209"
+    task = await texted_into_flex(route, number)
+    await route.admin("POST", f"/desktop/tasks/{task['sid']}/accept")
+    handed = await route.admin("POST", f"/desktop/tasks/{task['sid']}/handback")
+    assert handed["handback"]["status_code"] == 200, handed
+    await route.admin("POST", "/sms", json={"from": number, "body": "how do returns work?"})
+    replies = await route.eventually(lambda: route.outbox(number), lambda found: len(found) == 3)
+    assert "30 days" in replies[-1]["body"], "the bot stayed silent after the hand-back"

@@ -186,9 +186,7 @@ class HandoffDelivery:
             if delivered:
                 state.status = ConversationStatus.HANDED_OFF
             else:
-                state.status = ConversationStatus.ACTIVE
-                state.epoch += 1
-                state.handoff_reason = ""
+                state.give_back_to_bot()
             return state
 
         await self.store.update(request.conversation_id, settle)

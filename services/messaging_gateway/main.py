@@ -29,6 +29,7 @@ from libs.subjects import (
 from libs.telemetry import instrument_app
 from libs.twilio_rest import TwilioRestClient
 from libs.twilio_signature import TwilioSignature
+from services.messaging_gateway.handback import handback_router
 from services.messaging_gateway.replies import ReplySender
 from services.messaging_gateway.settings import MessagingGatewaySettings
 from services.messaging_gateway.webhooks import TurnPublisher, messaging_router
@@ -100,11 +101,18 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
     app = FastAPI(title="Baton messaging gateway", lifespan=lifespan)
     instrument_app(app, SERVICE_NAME, log_sensitive=settings.baton_log_sensitive)
     app.include_router(health_router(readiness))
+    signature = TwilioSignature(
+        settings.twilio_auth_token.get_secret_value(), settings.public_base_url
+    )
+
+    def store() -> ConversationStore:
+        assert delivery.store is not None, "started before the broker connected"
+        return delivery.store
+
+    app.include_router(handback_router(signature, store))
     app.include_router(
         messaging_router(
-            TwilioSignature(
-                settings.twilio_auth_token.get_secret_value(), settings.public_base_url
-            ),
+            signature,
             TurnPublisher(broker),
             account_sid=settings.twilio_account_sid,
             bot_identity=settings.baton_bot_identity,
