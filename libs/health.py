@@ -7,10 +7,16 @@ causes no restart storm); ``/readyz`` is 503 while draining or while NATS is unr
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request, Response
 from faststream.nats import NatsBroker
+
+if TYPE_CHECKING:
+    from libs.consuming import ConsumerLag
 
 from libs.metrics import exposition
 
@@ -48,3 +54,26 @@ def health_router(readiness: Readiness) -> APIRouter:
         return Response(body, media_type=content_type)
 
     return router
+
+
+@asynccontextmanager
+async def broker_running(
+    broker: NatsBroker,
+    readiness: Readiness,
+    *,
+    lag: ConsumerLag | None = None,
+    closers: Sequence[Callable[[], Awaitable[None]]] = (),
+) -> AsyncIterator[None]:
+    """Start consuming; on the way out, stop being ready first, then drain and close."""
+    await broker.start()
+    if lag is not None:
+        lag.start()
+    try:
+        yield
+    finally:
+        readiness.draining = True
+        if lag is not None:
+            await lag.stop()
+        await broker.stop()
+        for close in closers:
+            await close()

@@ -14,7 +14,7 @@ from faststream.nats import JStream, NatsMessage, PullSub
 
 from libs.consuming import ConsumerLag, DurableConsumer, RedeliveryPolicy, settled
 from libs.conversation_state import ConversationStore
-from libs.health import Readiness, health_router
+from libs.health import Readiness, broker_running, health_router
 from libs.messages import CustomerTurn
 from libs.nats_connection import bucket, create_broker, jetstream
 from libs.settings import load_settings
@@ -100,14 +100,8 @@ def create_app(settings: AgentWorkerSettings | None = None, agent: Agent | None 
                 tracer=service_tracer(SERVICE_NAME),
             )
         )
-        await broker.start()
-        lag.start()
-        try:
+        async with broker_running(broker, readiness, lag=lag):
             yield
-        finally:
-            readiness.draining = True
-            await lag.stop()
-            await broker.stop()
 
     app = FastAPI(title="Baton agent worker", lifespan=lifespan)
     instrument_app(app, SERVICE_NAME, log_sensitive=settings.baton_log_sensitive)

@@ -14,7 +14,7 @@ from faststream.nats import JStream, NatsMessage, PullSub
 
 from libs.consuming import ConsumerLag, DurableConsumer, RedeliveryPolicy, settled
 from libs.conversation_state import ConversationStore
-from libs.health import Readiness, health_router
+from libs.health import Readiness, broker_running, health_router
 from libs.messages import HandoffRequested
 from libs.nats_connection import bucket, create_broker, jetstream
 from libs.settings import load_settings
@@ -103,15 +103,8 @@ def create_app(settings: HandoffDispatcherSettings | None = None) -> FastAPI:
                 tracer=tracer,
             )
         )
-        await broker.start()
-        lag.start()
-        try:
+        async with broker_running(broker, readiness, lag=lag, closers=[rest.aclose]):
             yield
-        finally:
-            readiness.draining = True
-            await lag.stop()
-            await broker.stop()
-            await rest.aclose()
 
     app = FastAPI(title="Baton handoff dispatcher", lifespan=lifespan)
     instrument_app(app, SERVICE_NAME, log_sensitive=settings.baton_log_sensitive)

@@ -16,7 +16,7 @@ from faststream.nats import JStream, NatsMessage, PullSub
 
 from libs.consuming import ConsumerLag, DurableConsumer, RedeliveryPolicy, settled
 from libs.conversation_state import ConversationStore
-from libs.health import Readiness, health_router
+from libs.health import Readiness, broker_running, health_router
 from libs.messages import AgentReply
 from libs.nats_connection import bucket, create_broker, jetstream
 from libs.settings import load_settings
@@ -88,15 +88,8 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await broker.connect()
         delivery.store = ConversationStore(await bucket(jetstream(broker), CONVERSATIONS_BUCKET))
-        await broker.start()
-        lag.start()
-        try:
+        async with broker_running(broker, readiness, lag=lag, closers=[rest.aclose]):
             yield
-        finally:
-            readiness.draining = True
-            await lag.stop()
-            await broker.stop()
-            await rest.aclose()
 
     app = FastAPI(title="Baton messaging gateway", lifespan=lifespan)
     instrument_app(app, SERVICE_NAME, log_sensitive=settings.baton_log_sensitive)

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from libs.health import Readiness, health_router
+from libs.health import Readiness, broker_running, health_router
 from libs.nats_connection import create_broker
 from libs.settings import load_settings
 from libs.telemetry import instrument_app, service_tracer
@@ -40,13 +40,9 @@ def create_app(settings: RelayGatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await broker.connect()
-        await broker.start()
         app.state.drain = drain
-        try:
+        async with broker_running(broker, readiness):
             yield
-        finally:
-            readiness.draining = True
-            await broker.stop()
 
     app = FastAPI(title="Baton relay gateway", lifespan=lifespan)
     instrument_app(app, SERVICE_NAME, log_sensitive=settings.baton_log_sensitive)

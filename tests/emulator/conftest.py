@@ -9,8 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from baton.nats_server import free_port
 from emulator.app import create_app
-from tests.emulator.harness import Emulator, Receiver, emulator_settings, free_port, serve
+from tests.emulator.harness import Emulator, Receiver, emulator_settings
+from tests.support.servers import serve
 
 StartEmulator = Callable[..., Awaitable[Emulator]]
 

@@ -4,14 +4,11 @@ receiver that checks signatures the way a Baton gateway does."""
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
@@ -26,32 +23,6 @@ API_SECRET = "emulator-api-secret-0001"
 FLOW_SID = "FW" + "ef" * 16
 OUR_NUMBER = "+15005550001"
 CUSTOMER = "+15005550006"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@asynccontextmanager
-async def serve(app: FastAPI, port: int) -> AsyncIterator[str]:
-    """Run ``app`` with uvicorn on ``port`` inside the test's event loop."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("server stopped during start-up")
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 def emulator_settings(url: str, **extra: Any) -> EmulatorSettings:

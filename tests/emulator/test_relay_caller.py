@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request, Response, WebSocket, WebSocketDisconnect
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
+from baton.nats_server import free_port
 from tests.emulator.conftest import StartEmulator
 from tests.emulator.harness import (
     ACCOUNT_SID,
@@ -22,9 +23,8 @@ from tests.emulator.harness import (
     FLOW_SID,
     OUR_NUMBER,
     Emulator,
-    free_port,
-    serve,
 )
+from tests.support.servers import serve
 
 STUDIO_ACTION = (
     f"https://webhooks.twilio.com/v1/Accounts/{ACCOUNT_SID}/Flows/{FLOW_SID}?Trigger=incomingCall"

@@ -7,6 +7,7 @@ import hashlib
 import json
 from urllib.parse import parse_qs, urlsplit
 
+from baton.nats_server import free_port
 from tests.emulator.conftest import StartEmulator
 from tests.emulator.harness import (
     ACCOUNT_SID,
@@ -14,9 +15,8 @@ from tests.emulator.harness import (
     OUR_NUMBER,
     Receiver,
     call,
-    free_port,
-    serve,
 )
+from tests.support.servers import serve
 
 
 async def test_inbound_sms_is_signed_and_replayed(

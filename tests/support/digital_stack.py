@@ -67,6 +67,23 @@ class DigitalStack:
         return result
 
 
+def emulator_settings(emulator_url: str, messaging_url: str, **extra: Any) -> EmulatorSettings:
+    """The emulator with the test's fake account, posting webhooks to the messaging gateway."""
+    return EmulatorSettings(
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_api_key=API_KEY,
+        twilio_api_secret=API_SECRET,
+        twilio_studio_handoff_flow_sid=FLOW_SID,
+        twilio_phone_number=OUR_NUMBER,
+        emulator_public_url=emulator_url,
+        emulator_sms_webhook_url=f"{messaging_url}/messaging/sms",
+        emulator_conversations_webhook_url=f"{messaging_url}/messaging/conversations",
+        emulator_orchestrator_webhook_url=f"{messaging_url}/messaging/orchestrator",
+        **extra,
+    )
+
+
 async def start_digital_stack(
     stack: AsyncExitStack,
     nats_url: str,
@@ -77,18 +94,7 @@ async def start_digital_stack(
     emulator_port, gateway_port = free_port(), free_port()
     emulator_url = f"http://127.0.0.1:{emulator_port}"
     gateway_url = f"http://127.0.0.1:{gateway_port}"
-    emulator = EmulatorSettings(
-        twilio_account_sid=ACCOUNT_SID,
-        twilio_auth_token=AUTH_TOKEN,
-        twilio_api_key=API_KEY,
-        twilio_api_secret=API_SECRET,
-        twilio_studio_handoff_flow_sid=FLOW_SID,
-        twilio_phone_number=OUR_NUMBER,
-        emulator_public_url=emulator_url,
-        emulator_sms_webhook_url=f"{gateway_url}/messaging/sms",
-        emulator_conversations_webhook_url=f"{gateway_url}/messaging/conversations",
-        emulator_orchestrator_webhook_url=f"{gateway_url}/messaging/orchestrator",
-    )
+    emulator = emulator_settings(emulator_url, gateway_url)
     await stack.enter_async_context(serve(create_emulator(emulator), emulator_port))
     common = twilio_env(nats_url, twilio_api_base_url=emulator_url)
     gateway = MessagingGatewaySettings(**common, public_base_url=gateway_url)

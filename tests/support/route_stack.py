@@ -14,7 +14,6 @@ import httpx
 
 from baton.nats_server import free_port
 from emulator.app import create_app as create_emulator
-from emulator.settings import EmulatorSettings
 from services.agent_worker.main import create_app as create_worker
 from services.agent_worker.settings import AgentWorkerSettings
 from services.handoff_dispatcher.main import create_app as create_dispatcher
@@ -23,15 +22,9 @@ from services.messaging_gateway.main import create_app as create_messaging
 from services.messaging_gateway.settings import MessagingGatewaySettings
 from services.relay_gateway.main import create_app as create_relay
 from services.relay_gateway.settings import RelayGatewaySettings
-from tests.support.digital_stack import ATTRIBUTES
+from tests.support.digital_stack import ATTRIBUTES, emulator_settings
 from tests.support.servers import serve
 from tests.support.twilio_fakes import (
-    ACCOUNT_SID,
-    API_KEY,
-    API_SECRET,
-    AUTH_TOKEN,
-    FLOW_SID,
-    OUR_NUMBER,
     twilio_env,
 )
 
@@ -86,17 +79,9 @@ async def start_route_stack(stack: AsyncExitStack, nats_url: str, **emulator: An
     emulator_url = f"http://127.0.0.1:{emulator_port}"
     messaging_url = f"http://127.0.0.1:{messaging_port}"
     relay_url = f"http://127.0.0.1:{relay_port}"
-    settings = EmulatorSettings(
-        twilio_account_sid=ACCOUNT_SID,
-        twilio_auth_token=AUTH_TOKEN,
-        twilio_api_key=API_KEY,
-        twilio_api_secret=API_SECRET,
-        twilio_studio_handoff_flow_sid=FLOW_SID,
-        twilio_phone_number=OUR_NUMBER,
-        emulator_public_url=emulator_url,
-        emulator_sms_webhook_url=f"{messaging_url}/messaging/sms",
-        emulator_conversations_webhook_url=f"{messaging_url}/messaging/conversations",
-        emulator_orchestrator_webhook_url=f"{messaging_url}/messaging/orchestrator",
+    settings = emulator_settings(
+        emulator_url,
+        messaging_url,
         emulator_relay_voice_url=f"{relay_url}/voice/incoming",
         emulator_relay_status_url=f"{relay_url}/voice/status",
         emulator_handback_url=f"{messaging_url}/messaging/handback",
