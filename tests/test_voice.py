@@ -39,6 +39,10 @@ class ScriptedVoiceAgent:
     async def respond(self, turn: TurnContext, tools: TurnTools) -> AsyncIterator[str]:
         self.heard.append(turn.text)
         slow = "slow" in turn.text
+        if "hold music" in turn.text and tools.voice is not None:
+            await tools.voice.play("https://cdn.example.test/hold.mp3", loop=2)
+            await tools.voice.send_digits("ww12#")
+            await tools.voice.language(tts="es-MX", transcription="es-MX")
         if "human" in turn.text:
             await tools.request_handoff("caller asked for a human")
             tokens = ["Connecting ", "you ", "to ", "a ", "person ", "now."]
@@ -342,3 +346,21 @@ async def test_a_reconnected_call_is_answered_again(voice: VoiceStack) -> None:
     await second.say("hello again")
     assert text_of(await second.reply()) == "You said: hello again"
     await second.hang_up()
+
+
+async def test_the_agent_can_play_send_digits_and_switch_language(voice: VoiceStack) -> None:
+    caller = await dial(voice.relay_urls[0], sid("CA"))
+    await caller.say("hold music please")
+    frames = await caller.reply()
+    assert frames[:3] == [
+        {
+            "type": "play",
+            "source": "https://cdn.example.test/hold.mp3",
+            "loop": 2,
+            "interruptible": True,
+        },
+        {"type": "sendDigits", "digits": "ww12#"},
+        {"type": "language", "ttsLanguage": "es-MX", "transcriptionLanguage": "es-MX"},
+    ]
+    assert text_of(frames[3:]) == "You said: hold music please"
+    await caller.hang_up()

@@ -6,6 +6,7 @@ decides what to say and whether to call the handoff tool.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -32,12 +33,50 @@ HandoffCall = Callable[[str, dict[str, Any] | None, Summarize | None], Awaitable
 """``(reason, application attributes, summarize)`` → TAC's result dict (``status``, …)."""
 
 
+SendFrame = Callable[[dict[str, Any]], Awaitable[None]]
+DIGITS = re.compile(r"^[0-9w#*]+$")
+
+
+@dataclass(frozen=True)
+class VoiceControls:
+    """What an agent can do on a call besides speaking: ConversationRelay's other frames."""
+
+    send: SendFrame
+
+    async def play(self, source: str, *, loop: int = 1, interruptible: bool = True) -> None:
+        """Play audio from a URL (hold music, a chime); ``loop=0`` plays it 1,000 times."""
+        if not source.startswith(("https://", "http://")):
+            raise ValueError("play needs an http(s) URL")
+        await self.send(
+            {"type": "play", "source": source, "loop": loop, "interruptible": interruptible}
+        )
+
+    async def send_digits(self, digits: str) -> None:
+        """Send DTMF to the far end (an IVR); ``w`` waits half a second."""
+        if not DIGITS.match(digits):
+            raise ValueError("digits may only contain 0-9, w, # and *")
+        await self.send({"type": "sendDigits", "digits": digits})
+
+    async def language(self, *, tts: str | None = None, transcription: str | None = None) -> None:
+        """Switch the speech and/or transcription language mid-call."""
+        if not (tts or transcription):
+            raise ValueError("give a text-to-speech or a transcription language")
+        frame: dict[str, Any] = {"type": "language"}
+        if tts:
+            frame["ttsLanguage"] = tts
+        if transcription:
+            frame["transcriptionLanguage"] = transcription
+        await self.send(frame)
+
+
 @dataclass
 class TurnTools:
     """The tools of one turn; the handoff tool takes only a ``reason``, as in TAC."""
 
     handoff: HandoffCall
     handoff_results: list[dict[str, Any]] = field(default_factory=list)
+    voice: VoiceControls | None = None
+    """Set on voice turns only."""
 
     async def request_handoff(
         self,

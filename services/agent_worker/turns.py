@@ -35,6 +35,7 @@ from libs.messages import (
     ReplyKind,
     TranscriptLine,
     VoiceCancel,
+    VoiceFrame,
     VoiceToken,
     utc_now,
 )
@@ -55,7 +56,7 @@ from libs.telemetry import (
     inject_trace_headers,
     sensitive_spans,
 )
-from services.agent_worker.agent import Agent, Summarize, TurnContext, TurnTools
+from services.agent_worker.agent import Agent, Summarize, TurnContext, TurnTools, VoiceControls
 from services.agent_worker.handoff_request import HandoffRequester
 from services.agent_worker.turn_lease import TurnLease
 from services.agent_worker.turn_log import LoggedTurn, TurnLog
@@ -211,12 +212,17 @@ class TurnProcessor:
             {CALL_SID: call_sid, TURN_SEQUENCE: turn, "baton.voice.command": "token"},
         )
 
-        async def publish(token: VoiceToken) -> None:
+        async def publish(message: VoiceToken | VoiceFrame) -> None:
             await connection.publish(
                 call_subject,
-                token.model_dump_json().encode(),
+                message.model_dump_json().encode(),
                 headers=inject_trace_headers(span=sending),
             )
+
+        async def send_frame(frame: dict[str, Any]) -> None:
+            await publish(VoiceFrame(turn=turn, frame=frame))
+
+        tools.voice = VoiceControls(send_frame)
 
         async def generate() -> None:
             async for token in meter.count(self._agent.respond(context, tools)):
