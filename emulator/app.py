@@ -30,7 +30,7 @@ from emulator.errors import install_error_handlers
 from emulator.faults import FaultMiddleware
 from emulator.recording import RequestRecorder
 from emulator.settings import EmulatorSettings
-from emulator.store import EmulatorState
+from emulator.store import EmulatorState, Task
 from emulator.webhooks import WebhookSender
 
 
@@ -56,6 +56,16 @@ def create_app(settings: EmulatorSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     manager = CallManager(app, settings, state, sender)
+    events_url = settings.emulator_taskrouter_events_url
+    if events_url:
+
+        def announce(task: Task) -> None:
+            event = taskrouter.task_created_event(task, settings.twilio_account_sid)
+            sender.send_later(
+                sender.send_form("taskrouter", f"{task.sid}:created", events_url, event)
+            )
+
+        state.task_listeners.append(announce)
     app.state.settings = settings
     app.state.emulator = state
     app.state.webhooks = sender

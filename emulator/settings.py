@@ -62,6 +62,8 @@ class EmulatorSettings(BaseSettings):
     """How long a scripted caller waits for the agent's answer before it speaks again."""
     emulator_agent_identity: str = Field(default="flex-agent", min_length=1)
     """The human agent of the agent desktop: ``Author`` of their messages, their worker name."""
+    emulator_taskrouter_events_url: str | None = None
+    """The workspace's Event Callback URL: TaskRouter posts ``task.created`` there (signed)."""
     emulator_handback_url: str | None = None
     """Told (signed JSON ``{"conversationId", "taskSid"}``) when the agent hands a conversation
     back to the bot."""

@@ -5,6 +5,7 @@ Records are plain data; each product module renders its own wire JSON from them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -368,9 +369,12 @@ class EmulatorState:
     interactions: dict[str, Interaction] = field(default_factory=dict)
     calls: dict[str, CallRecord] = field(default_factory=dict)
     next_fault_id: int = 1
+    task_listeners: list[Callable[[Task], None]] = field(default_factory=list)
+    """Told of every new task (TaskRouter's event callback); configuration, kept on reset."""
 
     def reset(self) -> None:
         """Forget everything, as a fresh account would look."""
         fresh = EmulatorState()
         for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(fresh, name))
+            if name != "task_listeners":
+                setattr(self, name, getattr(fresh, name))

@@ -125,6 +125,8 @@ def create_task(
         )
         span.set_attribute("taskrouter.task_sid", task.sid)
         state.tasks[task.sid] = task
+        for listener in state.task_listeners:
+            listener(task)
         return task
 
 
@@ -319,3 +321,21 @@ async def delete(workspace_sid: str, task_sid: str, request: Request, state: Sta
     task = find_task(state, request, workspace_sid, task_sid)
     del state.tasks[task.sid]
     return Response(status_code=204)
+
+
+def task_created_event(task: Task, account_sid: str) -> dict[str, str]:
+    """The form of TaskRouter's ``task.created`` event callback."""
+    return {
+        "AccountSid": account_sid,
+        "WorkspaceSid": task.workspace_sid,
+        "EventType": "task.created",
+        "EventDescription": f"Task {task.sid} created",
+        "ResourceType": "task",
+        "ResourceSid": task.sid,
+        "TaskSid": task.sid,
+        "TaskAttributes": task.attributes,
+        "TaskAssignmentStatus": task.assignment_status,
+        "TaskChannelUniqueName": task.task_channel_unique_name,
+        "Timestamp": str(int(task.date_created.timestamp())),
+        "TimestampMs": str(int(task.date_created.timestamp() * 1000)),
+    }

@@ -42,6 +42,8 @@ class ConversationState(BaseModel):
     route: Route | None = None
     history: list[TranscriptLine] = Field(default_factory=list)
     handoff_reason: str = ""
+    handoff_turn_sequence: int = 0
+    """The customer turn that led to the current handoff (for turn → task latency)."""
     updated_at: datetime = Field(default_factory=utc_now)
 
     def add_history(self, *lines: TranscriptLine) -> None:

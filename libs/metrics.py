@@ -172,6 +172,13 @@ HANDOFF_TURN_TO_TWILIO = Histogram(
     buckets=HANDOFF_BUCKETS,
     labels=("channel",),
 )
+HANDOFF_TURN_TO_TASK = Histogram(
+    "baton_handoff_turn_to_task_seconds",
+    "Customer turn received -> Flex task created (TaskRouter's task.created event).",
+    otel_name="baton.handoff.turn_to_task.duration",
+    buckets=HANDOFF_BUCKETS,
+    labels=("channel",),
+)
 HANDOFF_OUTCOMES = Counter(
     "baton_handoff_outcomes",
     "Handoffs the dispatcher settled, by outcome and typed failure (`none` when delivered).",
@@ -255,6 +262,7 @@ ALL_METRICS: tuple[Histogram | Counter | Gauge | LiveCount, ...] = (
     HANDOFF_STUDIO_ACCEPTED,
     HANDOFF_VOICE_END_SENT,
     HANDOFF_TURN_TO_TWILIO,
+    HANDOFF_TURN_TO_TASK,
     HANDOFF_OUTCOMES,
     VOICE_TURN_LATENCY,
     VOICE_PROMPT_STORED,

@@ -17,6 +17,7 @@ import pytest
 from nats.js import JetStreamContext
 
 from baton.console import place_call
+from libs.metrics import REGISTRY
 from services.messaging_gateway.webhooks import sms_conversation_id
 from tests.support.digital_stack import ATTRIBUTES
 from tests.support.route_stack import RouteStack, start_route_stack
@@ -202,3 +203,19 @@ async def test_handed_back_conversation_gets_the_bot_again(route: RouteStack) ->
     await route.admin("POST", "/sms", json={"from": number, "body": "how do returns work?"})
     replies = await route.eventually(lambda: route.outbox(number), lambda found: len(found) == 3)
     assert "30 days" in replies[-1]["body"], "the bot stayed silent after the hand-back"
+
+
+async def test_turn_to_task_latency_is_measured_from_taskrouter_events(route: RouteStack) -> None:
+    def measured() -> float:
+        count = REGISTRY.get_sample_value(
+            "baton_handoff_turn_to_task_seconds_count", {"channel": "sms"}
+        )
+        return count or 0.0
+
+    before = measured()
+    await texted_into_flex(route, "+15005550210")
+    for _ in range(100):
+        if measured() > before:
+            break
+        await asyncio.sleep(0.05)
+    assert measured() == before + 1

@@ -44,6 +44,7 @@ class HandoffRequester:
                 return None
             state.status = ConversationStatus.HANDOFF_PENDING
             state.handoff_reason = reason
+            state.handoff_turn_sequence = turn.turn_sequence
             claimed = True
             return state
 

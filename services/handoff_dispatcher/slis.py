@@ -13,14 +13,14 @@ from datetime import datetime
 
 from nats.js import JetStreamContext
 
-from libs.messages import Channel, CustomerTurn, HandoffOutcome, HandoffRequested, HandoffResult
+from libs.messages import Channel, HandoffOutcome, HandoffRequested, HandoffResult
 from libs.metrics import (
     HANDOFF_OUTCOMES,
     HANDOFF_STUDIO_ACCEPTED,
     HANDOFF_TURN_TO_TWILIO,
     HANDOFF_VOICE_END_SENT,
 )
-from libs.subjects import TURNS_STREAM
+from libs.turn_stream import turn_received_at
 
 log = logging.getLogger("baton.handoff_dispatcher.slis")
 
@@ -50,14 +50,4 @@ class HandoffSlis:
             )
 
     async def turn_received_at(self, sequence: int) -> datetime | None:
-        """When the gateway received the turn that led to the handoff (``None`` if unknown)."""
-        if self._js is None or sequence <= 0:
-            return None
-        try:
-            raw = await self._js.get_msg(TURNS_STREAM, seq=sequence)
-        except Exception as error:  # aged out of the stream, or NATS away: skip this sample
-            log.debug("turn %s not read back: %r", sequence, error)
-            return None
-        if raw.data is None:
-            return None
-        return CustomerTurn.model_validate_json(raw.data).received_at
+        return None if self._js is None else await turn_received_at(self._js, sequence)

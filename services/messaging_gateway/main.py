@@ -29,7 +29,7 @@ from libs.subjects import (
 from libs.telemetry import instrument_app
 from libs.twilio_rest import TwilioRestClient
 from libs.twilio_signature import TwilioSignature
-from services.messaging_gateway.handback import handback_router
+from services.messaging_gateway.flex_events import flex_router
 from services.messaging_gateway.replies import ReplySender
 from services.messaging_gateway.settings import MessagingGatewaySettings
 from services.messaging_gateway.webhooks import TurnPublisher, messaging_router
@@ -102,7 +102,7 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
         assert delivery.store is not None, "started before the broker connected"
         return delivery.store
 
-    app.include_router(handback_router(signature, store))
+    app.include_router(flex_router(signature, store, lambda: jetstream(broker)))
     app.include_router(
         messaging_router(
             signature,
