@@ -10,7 +10,7 @@ human agent, who then reads it there instead.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -62,9 +62,28 @@ def conversation_json(
     return rendered
 
 
-def conversation_for(state: EmulatorState, conversation_id: str) -> OrchestratorConversation:
-    """The conversation with this id, created ACTIVE on first reference."""
+def apply_status_timeouts(
+    conversation: OrchestratorConversation, settings: EmulatorSettings
+) -> None:
+    """The configuration's status timeouts: quiet ACTIVE → INACTIVE, then INACTIVE → CLOSED."""
+    now = utc_now()
+    inactive = timedelta(seconds=settings.emulator_orchestrator_inactive_seconds)
+    closed = timedelta(seconds=settings.emulator_orchestrator_closed_seconds)
+    if conversation.status == "ACTIVE" and now - conversation.updated_at >= inactive:
+        conversation.status = "INACTIVE"
+        conversation.updated_at = conversation.updated_at + inactive
+    if conversation.status == "INACTIVE" and now - conversation.updated_at >= closed:
+        conversation.status = "CLOSED"
+        conversation.updated_at = conversation.updated_at + closed
+
+
+def conversation_for(
+    state: EmulatorState, conversation_id: str, settings: EmulatorSettings
+) -> OrchestratorConversation:
+    """The conversation with this id, created ACTIVE on first reference; timeouts applied."""
     conversation = state.orchestrator.get(conversation_id)
+    if conversation is not None:
+        apply_status_timeouts(conversation, settings)
     if conversation is None:
         now = utc_now()
         conversation = OrchestratorConversation(
@@ -111,7 +130,7 @@ def _change(conversation: OrchestratorConversation, status: str | None) -> None:
 async def fetch_conversation(
     conversation_id: str, state: State, settings: Settings
 ) -> dict[str, Any]:
-    return conversation_json(settings, conversation_for(state, conversation_id))
+    return conversation_json(settings, conversation_for(state, conversation_id, settings))
 
 
 @router.put("/{conversation_id}")
@@ -120,7 +139,7 @@ async def update_conversation(
 ) -> dict[str, Any]:
     """Full update: ``{"status": "ACTIVE|INACTIVE|CLOSED", "name"?}``."""
     body = await json_object(request)
-    conversation = conversation_for(state, conversation_id)
+    conversation = conversation_for(state, conversation_id, settings)
     status = _status(body)
     if status is None:
         raise TwilioError(400, "Missing required field status")
@@ -137,7 +156,7 @@ async def patch_conversation(
 ) -> dict[str, Any]:
     """Partial update, e.g. ``{"configuration": {"statusCallbacks": []}}``."""
     body = await json_object(request)
-    conversation = conversation_for(state, conversation_id)
+    conversation = conversation_for(state, conversation_id, settings)
     _change(conversation, _status(body))
     if "name" in body:
         conversation.name = body["name"]
@@ -156,7 +175,9 @@ def _address(party: Any) -> str | None:
 
 
 @router.post("/{conversation_id}/Actions")
-async def create_action(conversation_id: str, request: Request, state: State) -> JSONResponse:
+async def create_action(
+    conversation_id: str, request: Request, state: State, settings: Settings
+) -> JSONResponse:
     """``SEND_MESSAGE`` delivers ``payload.content.text`` to each ``payload.to`` (202)."""
     body = await json_object(request)
     if body.get("type") != "SEND_MESSAGE":
@@ -168,7 +189,7 @@ async def create_action(conversation_id: str, request: Request, state: State) ->
     text = content.get("text") if isinstance(content, dict) else None
     if not isinstance(text, str) or not text:
         raise TwilioError(400, "Missing required field payload.content.text")
-    conversation = conversation_for(state, conversation_id)
+    conversation = conversation_for(state, conversation_id, settings)
     if conversation.status == "CLOSED":
         raise TwilioError(409, f"Conversation {conversation.id} is CLOSED", CONFLICT)
     recipients = [_address(party) for party in payload.get("to") or []]
@@ -204,18 +225,19 @@ class InboundCommunication(BaseModel):
 
 
 def _customer_conversation(
-    state: EmulatorState, inbound: InboundCommunication
+    state: EmulatorState, inbound: InboundCommunication, settings: EmulatorSettings
 ) -> OrchestratorConversation:
     if inbound.conversation_id:
-        return conversation_for(state, inbound.conversation_id)
+        return conversation_for(state, inbound.conversation_id, settings)
     for conversation in state.orchestrator.values():
+        apply_status_timeouts(conversation, settings)
         if conversation.status == "CLOSED":
             continue
         for participant in conversation.participants:
             customer = (participant.type, participant.address, participant.channel)
             if customer == ("CUSTOMER", inbound.author, inbound.channel):
                 return conversation
-    return conversation_for(state, new_id("conv"))
+    return conversation_for(state, new_id("conv"), settings)
 
 
 @admin_router.post("/communication")
@@ -228,7 +250,7 @@ async def customer_communicates(
         raise TwilioError(
             400, "EMULATOR_ORCHESTRATOR_WEBHOOK_URL is not set and no webhook_url was given"
         )
-    conversation = _customer_conversation(state, inbound)
+    conversation = _customer_conversation(state, inbound, settings)
     ours = inbound.to or settings.twilio_phone_number
     customer = participant_for(conversation, "CUSTOMER", inbound.author, inbound.channel)
     agent = participant_for(conversation, "AI_AGENT", ours, inbound.channel)

@@ -62,6 +62,10 @@ class EmulatorSettings(BaseSettings):
     """How long a scripted caller waits for the agent's answer before it speaks again."""
     emulator_agent_identity: str = Field(default="flex-agent", min_length=1)
     """The human agent of the agent desktop: ``Author`` of their messages, their worker name."""
+    emulator_orchestrator_inactive_seconds: float = Field(default=300.0, gt=0)
+    """Orchestrator status timeout: a quiet ACTIVE conversation becomes INACTIVE."""
+    emulator_orchestrator_closed_seconds: float = Field(default=600.0, gt=0)
+    """Orchestrator status timeout: an INACTIVE conversation becomes CLOSED."""
     emulator_taskrouter_events_url: str | None = None
     """The workspace's Event Callback URL: TaskRouter posts ``task.created`` there (signed)."""
     emulator_handback_url: str | None = None

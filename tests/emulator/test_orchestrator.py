@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from tests.emulator.conftest import StartEmulator
 from tests.emulator.harness import ACCOUNT_SID, CUSTOMER, OUR_NUMBER, Emulator
 
 
@@ -64,3 +67,24 @@ async def test_bad_actions(emulator: Emulator) -> None:
         )
         not_json = await rest.post("/v2/Conversations/c/Actions", content=b"nope")
     assert [unknown.status_code, empty.status_code, not_json.status_code] == [400, 400, 400]
+
+
+async def test_status_timeouts_make_a_quiet_conversation_inactive_then_closed(
+    start_emulator: StartEmulator,
+) -> None:
+    emulator = await start_emulator(
+        emulator_orchestrator_inactive_seconds=0.3, emulator_orchestrator_closed_seconds=0.3
+    )
+    async with emulator.rest() as rest:
+        response = await rest.put("/v2/Conversations/conv_timers", json={"status": "ACTIVE"})
+        assert response.json()["status"] == "ACTIVE"
+
+        async def status() -> str:
+            fetched = await rest.get("/v2/Conversations/conv_timers")
+            return str(fetched.json()["status"])
+
+        assert await status() == "ACTIVE"
+        await asyncio.sleep(0.35)
+        assert await status() == "INACTIVE"
+        await asyncio.sleep(0.35)
+        assert await status() == "CLOSED"
