@@ -96,6 +96,7 @@ class TurnProcessor:
                 pass
 
     async def _answer_pending(self, conversation_id: str, delivered: int) -> bool:
+        """Answer the turns up to the delivered one; True while some are still unread."""
         state = await self._store.get(conversation_id)
         pending = await self._log.pending(conversation_id, state.last_turn_seq, delivered)
         if not pending:
@@ -112,7 +113,7 @@ class TurnProcessor:
                 "turn recorded without a reply", {"baton.conversation.status": state.status.value}
             )
             await self._record(conversation_id, pending, lines)
-            return True
+            return pending[-1].sequence < delivered
         latest = pending[-1]
         context = TurnContext(
             conversation_id=conversation_id,
@@ -150,7 +151,7 @@ class TurnProcessor:
         if text:
             lines.append(TranscriptLine(role="agent", text=text))
         await self._record(conversation_id, pending, lines)
-        return True
+        return pending[-1].sequence < delivered
 
     async def _trace_of(
         self, latest: LoggedTurn, delivered: int
