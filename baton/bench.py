@@ -7,7 +7,9 @@ transport and coordination are measured (the model's own time aside):
   any gateway pays for the socket, JSON and the event loop;
 - ``baton-voice``: the relay gateway → JetStream turn → agent worker (lease, turn log,
   conversation state) → core-NATS tokens → the gateway → the socket;
-- ``baton-voice-2-workers``: the same with two workers sharing the durable consumer.
+- ``baton-voice-2-workers``: the same with two workers sharing the durable consumer;
+- ``baton-voice-processes``: as deployed, the gateway and a worker (policy agent) each in
+  a process of its own: this is the figure for Baton's overhead.
 
 The figure that matters is prompt frame sent → first ``text`` frame received; Baton's own
 overhead is the difference to the echo floor. Results go to ``bench-results/voice.json``.
@@ -17,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -26,6 +30,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from twilio.request_validator import RequestValidator
@@ -110,7 +115,8 @@ async def one_call(port: int) -> list[float]:
         )
         for turn in range(TURNS_PER_CALL + WARMUP_TURNS):
             started = time.perf_counter()
-            await socket.send(json.dumps({"type": "prompt", "voicePrompt": f"turn {turn}"}))
+            prompt = f"turn {turn}: what are your opening hours?"
+            await socket.send(json.dumps({"type": "prompt", "voicePrompt": prompt}))
             first: float | None = None
             while True:
                 frame = json.loads(await socket.recv())
@@ -165,6 +171,50 @@ async def baton_voice(nats_url: str, workers: int) -> dict[str, float]:
         return await measure(port)
 
 
+async def baton_voice_processes(nats_url: str) -> dict[str, float]:
+    """As deployed: the relay gateway and a worker (the policy agent) in processes of their own."""
+    relay_port, worker_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        **{name.upper(): value for name, value in FAKE.items()},
+        "NATS_URL": nats_url,
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{relay_port}",
+    }
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "baton.cli",
+                "--log-level",
+                "WARNING",
+                "run",
+                name,
+                "--port",
+                str(port),
+            ],
+            env=env,
+        )
+        for name, port in (("relay-gateway", relay_port), ("agent-worker", worker_port))
+    ]
+    try:
+        async with httpx.AsyncClient() as client:
+            for port in (relay_port, worker_port):
+                for _ in range(300):
+                    try:
+                        if (await client.get(f"http://127.0.0.1:{port}/readyz")).is_success:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    await asyncio.sleep(0.1)
+        return await measure(relay_port)
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(timeout=30)
+
+
 async def run() -> dict[str, Any]:
     server = start_nats_server()
     try:
@@ -173,16 +223,18 @@ async def run() -> dict[str, Any]:
             echo = await measure(echo_port)
         voice = await baton_voice(server.url, workers=1)
         voice_two = await baton_voice(server.url, workers=2)
+        processes = await baton_voice_processes(server.url)
     finally:
         server.stop()
-    overhead = round(voice["p50_ms"] - echo["p50_ms"], 3)
+    overhead = round(processes["p50_ms"] - echo["p50_ms"], 3)
     return {
         "measured": "prompt frame sent -> first text frame received (ms), instant agent",
         "websocket-echo": echo,
         "baton-voice": voice,
         "baton-voice-2-workers": voice_two,
+        "baton-voice-processes": processes,
         "baton_overhead_p50_ms": overhead,
-        "ratio_p50_baton_to_echo": round(voice["p50_ms"] / echo["p50_ms"], 2),
+        "ratio_p50_baton_to_echo": round(processes["p50_ms"] / echo["p50_ms"], 2),
         "python": sys.version.split()[0],
     }
 

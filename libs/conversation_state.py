@@ -99,7 +99,7 @@ class ConversationStore:
         key = subject_token(conversation_id)
         while True:
             state, revision = await self.load(conversation_id)
-            changed = mutate(state.model_copy(deep=True))
+            changed = mutate(state)  # parsed afresh for this attempt: no copy needed
             if changed is None:
                 return state
             changed.updated_at = utc_now()
