@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 from faststream import AckPolicy
@@ -44,7 +44,6 @@ class ReplyDelivery:
 
     sender: ReplySender
     store: ConversationStore | None = None
-    muted: list[str] = field(default_factory=list)
 
     async def deliver(self, reply: AgentReply) -> None:
         assert self.store is not None, "started before the broker connected"
