@@ -22,7 +22,6 @@ import json
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -30,13 +29,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import uvicorn
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import connect
 
 from baton.nats_server import free_port, start_nats_server
+from baton.processes import start_service
 
 TURNS_PER_CALL = 60
 CALLS = 5
@@ -119,7 +118,7 @@ async def one_call(port: int) -> list[float]:
             await socket.send(json.dumps({"type": "prompt", "voicePrompt": prompt}))
             first: float | None = None
             while True:
-                frame = json.loads(await socket.recv())
+                frame = json.loads(await asyncio.wait_for(socket.recv(), 10))
                 if frame.get("type") == "text" and first is None:
                     first = time.perf_counter()
                 if frame.get("last"):
@@ -146,18 +145,23 @@ async def measure(port: int) -> dict[str, float]:
     return summary(samples)
 
 
-async def baton_voice(nats_url: str, workers: int) -> dict[str, float]:
+async def declare(nats_url: str) -> None:
     import nats
 
     from libs.nats_connection import declare_streams
+
+    client = await nats.connect(nats_url)
+    await declare_streams(client.jetstream(), replicas=1)
+    await client.close()
+
+
+async def baton_voice(nats_url: str, workers: int) -> dict[str, float]:
     from services.agent_worker.main import create_app as create_worker
     from services.agent_worker.settings import AgentWorkerSettings
     from services.relay_gateway.main import create_app as create_relay
     from services.relay_gateway.settings import RelayGatewaySettings
 
-    client = await nats.connect(nats_url)
-    await declare_streams(client.jetstream(), replicas=1)
-    await client.close()
+    await declare(nats_url)
     port = free_port()
     relay = RelayGatewaySettings(
         **FAKE, nats_url=nats_url, public_base_url=f"http://127.0.0.1:{port}"
@@ -173,6 +177,7 @@ async def baton_voice(nats_url: str, workers: int) -> dict[str, float]:
 
 async def baton_voice_processes(nats_url: str) -> dict[str, float]:
     """As deployed: the relay gateway and a worker (the policy agent) in processes of their own."""
+    await declare(nats_url)
     relay_port, worker_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -180,39 +185,13 @@ async def baton_voice_processes(nats_url: str) -> dict[str, float]:
         "NATS_URL": nats_url,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{relay_port}",
     }
-    children = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "baton.cli",
-                "--log-level",
-                "WARNING",
-                "run",
-                name,
-                "--port",
-                str(port),
-            ],
-            env=env,
-        )
-        for name, port in (("relay-gateway", relay_port), ("agent-worker", worker_port))
-    ]
+    relay = await start_service("relay-gateway", env, port=relay_port)
+    worker = await start_service("agent-worker", env, port=worker_port)
     try:
-        async with httpx.AsyncClient() as client:
-            for port in (relay_port, worker_port):
-                for _ in range(300):
-                    try:
-                        if (await client.get(f"http://127.0.0.1:{port}/readyz")).is_success:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.1)
         return await measure(relay_port)
     finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            child.wait(timeout=30)
+        relay.terminate()
+        worker.terminate()
 
 
 async def run() -> dict[str, Any]:

@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from libs.settings import TwilioApiKeySettings
+
 
 class TwilioProduct(StrEnum):
     API = "https://api.twilio.com"
@@ -35,6 +37,18 @@ class TwilioRestClient:
             auth=httpx.BasicAuth(username, password),
             timeout=timeout_seconds,
             headers={"Accept": "application/json", "User-Agent": "baton/0.1"},
+        )
+
+    @classmethod
+    def for_api_key(
+        cls, settings: TwilioApiKeySettings, timeout_seconds: float = 10.0
+    ) -> TwilioRestClient:
+        """Basic auth with ``TWILIO_API_KEY``:``TWILIO_API_SECRET``, as TAC calls Twilio."""
+        return cls(
+            username=settings.twilio_api_key,
+            password=settings.twilio_api_secret.get_secret_value(),
+            base_url=settings.twilio_api_base_url,
+            timeout_seconds=timeout_seconds,
         )
 
     def url(self, product: TwilioProduct, path: str) -> str:

@@ -42,12 +42,7 @@ def create_app(settings: HandoffDispatcherSettings | None = None) -> FastAPI:
     settings = settings or load_settings(HandoffDispatcherSettings)
     broker = create_broker(settings, SERVICE_NAME)
     readiness = Readiness(broker)
-    rest = TwilioRestClient(
-        username=settings.twilio_api_key,
-        password=settings.twilio_api_secret.get_secret_value(),
-        base_url=settings.twilio_api_base_url,
-        timeout_seconds=settings.baton_studio_timeout_seconds,
-    )
+    rest = TwilioRestClient.for_api_key(settings, settings.baton_studio_timeout_seconds)
     studio = StudioExecutions(
         rest,
         settings.twilio_studio_handoff_flow_sid,

@@ -58,11 +58,7 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
     settings = settings or load_settings(MessagingGatewaySettings)
     broker = create_broker(settings, SERVICE_NAME)
     readiness = Readiness(broker)
-    rest = TwilioRestClient(
-        username=settings.twilio_api_key,
-        password=settings.twilio_api_secret.get_secret_value(),
-        base_url=settings.twilio_api_base_url,
-    )
+    rest = TwilioRestClient.for_api_key(settings)
     delivery = ReplyDelivery(
         ReplySender(rest, settings.twilio_account_sid, settings.baton_bot_identity)
     )
