@@ -68,23 +68,25 @@ def _run_emulator(args: argparse.Namespace) -> None:
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower())
 
 
-def _streams_init(_: argparse.Namespace) -> None:
+def _streams_init(args: argparse.Namespace) -> None:
     import nats
 
-    from libs.nats_connection import declare_streams
+    from libs.nats_connection import declare_streams, reset_streams
     from libs.settings import BatonSettings, load_settings
 
     settings = load_settings(BatonSettings)
+    apply = reset_streams if args.reset else declare_streams
 
     async def declare() -> list[str]:
         client = await nats.connect(settings.nats_url, connect_timeout=5)
         try:
-            return await declare_streams(client.jetstream(), settings.baton_nats_replicas)
+            return await apply(client.jetstream(), settings.baton_nats_replicas)
         finally:
             await client.close()
 
     declared = asyncio.run(declare())
-    print(f"declared on {settings.nats_url} (replicas={settings.baton_nats_replicas}):")
+    done = "emptied and declared" if args.reset else "declared"
+    print(f"{done} on {settings.nats_url} (replicas={settings.baton_nats_replicas}):")
     for name in declared:
         print(f"  {name}")
 
@@ -134,7 +136,7 @@ def _trace(args: argparse.Namespace) -> None:
 def _up(args: argparse.Namespace) -> None:
     from baton.stack import run_stack
 
-    run_stack(workers=args.workers)
+    run_stack(workers=args.workers, keep_state=args.keep_state)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="run the whole stack locally (NATS, services, emulator)")
     up.add_argument("--workers", type=int, default=2, help="agent worker processes")
+    up.add_argument(
+        "--keep-state",
+        action="store_true",
+        help="keep conversations from the last run (the emulator always starts empty)",
+    )
     up.set_defaults(handler=_up)
 
     run = commands.add_parser("run", help="run one service")
@@ -188,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     streams = commands.add_parser("streams", help="JetStream streams and buckets")
     streams_commands = streams.add_subparsers(dest="streams_command", required=True)
     init = streams_commands.add_parser("init", help="declare every stream and bucket once")
+    init.add_argument(
+        "--reset", action="store_true", help="delete Baton's streams and buckets first"
+    )
     init.set_defaults(handler=_streams_init)
     return parser
 

@@ -78,12 +78,14 @@ def _spawn(name: str, args: list[str], env: dict[str, str], url: str) -> Child:
     return Child(name, url, process)
 
 
-def run_stack(workers: int = 2) -> None:
+def run_stack(workers: int = 2, keep_state: bool = False) -> None:
     nats_url = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
     emulator_url = f"http://127.0.0.1:{EMULATOR_PORT}"
     nats_server = _ensure_nats(nats_url)
     env = _base_env(nats_url, emulator_url)
-    subprocess.run([sys.executable, "-m", "baton.cli", "streams", "init"], env=env, check=True)
+    # The emulator starts empty; conversations handed off in an earlier run would stay muted.
+    init = ["streams", "init"] if keep_state else ["streams", "init", "--reset"]
+    subprocess.run([sys.executable, "-m", "baton.cli", *init], env=env, check=True)
 
     messaging_url = f"http://127.0.0.1:{SERVICES['messaging-gateway'][1]}"
     relay_url = f"http://127.0.0.1:{SERVICES['relay-gateway'][1]}"

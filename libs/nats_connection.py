@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from faststream.nats import NatsBroker
@@ -56,6 +57,17 @@ async def declare_streams(js: JetStreamContext, replicas: int) -> list[str]:
         )
         declared.append(f"KV_{bucket.name}")
     return declared
+
+
+async def reset_streams(js: JetStreamContext, replicas: int) -> list[str]:
+    """Delete every Baton stream and bucket, then declare them empty (local stack, tests)."""
+    for config in stream_configs(replicas):
+        with contextlib.suppress(NotFoundError):
+            await js.delete_stream(str(config.name))
+    for spec in BUCKETS:
+        with contextlib.suppress(NotFoundError):
+            await js.delete_key_value(spec.name)
+    return await declare_streams(js, replicas)
 
 
 async def _add_or_update_stream(js: JetStreamContext, config: StreamConfig) -> None:

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
 
@@ -15,8 +14,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from baton.nats_server import start_nats_server
-from libs.nats_connection import declare_streams
-from libs.subjects import BUCKETS, stream_configs
+from libs.nats_connection import reset_streams
 
 
 @pytest.fixture(scope="session")
@@ -45,11 +43,5 @@ async def nats_client(nats_url: str) -> AsyncIterator[Client]:
 async def js(nats_client: Client) -> AsyncIterator[JetStreamContext]:
     """JetStream with every Baton stream and bucket declared fresh for the test."""
     context = nats_client.jetstream()
-    for config in stream_configs(1):
-        with contextlib.suppress(Exception):  # first use: nothing to delete
-            await context.delete_stream(str(config.name))
-    for spec in BUCKETS:
-        with contextlib.suppress(Exception):
-            await context.delete_key_value(spec.name)
-    await declare_streams(context, replicas=1)
+    await reset_streams(context, replicas=1)
     yield context

@@ -1,0 +1,59 @@
+"""Streams and buckets are declared once, with explicit limits; the local stack starts empty."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError
+
+from libs.subjects import (
+    CONVERSATIONS_BUCKET,
+    DUPLICATE_WINDOW_SECONDS,
+    TURNS_STREAM,
+    stream_configs,
+)
+
+
+async def test_streams_have_explicit_limits_and_a_duplicate_window(js: JetStreamContext) -> None:
+    for config in stream_configs(1):
+        info = await js.stream_info(str(config.name))
+        assert info.config.duplicate_window == DUPLICATE_WINDOW_SECONDS
+        assert info.config.max_age and info.config.max_bytes and info.config.max_msg_size
+        assert info.config.num_replicas == 1
+    assert [c.num_replicas for c in stream_configs(3)] == [3, 3, 3, 3]
+
+
+def run_baton(nats_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NATS_URL": nats_url}
+    return subprocess.run(
+        [sys.executable, "-m", "baton.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+
+async def test_streams_init_keeps_data_and_reset_empties_it(
+    nats_url: str, js: JetStreamContext
+) -> None:
+    kv = await js.key_value(CONVERSATIONS_BUCKET)
+    await kv.put("conv-1", b"{}")
+    await js.publish("baton.turns.conv-1", b"{}", stream=TURNS_STREAM)
+
+    kept = run_baton(nats_url, "streams", "init")
+    assert "declared on" in kept.stdout
+    assert (await js.stream_info(TURNS_STREAM)).state.messages == 1
+    assert (await kv.get("conv-1")).value == b"{}"
+
+    emptied = run_baton(nats_url, "streams", "init", "--reset")
+    assert "emptied and declared" in emptied.stdout
+    assert (await js.stream_info(TURNS_STREAM)).state.messages == 0
+    kv = await js.key_value(CONVERSATIONS_BUCKET)
+    with pytest.raises(KeyNotFoundError):
+        await kv.get("conv-1")
