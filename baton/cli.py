@@ -37,6 +37,8 @@ def _configure_logging(level: str) -> None:
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # One line per Twilio request is noise, and its URLs can carry addresses.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _run_service(args: argparse.Namespace) -> None:
