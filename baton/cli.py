@@ -108,8 +108,6 @@ def _sms(args: argparse.Namespace) -> None:
 def _call(args: argparse.Namespace) -> None:
     from baton.console import place_call
 
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-
     state = place_call(
         sys.stdin, emulator=args.emulator, caller=args.caller, out=sys.stdout, stay=args.stay
     )
