@@ -76,6 +76,14 @@ Mutation = Callable[[ConversationState], ConversationState | None]
 """Returns the new state, or ``None`` to leave the stored state as it is."""
 
 
+def back_to_bot(state: ConversationState) -> ConversationState | None:
+    """Mutation: a human handed back or the conversation was closed; the bot may answer."""
+    if state.status is ConversationStatus.ACTIVE:
+        return None
+    state.give_back_to_bot()
+    return state
+
+
 class ConversationStore:
     def __init__(self, kv: KeyValue) -> None:
         self._kv = kv

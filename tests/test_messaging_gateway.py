@@ -8,8 +8,9 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 
+from libs.conversation_state import ConversationState, ConversationStatus, ConversationStore
 from libs.messages import Channel, CustomerTurn
-from libs.subjects import TURNS_STREAM
+from libs.subjects import CONVERSATIONS_BUCKET, TURNS_STREAM
 from services.messaging_gateway.main import create_app
 from services.messaging_gateway.settings import MessagingGatewaySettings
 from tests.support.servers import serve
@@ -245,3 +246,28 @@ async def test_hand_back_needs_a_signature(gateway: str) -> None:
         )
     assert forged.status_code == 403
     assert signed.status_code == 200 and signed.json()["status"] == "active"
+
+
+async def test_orchestrator_closing_a_handed_off_conversation_releases_it(
+    gateway: str, js: JetStreamContext
+) -> None:
+    store = ConversationStore(await js.key_value(CONVERSATIONS_BUCKET))
+
+    def handed_off(state: ConversationState) -> ConversationState:
+        state.status = ConversationStatus.HANDED_OFF
+        return state
+
+    await store.update("conv_closing", handed_off)
+    async with httpx.AsyncClient() as client:
+        response = await post_signed_json(
+            client,
+            f"{gateway}/messaging/orchestrator",
+            {
+                "eventType": "CONVERSATION_UPDATED",
+                "data": {"id": "conv_closing", "status": "CLOSED"},
+            },
+            public_url=f"{PUBLIC}/messaging/orchestrator",
+        )
+    assert response.json() == {"status": "closed"}
+    state = await store.get("conv_closing")
+    assert (state.status, state.epoch) == (ConversationStatus.ACTIVE, 1)

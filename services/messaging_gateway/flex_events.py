@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, HTTPException, Request
 from nats.js import JetStreamContext
 
-from libs.conversation_state import ConversationState, ConversationStatus, ConversationStore
+from libs.conversation_state import ConversationStore, back_to_bot
 from libs.metrics import HANDOFF_TURN_TO_TASK
 from libs.turn_stream import turn_received_at
 from libs.twilio_signature import TwilioSignature
@@ -72,14 +72,7 @@ def flex_router(
             raise HTTPException(status_code=400, detail="conversationId is required") from error
         if not conversation_id:
             raise HTTPException(status_code=400, detail="conversationId is required")
-
-        def to_bot(state: ConversationState) -> ConversationState | None:
-            if state.status is ConversationStatus.ACTIVE:
-                return None
-            state.give_back_to_bot()
-            return state
-
-        state = await store().update(conversation_id, to_bot)
+        state = await store().update(conversation_id, back_to_bot)
         log.info("conversation %s handed back (epoch %s)", conversation_id, state.epoch)
         return {"status": state.status.value, "epoch": state.epoch}
 

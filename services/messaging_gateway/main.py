@@ -102,6 +102,7 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
         messaging_router(
             signature,
             TurnPublisher(broker),
+            store,
             account_sid=settings.twilio_account_sid,
             bot_identity=settings.baton_bot_identity,
             our_number=settings.twilio_phone_number,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from faststream.nats import NatsBroker
 from twilio.twiml.messaging_response import MessagingResponse
 
+from libs.conversation_state import ConversationStore, back_to_bot
 from libs.messages import Channel, CustomerTurn, Route
 from libs.publishing import publish_turn
 from libs.twilio_signature import TwilioSignature
@@ -53,12 +55,22 @@ class TurnPublisher:
 def messaging_router(
     signature: TwilioSignature,
     publisher: TurnPublisher,
+    store: Callable[[], ConversationStore],
     *,
     account_sid: str,
     bot_identity: str,
     our_number: str,
 ) -> APIRouter:
     router = APIRouter(prefix="/messaging", tags=["messaging"])
+
+    async def conversation_updated(data: dict[str, Any]) -> dict[str, str]:
+        """CLOSED ends the episode: a handed-off conversation's state is released."""
+        status, conversation_id = str(data.get("status", "")), str(data.get("id", ""))
+        if status != "CLOSED" or not conversation_id:
+            return {"status": "noted"}
+        state = await store().update(conversation_id, back_to_bot)
+        log.info("orchestrator closed %s (epoch %s)", conversation_id, state.epoch)
+        return {"status": "closed"}
 
     def message_key(request: Request, sid: str) -> str:
         return sid or request.headers.get(IDEMPOTENCY_HEADER, "")
@@ -120,8 +132,7 @@ def messaging_router(
         event_type = event.get("eventType")
         data: dict[str, Any] = event.get("data") or {}
         if event_type == "CONVERSATION_UPDATED":
-            log.info("orchestrator conversation is now %s", data.get("status"))
-            return {"status": "noted"}
+            return await conversation_updated(data)
         if event_type != "COMMUNICATION_CREATED":
             return {"status": "ignored"}
         author: dict[str, Any] = data.get("author") or {}
