@@ -48,7 +48,10 @@ def default_agent(settings: AgentWorkerSettings) -> Agent:
         return PolicyAgent(tac, faq=settings.faq)
     client = create_openai_client(settings)
     tac.summarizer = ModelSummarizer(
-        client, settings.baton_llm_model, timeout_seconds=settings.baton_summary_timeout_seconds
+        client,
+        settings.baton_llm_model,
+        timeout_seconds=settings.baton_summary_timeout_seconds,
+        voice_timeout_seconds=settings.baton_voice_summary_timeout_seconds,
     )
     return GuardedAgent(LlmAgent.from_settings(settings, client=client, tac=tac), tac)
 

@@ -25,6 +25,8 @@ class AgentWorkerSettings(BatonSettings):
     """Retries of a failed or timed-out model request, with the client's backoff."""
     baton_summary_timeout_seconds: float = Field(default=8.0, gt=0)
     """The model's handoff summary, written while the customer waits (extractive if late)."""
+    baton_voice_summary_timeout_seconds: float = Field(default=1.5, gt=0)
+    """The same on a call, where the caller hears silence until the goodbye."""
     baton_system_prompt: str | None = Field(default=None, min_length=1)
     """Replaces the default system prompt, which states the four escalation triggers."""
     baton_history_turns: int = Field(default=10, ge=1, le=60)

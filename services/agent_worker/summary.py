@@ -9,6 +9,7 @@ customer's own words.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from typing import Protocol
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
-from libs.messages import TranscriptLine
+from libs.messages import Channel, TranscriptLine
 from services.agent_worker.agent import TurnContext
 
 log = logging.getLogger("baton.agent_worker.summary")
@@ -113,9 +114,11 @@ class ModelSummarizer:
         model: str,
         *,
         timeout_seconds: float = 8.0,
+        voice_timeout_seconds: float = 1.5,
         history_lines: int = 20,
     ) -> None:
         self._client = client.with_options(timeout=timeout_seconds, max_retries=0)
+        self._voice_timeout = voice_timeout_seconds
         self._model = model
         self._history_lines = history_lines
 
@@ -131,9 +134,14 @@ class ModelSummarizer:
             {"role": "system", "content": SUMMARY_PROMPT},
             {"role": "user", "content": request},
         ]
+        # A caller hears silence until the goodbye: on a call the summary waits less.
+        timeout = self._voice_timeout if turn.route.channel is Channel.VOICE else None
         try:
-            completion = await self._client.chat.completions.create(
-                model=self._model, messages=messages, max_tokens=160, temperature=0.2
+            completion = await asyncio.wait_for(
+                self._client.chat.completions.create(
+                    model=self._model, messages=messages, max_tokens=160, temperature=0.2
+                ),
+                timeout,
             )
             text = completion.choices[0].message.content if completion.choices else None
         except Exception as error:  # the handoff must not wait on, or fail with, its summary

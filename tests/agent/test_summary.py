@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from dataclasses import replace
 
+from fastapi import FastAPI
 from openai import AsyncOpenAI
 
-from libs.messages import TranscriptLine
+from libs.messages import Channel, Route, TranscriptLine
 from services.agent_worker.summary import (
     SUMMARY_LIMIT,
     ModelSummarizer,
@@ -14,6 +18,7 @@ from services.agent_worker.summary import (
 )
 from tests.agent.fakes import lines, turn
 from tests.agent.openai_server import Failure, ScriptedModel
+from tests.support.servers import serve
 
 ISSUE = "My order 5512 arrived with a cracked screen and I need a replacement before Friday"
 
@@ -73,3 +78,30 @@ async def test_a_failing_model_falls_back_to_the_extractive_summary(
     )
     assert ISSUE in summary and len(summary) <= SUMMARY_LIMIT
     assert len(model.requests) == 1, "the summary is not retried while the customer waits"
+
+
+async def test_on_a_call_a_slow_model_summary_gives_way_to_the_extractive_one() -> None:
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    async def slow() -> dict[str, object]:
+        await asyncio.sleep(3)
+        return {}
+
+    call = Route(
+        channel=Channel.VOICE,
+        customer_address="+15005550006",
+        agent_address="+15005550001",
+        call_sid="CA" + "22" * 16,
+    )
+    context = replace(turn("get me a person", long_history()), route=call)
+    async with (
+        serve(app) as url,
+        AsyncOpenAI(api_key="sk-test", base_url=f"{url}/v1") as slow_client,
+    ):
+        summarizer = ModelSummarizer(slow_client, "baton-test-model", voice_timeout_seconds=0.3)
+        started = time.monotonic()
+        summary = await summarizer.summarize(context, "caller asked for a human")
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.0
+    assert summary == extractive_summary(context.history, context.text, "caller asked for a human")
