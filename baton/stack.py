@@ -98,7 +98,7 @@ def run_stack(workers: int = 2, keep_state: bool = False) -> None:
         "EMULATOR_RELAY_VOICE_URL": f"{relay_url}/voice/incoming",
         "EMULATOR_RELAY_STATUS_URL": f"{relay_url}/voice/status",
         "EMULATOR_HANDBACK_URL": f"{messaging_url}/messaging/handback",
-        "EMULATOR_TASKROUTER_EVENTS_URL": f"{messaging_url}/flex/taskrouter-events",
+        "EMULATOR_TASKROUTER_EVENTS_URL": f"{messaging_url}/messaging/taskrouter-events",
     }
     children = [
         _spawn("emulator", ["emulator", "--port", str(EMULATOR_PORT)], emulator_env, emulator_url)

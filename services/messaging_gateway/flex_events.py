@@ -1,6 +1,6 @@
 """What the Flex side tells Baton: a task was created, or a human handed a conversation back.
 
-- ``POST /flex/taskrouter-events`` is the TaskRouter workspace's Event Callback URL (a
+- ``POST /messaging/taskrouter-events`` is the TaskRouter workspace's Event Callback URL (a
   signed form). ``task.created`` closes the "customer turn → Flex task" measurement.
 - ``POST /messaging/handback`` is a signed JSON notice ``{"conversationId": …}``: the
   conversation returns to the bot in a new epoch, so nothing written before the handoff
@@ -43,7 +43,7 @@ def flex_router(
 ) -> APIRouter:
     router = APIRouter(tags=["flex"])
 
-    @router.post("/flex/taskrouter-events")
+    @router.post("/messaging/taskrouter-events")
     async def taskrouter_event(request: Request) -> dict[str, str]:
         form = {key: str(value) for key, value in (await signature.signed_form(request)).items()}
         if form.get("EventType") != "task.created":

@@ -85,7 +85,7 @@ async def start_route_stack(stack: AsyncExitStack, nats_url: str, **emulator: An
         emulator_relay_voice_url=f"{relay_url}/voice/incoming",
         emulator_relay_status_url=f"{relay_url}/voice/status",
         emulator_handback_url=f"{messaging_url}/messaging/handback",
-        emulator_taskrouter_events_url=f"{messaging_url}/flex/taskrouter-events",
+        emulator_taskrouter_events_url=f"{messaging_url}/messaging/taskrouter-events",
         **emulator,
     )
     await stack.enter_async_context(serve(create_emulator(settings), emulator_port))
