@@ -16,8 +16,8 @@ from faststream.nats import NatsBroker
 
 from libs.conversation_state import ConversationState, ConversationStatus, ConversationStore
 from libs.messages import HandoffRequested, TranscriptLine
+from libs.publishing import publish_once
 from libs.subjects import HANDOFF_STREAM, handoff_requested_subject
-from libs.telemetry import inject_trace_headers
 from services.agent_worker.agent import Summarize, TurnContext
 from services.agent_worker.summary import extractive_summary, fit_summary
 
@@ -67,12 +67,12 @@ class HandoffRequester:
             turn_sequence=turn.turn_sequence,
         )
         try:
-            await self._broker.publish(
-                request.model_dump(mode="json"),
-                handoff_requested_subject(turn.conversation_id),
+            await publish_once(
+                self._broker,
+                request,
+                subject=handoff_requested_subject(turn.conversation_id),
                 stream=HANDOFF_STREAM,
-                headers=inject_trace_headers({"Nats-Msg-Id": f"handoff:{request.handoff_id}"}),
-                timeout=5.0,
+                message_id=f"handoff:{request.handoff_id}",
             )
         except Exception:
             await self._release(turn)

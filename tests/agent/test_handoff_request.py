@@ -7,10 +7,11 @@ from typing import Any, cast
 import pytest
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 
 from libs.conversation_state import ConversationStatus, ConversationStore
 from libs.messages import HandoffRequested
-from libs.subjects import CONVERSATIONS_BUCKET
+from libs.subjects import CONVERSATIONS_BUCKET, HANDOFF_STREAM
 from services.agent_worker.handoff_request import HandoffRequester
 from services.agent_worker.summary import SUMMARY_LIMIT
 from tests.agent.fakes import turn
@@ -23,10 +24,11 @@ class Broker:
         self.error = error
         self.published: list[dict[str, Any]] = []
 
-    async def publish(self, message: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+    async def publish(self, message: dict[str, Any], *args: Any, **kwargs: Any) -> PubAck:
         if self.error is not None:
             raise self.error
         self.published.append(message)
+        return PubAck(stream=HANDOFF_STREAM, seq=len(self.published))
 
 
 @pytest.fixture
