@@ -4,8 +4,10 @@
 #   docker run baton baton run messaging-gateway --host 0.0.0.0 --port 8081
 #   docker run baton baton run agent-worker --host 0.0.0.0 --port 8082
 #   docker run baton baton run handoff-dispatcher --host 0.0.0.0 --port 8083
-#   docker run baton baton emulator --host 0.0.0.0 --port 8090
 #   docker run baton baton streams init
+#
+# The Twilio emulator and the other developer tools are not in this image: they are built
+# from devtools/Dockerfile.
 #
 # There is no HEALTHCHECK here because the port depends on the service: docker-compose.yml
 # and the Kubernetes manifests probe GET /healthz and GET /readyz on the right port.
@@ -35,7 +37,6 @@ COPY README.m[d] ./
 COPY baton ./baton
 COPY libs ./libs
 COPY services ./services
-COPY emulator ./emulator
 RUN pip install --no-deps . \
     && baton --help > /dev/null
 
@@ -59,6 +60,6 @@ ENV PATH=/opt/baton/bin:$PATH \
 WORKDIR /app
 USER 10001:10001
 
-EXPOSE 8080 8081 8082 8083 8090
+EXPOSE 8080 8081 8082 8083
 
 CMD ["baton", "--help"]

@@ -8,10 +8,10 @@ CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: up test lint unit bench streams docs browser clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml devtools/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./devtools
 	touch $(STAMP)
 
 up: $(STAMP)
@@ -24,14 +24,14 @@ browser:
 	test -x $(CHROMIUM) || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium) || echo "chromium unavailable: the browser test will be skipped"
 
 lint: $(STAMP)
-	$(BIN)/ruff check baton libs services emulator tests
+	$(BIN)/ruff check baton libs services devtools tests
 	$(BIN)/mypy
 
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python -m baton.bench
+	$(BIN)/python -m baton_devtools.bench
 
 streams: $(STAMP)
 	$(BIN)/baton streams init
@@ -40,4 +40,4 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .baton
 
 docs: $(STAMP)
-	$(BIN)/python -m baton.readme_sync
+	$(BIN)/python -m baton_devtools.readme_sync

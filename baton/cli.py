@@ -1,6 +1,8 @@
-"""The ``baton`` command: run the local stack, one service, the emulator, or declare streams.
+"""The ``baton`` command: run one service, declare the streams, read a handoff's trace.
 
-``baton trace ID`` prints a handoff's timeline from the spans ``baton up`` writes locally.
+Developer commands (``baton up``, ``baton emulator``, ``baton sms``, ``baton call``) come
+from the ``baton-devtools`` distribution, which registers them under the ``baton.commands``
+entry-point group; the production image does not install it.
 """
 
 from __future__ import annotations
@@ -9,30 +11,15 @@ import argparse
 import asyncio
 import logging
 import sys
-from dataclasses import dataclass
+from importlib.metadata import entry_points
 
-SERVICES: dict[str, tuple[str, int]] = {
-    "relay-gateway": ("services.relay_gateway.main", 8080),
-    "messaging-gateway": ("services.messaging_gateway.main", 8081),
-    "agent-worker": ("services.agent_worker.main", 8082),
-    "handoff-dispatcher": ("services.handoff_dispatcher.main", 8083),
-}
-EMULATOR_PORT = 8090
+from baton.services import BY_NAME, service
+
+COMMAND_PLUGINS = "baton.commands"
+"""Entry-point group: a callable taking the subparsers action and adding commands to it."""
 
 
-@dataclass(frozen=True)
-class ServiceSpec:
-    name: str
-    module: str
-    port: int
-
-
-def service_spec(name: str) -> ServiceSpec:
-    module, port = SERVICES[name]
-    return ServiceSpec(name, module, port)
-
-
-def _configure_logging(level: str) -> None:
+def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -46,9 +33,9 @@ def _run_service(args: argparse.Namespace) -> None:
 
     from baton.serving import DrainingServer
 
-    spec = service_spec(args.service)
+    spec = service(args.service)
     config = uvicorn.Config(
-        f"{spec.module}:create_app",
+        spec.app_factory,
         factory=True,
         host=args.host,
         port=args.port or spec.port,
@@ -59,22 +46,11 @@ def _run_service(args: argparse.Namespace) -> None:
     server.run()
 
 
-def _run_emulator(args: argparse.Namespace) -> None:
-    import uvicorn
-
-    from emulator.app import create_app
-    from libs.telemetry import instrument_emulator
-
-    app = create_app()
-    instrument_emulator(app)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower())
-
-
 def _streams_init(args: argparse.Namespace) -> None:
     import nats
 
-    from libs.nats_connection import declare_streams, reset_streams
-    from libs.settings import BatonSettings, load_settings
+    from libs.platform.settings import BatonSettings, load_settings
+    from libs.platform.streams import declare_streams, reset_streams
 
     settings = load_settings(BatonSettings)
     apply = reset_streams if args.reset else declare_streams
@@ -91,28 +67,6 @@ def _streams_init(args: argparse.Namespace) -> None:
     print(f"{done} on {settings.nats_url} (replicas={settings.baton_nats_replicas}):")
     for name in declared:
         print(f"  {name}")
-
-
-def _sms(args: argparse.Namespace) -> None:
-    from baton.console import send_sms
-
-    replies = send_sms(
-        args.text, emulator=args.emulator, customer=args.sender, wait_seconds=args.wait
-    )
-    if not replies:
-        print("(no reply: the conversation may be with a human now)")
-    for reply in replies:
-        print(f"agent> {reply}")
-
-
-def _call(args: argparse.Namespace) -> None:
-    from baton.console import place_call
-
-    state = place_call(
-        sys.stdin, emulator=args.emulator, caller=args.caller, out=sys.stdout, stay=args.stay
-    )
-    if state == "failed":
-        sys.exit(1)
 
 
 def _trace(args: argparse.Namespace) -> None:
@@ -133,53 +87,16 @@ def _trace(args: argparse.Namespace) -> None:
         print(render_summary(group_traces(read_spans(directory)), limit=args.last))
 
 
-def _up(args: argparse.Namespace) -> None:
-    from baton.stack import run_stack
-
-    run_stack(workers=args.workers, keep_state=args.keep_state)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="baton", description=__doc__)
     parser.add_argument("--log-level", default="INFO")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    up = commands.add_parser("up", help="run the whole stack locally (NATS, services, emulator)")
-    up.add_argument("--workers", type=int, default=2, help="agent worker processes")
-    up.add_argument(
-        "--keep-state",
-        action="store_true",
-        help="keep conversations from the last run (the emulator always starts empty)",
-    )
-    up.set_defaults(handler=_up)
-
     run = commands.add_parser("run", help="run one service")
-    run.add_argument("service", choices=sorted(SERVICES))
+    run.add_argument("service", choices=sorted(BY_NAME))
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=0, help="HTTP port (default per service)")
     run.set_defaults(handler=_run_service)
-
-    emulator = commands.add_parser("emulator", help="run the Twilio emulator and agent desktop")
-    emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=EMULATOR_PORT)
-    emulator.set_defaults(handler=_run_emulator)
-
-    sms = commands.add_parser("sms", help="text the local stack and print the replies")
-    sms.add_argument("text")
-    sms.add_argument("--from", dest="sender", default="+15005550006")
-    sms.add_argument("--emulator", default=f"http://127.0.0.1:{EMULATOR_PORT}")
-    sms.add_argument("--wait", type=float, default=10.0, help="seconds to wait for a reply")
-    sms.set_defaults(handler=_sms)
-
-    voice = commands.add_parser(
-        "call", help="call the local stack through ConversationRelay: type, hear the replies"
-    )
-    voice.add_argument("--from", dest="caller", default="+15005550006")
-    voice.add_argument("--emulator", default=f"http://127.0.0.1:{EMULATOR_PORT}")
-    voice.add_argument(
-        "--stay", action="store_true", help="stay on the line after the handoff (talk to a human)"
-    )
-    voice.set_defaults(handler=_call)
 
     trace = commands.add_parser(
         "trace", help="print a handoff's timeline from the local stack's spans"
@@ -199,12 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--reset", action="store_true", help="delete Baton's streams and buckets first"
     )
     init.set_defaults(handler=_streams_init)
+
+    for plugin in entry_points(group=COMMAND_PLUGINS):
+        plugin.load()(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    _configure_logging(args.log_level)
+    configure_logging(args.log_level)
     args.handler(args)
 
 

@@ -19,8 +19,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from libs.subjects import subject_token
-from libs.telemetry import SEARCHABLE_ATTRIBUTES, TRACE_DIR_VARIABLE
+from libs.contracts.subjects import subject_token
+from libs.platform.span_attributes import SEARCHABLE_ATTRIBUTES
+from libs.platform.tracing import TRACE_DIR_VARIABLE
 
 DEFAULT_TRACE_DIR = Path(".baton") / "traces"
 HANDOFF_SPANS = frozenset({"tool handoff", "handoff.dispatch"})

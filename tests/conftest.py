@@ -13,8 +13,8 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from baton.nats_server import start_nats_server
-from libs.nats_connection import reset_streams
+from baton_devtools.nats_server import start_nats_server
+from libs.platform.streams import reset_streams
 
 
 @pytest.fixture(scope="session")

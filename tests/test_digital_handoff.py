@@ -11,18 +11,19 @@ from datetime import datetime
 import pytest
 from nats.js import JetStreamContext
 
-from libs.messages import HandoffFailure, HandoffOutcome, HandoffResult
-from libs.subjects import (
+from libs.contracts.messages import HandoffFailure, HandoffOutcome, HandoffResult
+from libs.contracts.subjects import (
+    HANDOFF_REQUESTED,
+    HANDOFF_RESULT,
+    REPLIES,
     REPLIES_STREAM,
+    TURNS,
     TURNS_STREAM,
-    handoff_requested_subject,
-    reply_subject,
-    turn_subject,
 )
 from services.agent_worker.policy_agent import DEFAULT_FAQ
 from services.messaging_gateway.webhooks import sms_conversation_id
 from tests.support.digital_stack import ATTRIBUTES, DigitalStack, start_digital_stack
-from tests.support.streams import HANDOFF_STREAM, handoff_result_subject, wait_for_messages
+from tests.support.streams import HANDOFF_STREAM, wait_for_messages
 from tests.support.twilio_fakes import ACCOUNT_SID, API_KEY, FLOW_SID, OUR_NUMBER
 
 FAILED_MESSAGE = "We could not reach a person right now; I am still here."
@@ -137,7 +138,7 @@ async def test_studio_429_then_201_is_delivered_once_after_the_delay(
     await digital.text_in("let me speak to a representative", number)
     conversation = sms_conversation_id(ACCOUNT_SID, OUR_NUMBER, number)
     [result] = await wait_for_messages(
-        js, HANDOFF_STREAM, handoff_result_subject(conversation), HandoffResult
+        js, HANDOFF_STREAM, HANDOFF_RESULT.subject(conversation), HandoffResult
     )
     assert result.outcome is HandoffOutcome.DELIVERED and result.attempts == 2
     posts = await digital.admin(
@@ -159,7 +160,7 @@ async def test_studio_down_past_the_budget_is_an_honest_failure(
     await digital.text_in("I need a real person", number)
     conversation = sms_conversation_id(ACCOUNT_SID, OUR_NUMBER, number)
     [result] = await wait_for_messages(
-        js, HANDOFF_STREAM, handoff_result_subject(conversation), HandoffResult
+        js, HANDOFF_STREAM, HANDOFF_RESULT.subject(conversation), HandoffResult
     )
     assert result.outcome is HandoffOutcome.FAILED
     assert result.failure is HandoffFailure.STUDIO_UNAVAILABLE
@@ -181,7 +182,7 @@ async def test_studio_rejection_is_typed(digital: DigitalStack, js: JetStreamCon
     await digital.text_in("human please", number)
     conversation = sms_conversation_id(ACCOUNT_SID, OUR_NUMBER, number)
     [result] = await wait_for_messages(
-        js, HANDOFF_STREAM, handoff_result_subject(conversation), HandoffResult
+        js, HANDOFF_STREAM, HANDOFF_RESULT.subject(conversation), HandoffResult
     )
     assert result.failure is HandoffFailure.STUDIO_REJECTED and result.attempts == 1
 
@@ -206,7 +207,7 @@ async def test_conflict_with_our_own_active_execution_counts_as_delivered(
     ours = await create_execution(digital, number, conversation)
     await digital.text_in("transfer me to a human", number)
     [result] = await wait_for_messages(
-        js, HANDOFF_STREAM, handoff_result_subject(conversation), HandoffResult
+        js, HANDOFF_STREAM, HANDOFF_RESULT.subject(conversation), HandoffResult
     )
     assert result.outcome is HandoffOutcome.DELIVERED
     assert result.execution_sid == ours
@@ -225,7 +226,7 @@ async def test_conflict_with_a_foreign_execution_is_a_typed_failure(
     await digital.text_in("transfer me to a human", number)
     conversation = sms_conversation_id(ACCOUNT_SID, OUR_NUMBER, number)
     [result] = await wait_for_messages(
-        js, HANDOFF_STREAM, handoff_result_subject(conversation), HandoffResult
+        js, HANDOFF_STREAM, HANDOFF_RESULT.subject(conversation), HandoffResult
     )
     assert result.outcome is HandoffOutcome.FAILED
     assert result.failure is HandoffFailure.CONFLICT
@@ -239,15 +240,15 @@ async def test_one_trace_from_the_customer_turn_to_the_handoff(
     number = customer(11)
     await digital.text_in("a human please", number)
     conversation = sms_conversation_id(ACCOUNT_SID, OUR_NUMBER, number)
-    await wait_for_messages(js, HANDOFF_STREAM, handoff_result_subject(conversation), HandoffResult)
+    await wait_for_messages(js, HANDOFF_STREAM, HANDOFF_RESULT.subject(conversation), HandoffResult)
 
     def trace_id(headers: dict[str, str] | None) -> str:
         assert headers and "traceparent" in headers
         return headers["traceparent"].split("-")[1]
 
-    turn = await js.get_msg(TURNS_STREAM, subject=turn_subject(conversation))
-    request = await js.get_msg(HANDOFF_STREAM, subject=handoff_requested_subject(conversation))
-    reply = await js.get_msg(REPLIES_STREAM, subject=reply_subject(conversation))
-    result = await js.get_msg(HANDOFF_STREAM, subject=handoff_result_subject(conversation))
+    turn = await js.get_msg(TURNS_STREAM, subject=TURNS.subject(conversation))
+    request = await js.get_msg(HANDOFF_STREAM, subject=HANDOFF_REQUESTED.subject(conversation))
+    reply = await js.get_msg(REPLIES_STREAM, subject=REPLIES.subject(conversation))
+    result = await js.get_msg(HANDOFF_STREAM, subject=HANDOFF_RESULT.subject(conversation))
     ids = {trace_id(m.headers) for m in (turn, request, reply, result)}
     assert len(ids) == 1

@@ -9,11 +9,12 @@ from contextlib import AsyncExitStack
 import pytest
 from nats.js import JetStreamContext
 
-from libs.messages import HandoffOutcome, HandoffResult
+from libs.contracts.messages import HandoffOutcome, HandoffResult
+from libs.contracts.subjects import HANDOFF_RESULT
 from services.messaging_gateway.webhooks import sms_conversation_id
 from tests.support.digital_stack import start_digital_stack
 from tests.support.processes import service_env, start_service
-from tests.support.streams import HANDOFF_STREAM, handoff_result_subject, wait_for_messages
+from tests.support.streams import HANDOFF_STREAM, wait_for_messages
 from tests.support.twilio_fakes import ACCOUNT_SID, OUR_NUMBER
 
 CUSTOMER = "+15005559001"
@@ -60,7 +61,7 @@ async def test_sigkill_after_studio_post_still_one_execution(
             [result] = await wait_for_messages(
                 js,
                 HANDOFF_STREAM,
-                handoff_result_subject(conversation),
+                HANDOFF_RESULT.subject(conversation),
                 HandoffResult,
                 timeout=30,
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from baton.readme_sync import README, synced
+from baton_devtools.readme_sync import README, synced
 
 
 def test_readme_configuration_table_matches_the_settings() -> None:

@@ -8,9 +8,10 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 
-from libs.conversation_state import ConversationState, ConversationStatus, ConversationStore
-from libs.messages import Channel, CustomerTurn
-from libs.subjects import CONVERSATIONS_BUCKET, TURNS_STREAM
+from libs.contracts.conversation import ConversationState, ConversationStatus
+from libs.contracts.messages import Channel, CustomerTurn
+from libs.contracts.subjects import CONVERSATIONS_BUCKET, TURNS_STREAM
+from libs.platform.conversation_store import ConversationStore
 from services.messaging_gateway.main import create_app
 from services.messaging_gateway.settings import MessagingGatewaySettings
 from tests.support.servers import serve
@@ -257,7 +258,7 @@ async def test_orchestrator_closing_a_handed_off_conversation_releases_it(
         state.status = ConversationStatus.HANDED_OFF
         return state
 
-    await store.update("conv_closing", handed_off)
+    await store.apply("conv_closing", handed_off)
     async with httpx.AsyncClient() as client:
         response = await post_signed_json(
             client,

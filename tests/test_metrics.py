@@ -13,17 +13,30 @@ import httpx
 import yaml
 from nats.js import JetStreamContext
 
-from libs.messages import HandoffFailure, HandoffOutcome, HandoffResult
-from libs.metrics import ALL_METRICS, REGISTRY
+from libs.contracts.messages import HandoffFailure, HandoffOutcome, HandoffResult
+from libs.contracts.subjects import HANDOFF_RESULT
+from libs.platform.metrics import NATS_METRICS, REGISTRY
+from services.agent_worker.metrics import METRICS as WORKER_METRICS
+from services.handoff_dispatcher.metrics import METRICS as DISPATCHER_METRICS
+from services.messaging_gateway.metrics import METRICS as MESSAGING_METRICS
 from services.messaging_gateway.webhooks import sms_conversation_id
+from services.relay_gateway.metrics import METRICS as RELAY_METRICS
 from tests.support.digital_stack import start_digital_stack
 from tests.support.relay_caller import dial
-from tests.support.streams import HANDOFF_STREAM, handoff_result_subject, wait_for_messages
+from tests.support.streams import HANDOFF_STREAM, wait_for_messages
 from tests.support.twilio_fakes import ACCOUNT_SID, OUR_NUMBER, sid
 from tests.test_voice import start_voice_stack
 
 OBSERVABILITY = Path(__file__).parent.parent / "deploy" / "observability"
 OPERATIONS = Path(__file__).parent.parent / "docs" / "operations.md"
+
+ALL_METRICS = (
+    *DISPATCHER_METRICS,
+    *RELAY_METRICS,
+    *WORKER_METRICS,
+    *MESSAGING_METRICS,
+    *NATS_METRICS,
+)
 
 
 def value(name: str, **labels: str) -> float:
@@ -51,7 +64,7 @@ def sms(name: str, **labels: str) -> tuple[str, dict[str, str]]:
 async def sms_result(js: JetStreamContext, number: str) -> HandoffResult:
     conversation = sms_conversation_id(ACCOUNT_SID, OUR_NUMBER, number)
     [result] = await wait_for_messages(
-        js, HANDOFF_STREAM, handoff_result_subject(conversation), HandoffResult
+        js, HANDOFF_STREAM, HANDOFF_RESULT.subject(conversation), HandoffResult
     )
     return result
 
@@ -90,7 +103,7 @@ async def test_an_sms_handoff_is_measured_with_its_trace(
     )
 
     conversation = sms_conversation_id(ACCOUNT_SID, OUR_NUMBER, number)
-    stored = await js.get_msg(HANDOFF_STREAM, subject=handoff_result_subject(conversation))
+    stored = await js.get_msg(HANDOFF_STREAM, subject=HANDOFF_RESULT.subject(conversation))
     assert stored.headers is not None
     handoff_trace = stored.headers["traceparent"].split("-")[1]
     exemplars = re.findall(
@@ -143,7 +156,7 @@ async def test_a_voice_handoff_and_its_turn_latency_are_measured(
         await caller.say("can I talk to a human")
         await caller.reply()
         assert (await caller.next_frame())["type"] == "end"
-        await wait_for_messages(js, HANDOFF_STREAM, handoff_result_subject(call_sid), HandoffResult)
+        await wait_for_messages(js, HANDOFF_STREAM, HANDOFF_RESULT.subject(call_sid), HandoffResult)
         assert value("baton_voice_live_calls") == live_before + 1
         async with httpx.AsyncClient() as client:
             scraped = (await client.get(f"{voice.relay_urls[0]}/metrics")).text

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from libs.redaction import PhoneNumberFilter, install_log_redaction, mask_phone_numbers
+from libs.platform.redaction import PhoneNumberFilter, install_log_redaction, mask_phone_numbers
 
 
 def test_numbers_are_masked_but_sids_and_times_are_not() -> None:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 
-from baton.nats_server import free_port
+from baton_devtools.nats_server import free_port
 from services.agent_worker.main import create_app as create_worker
 from services.agent_worker.settings import AgentWorkerSettings
 from tests.support.processes import ServiceProcess, service_env, start_service, wait_for_exit

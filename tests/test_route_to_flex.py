@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from nats.js import JetStreamContext
 
-from baton.console import place_call
-from libs.metrics import REGISTRY
+from baton_devtools.console import place_call
+from libs.platform.metrics import REGISTRY
 from services.messaging_gateway.webhooks import sms_conversation_id
 from tests.support.digital_stack import ATTRIBUTES
 from tests.support.route_stack import RouteStack, start_route_stack

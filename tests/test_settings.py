@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from libs.settings import load_settings
+from libs.platform.settings import load_settings
 from services.handoff_dispatcher.settings import HandoffDispatcherSettings
 from tests.support.twilio_fakes import ACCOUNT_SID, API_KEY, FLOW_SID
 

@@ -10,12 +10,8 @@ import pytest
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError
 
-from libs.subjects import (
-    CONVERSATIONS_BUCKET,
-    DUPLICATE_WINDOW_SECONDS,
-    TURNS_STREAM,
-    stream_configs,
-)
+from libs.contracts.subjects import CONVERSATIONS_BUCKET, TURNS_STREAM
+from libs.platform.streams import DUPLICATE_WINDOW_SECONDS, stream_configs
 
 
 async def test_streams_have_explicit_limits_and_a_duplicate_window(js: JetStreamContext) -> None:

@@ -12,13 +12,14 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from baton.cli import main as baton
 from baton.trace_store import timelines
-from libs.messages import HandoffOutcome, HandoffResult
-from libs.span_files import SpanFileExporter
-from libs.telemetry import flush_spans, redacted, spans_exported_to
+from libs.contracts.messages import HandoffOutcome, HandoffResult
+from libs.contracts.subjects import HANDOFF_RESULT
+from libs.platform.span_files import SpanFileExporter
+from libs.platform.tracing import flush_spans, redacted, spans_exported_to
 from services.messaging_gateway.webhooks import sms_conversation_id
 from tests.support.digital_stack import start_digital_stack
 from tests.support.relay_caller import dial
-from tests.support.streams import HANDOFF_STREAM, handoff_result_subject, wait_for_messages
+from tests.support.streams import HANDOFF_STREAM, wait_for_messages
 from tests.support.traces import (
     TraceView,
     instrument_the_emulator,
@@ -57,7 +58,7 @@ async def sms_handoff(
     await digital.text_in("a human please", number)
     conversation = sms_conversation_id(ACCOUNT_SID, OUR_NUMBER, number)
     [result] = await wait_for_messages(
-        js, HANDOFF_STREAM, handoff_result_subject(conversation), HandoffResult
+        js, HANDOFF_STREAM, HANDOFF_RESULT.subject(conversation), HandoffResult
     )
     assert result.outcome is HandoffOutcome.DELIVERED
     return conversation

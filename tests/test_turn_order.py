@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from nats.js import JetStreamContext
 
-from libs.messages import Channel, CustomerTurn, Route
-from libs.subjects import TURNS_STREAM, turn_subject
+from libs.contracts.messages import Channel, CustomerTurn, Route
+from libs.contracts.subjects import TURNS, TURNS_STREAM
 from services.agent_worker.agent import TurnContext, TurnTools
 from services.agent_worker.main import create_app
 from services.agent_worker.settings import AgentWorkerSettings
@@ -84,7 +84,7 @@ async def test_three_workers_keep_order_and_exclusivity(
                 for index in range(burst, burst + 3):
                     message = turn(conversation, index)
                     await js.publish(
-                        turn_subject(conversation),
+                        TURNS.subject(conversation),
                         message.model_dump_json().encode(),
                         stream=TURNS_STREAM,
                         headers={"Nats-Msg-Id": f"turn:{message.message_id}"},

@@ -12,8 +12,9 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 
-from baton.nats_server import free_port
-from libs.messages import HandoffFailure, HandoffOutcome, HandoffResult
+from baton_devtools.nats_server import free_port
+from libs.contracts.messages import HandoffFailure, HandoffOutcome, HandoffResult
+from libs.contracts.subjects import HANDOFF_RESULT
 from services.agent_worker.agent import TurnContext, TurnTools
 from services.agent_worker.main import create_app as create_worker
 from services.agent_worker.settings import AgentWorkerSettings
@@ -23,7 +24,7 @@ from services.relay_gateway.main import create_app as create_relay
 from services.relay_gateway.settings import RelayGatewaySettings
 from tests.support.relay_caller import dial, relay_signature
 from tests.support.servers import serve
-from tests.support.streams import HANDOFF_STREAM, handoff_result_subject, wait_for_messages
+from tests.support.streams import HANDOFF_STREAM, wait_for_messages
 from tests.support.twilio_fakes import post_signed_form, sid, twilio_env
 
 SLOW_TOKEN_SECONDS = 0.25
@@ -171,7 +172,7 @@ async def test_handoff_sends_end_after_the_final_reply(voice: VoiceStack) -> Non
     assert data["attributes"]["reason"] == "caller asked for a human"
     assert set(data) == {"conversationId", "storeId", "profileId", "attributes"}
     results = await wait_for_messages(
-        voice.js, HANDOFF_STREAM, handoff_result_subject(call_sid), HandoffResult
+        voice.js, HANDOFF_STREAM, HANDOFF_RESULT.subject(call_sid), HandoffResult
     )
     assert [r.outcome for r in results] == [HandoffOutcome.DELIVERED]
     await asyncio.sleep(0.3)
@@ -202,7 +203,7 @@ async def test_hang_up_before_end_is_caller_gone(voice: VoiceStack) -> None:
     await caller.next_frame()
     await caller.hang_up()
     results = await wait_for_messages(
-        voice.js, HANDOFF_STREAM, handoff_result_subject(call_sid), HandoffResult
+        voice.js, HANDOFF_STREAM, HANDOFF_RESULT.subject(call_sid), HandoffResult
     )
     assert [(r.outcome, r.failure) for r in results] == [
         (HandoffOutcome.FAILED, HandoffFailure.CALLER_GONE)

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 from nats.js import JetStreamContext
 
-from baton.nats_server import free_port
+from baton_devtools.nats_server import free_port
 from services.agent_worker.main import create_app as create_worker
 from services.agent_worker.settings import AgentWorkerSettings
 from services.relay_gateway.main import create_app as create_relay

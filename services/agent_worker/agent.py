@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
-from libs.messages import Route, TranscriptLine
+from libs.contracts.messages import Route, TranscriptLine
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class TurnContext:
     """The conversation before this turn, oldest first."""
     turn_sequence: int = 0
     """Stream sequence of the newest customer message in this turn."""
+    turn_received_at: datetime | None = None
+    """When a gateway received the newest customer message of this turn."""
 
 
 Summarize = Callable[[], Awaitable[str]]

@@ -15,7 +15,7 @@ from typing import Any
 from services.agent_worker.agent import Agent, TurnContext, TurnTools
 from services.agent_worker.escalation import NON_NEGOTIABLE, detect
 from services.agent_worker.policy_agent import escalate, speak
-from services.agent_worker.tac import TAC, ConversationSession
+from services.agent_worker.tac.handoff import TAC, ConversationSession
 
 
 class GuardedAgent:

@@ -14,10 +14,11 @@ from typing import Any
 
 from faststream.nats import NatsBroker
 
-from libs.conversation_state import ConversationState, ConversationStatus, ConversationStore
-from libs.messages import HandoffRequested, TranscriptLine
-from libs.publishing import publish_once
-from libs.subjects import HANDOFF_STREAM, handoff_requested_subject
+from libs.contracts.conversation import claim_handoff, release_claim
+from libs.contracts.messages import HandoffRequested, TranscriptLine
+from libs.contracts.subjects import HANDOFF_REQUESTED, HANDOFF_STREAM
+from libs.platform.conversation_store import ConversationStore
+from libs.platform.publishing import publish_once
 from services.agent_worker.agent import Summarize, TurnContext
 from services.agent_worker.summary import extractive_summary, fit_summary
 
@@ -36,20 +37,11 @@ class HandoffRequester:
         attributes: dict[str, Any] | None = None,
         summarize: Summarize | None = None,
     ) -> dict[str, Any]:
-        claimed = False
-
-        def claim(state: ConversationState) -> ConversationState | None:
-            nonlocal claimed
-            if state.status is not ConversationStatus.ACTIVE or state.epoch != turn.epoch:
-                return None
-            state.status = ConversationStatus.HANDOFF_PENDING
-            state.handoff_reason = reason
-            state.handoff_turn_sequence = turn.turn_sequence
-            claimed = True
-            return state
-
-        state = await self._store.update(turn.conversation_id, claim)
-        if not claimed:
+        change = await self._store.apply(
+            turn.conversation_id, claim_handoff(turn.epoch, reason, turn.turn_received_at)
+        )
+        state = change.state
+        if not change.applied:
             return {
                 "status": "handoff_already_requested",
                 "channel": turn.route.channel.value.upper(),
@@ -65,12 +57,13 @@ class HandoffRequester:
             attributes=dict(attributes or {}),
             transcript=[*turn.history, TranscriptLine(role="customer", text=turn.text)],
             turn_sequence=turn.turn_sequence,
+            turn_received_at=turn.turn_received_at,
         )
         try:
             await publish_once(
                 self._broker,
                 request,
-                subject=handoff_requested_subject(turn.conversation_id),
+                subject=HANDOFF_REQUESTED.subject(turn.conversation_id),
                 stream=HANDOFF_STREAM,
                 message_id=f"handoff:{request.handoff_id}",
             )
@@ -95,11 +88,4 @@ class HandoffRequester:
     async def _release(self, turn: TurnContext) -> None:
         """Give the conversation back to the bot in the same epoch: a retry reuses the id."""
 
-        def release(state: ConversationState) -> ConversationState | None:
-            if state.status is not ConversationStatus.HANDOFF_PENDING or state.epoch != turn.epoch:
-                return None
-            state.status = ConversationStatus.ACTIVE
-            state.handoff_reason = ""
-            return state
-
-        await self._store.update(turn.conversation_id, release)
+        await self._store.apply(turn.conversation_id, release_claim(turn.epoch))

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from libs.tools import InjectedToolArg, TACTool, function_tool
+from services.agent_worker.tac.tools import InjectedToolArg, TACTool, function_tool
 
 KNOWLEDGE_TOOL_NAME = "knowledge_search"
 KNOWLEDGE_TOOL_DESCRIPTION = (

@@ -27,13 +27,13 @@ from openai.types.chat import (
 from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 from opentelemetry import trace
 
-from libs.messages import Channel, TranscriptLine
-from libs.tools import TACTool
+from libs.contracts.messages import Channel, TranscriptLine
 from services.agent_worker.agent import TurnContext, TurnTools
 from services.agent_worker.knowledge import DEFAULT_FAQ, Faq, create_knowledge_tool
 from services.agent_worker.policy_agent import HANDOFF_GOODBYE
 from services.agent_worker.settings import AgentWorkerSettings
-from services.agent_worker.tac import TAC, ConversationSession, create_studio_handoff_tool
+from services.agent_worker.tac.handoff import TAC, ConversationSession, create_studio_handoff_tool
+from services.agent_worker.tac.tools import TACTool
 
 log = logging.getLogger("baton.agent_worker.llm")
 tracer = trace.get_tracer("baton.agent_worker")

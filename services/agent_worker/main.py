@@ -12,20 +12,21 @@ from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsMessage, PullSub
 
-from libs.consuming import ConsumerLag, DurableConsumer, RedeliveryPolicy, settled
-from libs.conversation_state import ConversationStore
-from libs.health import Readiness, broker_running, health_router
-from libs.messages import CustomerTurn
-from libs.nats_connection import bucket, create_broker, jetstream
-from libs.settings import load_settings
-from libs.subjects import (
+from libs.contracts.messages import CustomerTurn
+from libs.contracts.subjects import (
     AGENT_WORKER_DURABLE,
     CONVERSATIONS_BUCKET,
     TURN_LOCKS_BUCKET,
+    TURNS,
     TURNS_STREAM,
-    TURNS_WILDCARD,
 )
-from libs.telemetry import instrument_app, service_tracer
+from libs.platform.connection import bucket, create_broker, jetstream
+from libs.platform.consumer_lag import ConsumerLag, DurableConsumer
+from libs.platform.consuming import RedeliveryPolicy, settled
+from libs.platform.conversation_store import ConversationStore
+from libs.platform.health import Readiness, broker_running, health_router
+from libs.platform.settings import load_settings
+from libs.platform.tracing import instrument_app, service_tracer
 from services.agent_worker.agent import Agent
 from services.agent_worker.guarded_agent import GuardedAgent
 from services.agent_worker.handoff_request import HandoffRequester
@@ -33,7 +34,7 @@ from services.agent_worker.llm_agent import LlmAgent, create_openai_client
 from services.agent_worker.policy_agent import PolicyAgent
 from services.agent_worker.settings import AgentWorkerSettings
 from services.agent_worker.summary import ModelSummarizer
-from services.agent_worker.tac import TAC, TACConfig
+from services.agent_worker.tac.handoff import TAC, TACConfig
 from services.agent_worker.turn_lease import TurnLease
 from services.agent_worker.turn_log import TurnLog
 from services.agent_worker.turns import TurnProcessor
@@ -70,7 +71,7 @@ def create_app(settings: AgentWorkerSettings | None = None, agent: Agent | None 
     lag = ConsumerLag(broker, [DurableConsumer(TURNS_STREAM, AGENT_WORKER_DURABLE)])
 
     @broker.subscriber(
-        TURNS_WILDCARD,
+        TURNS.wildcard,
         stream=JStream(TURNS_STREAM, declare=False),
         durable=AGENT_WORKER_DURABLE,
         pull_sub=PullSub(batch_size=settings.baton_turn_concurrency, timeout=1.0),

@@ -15,12 +15,12 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from libs.messages import TranscriptLine
+from libs.contracts.messages import TranscriptLine
 from services.agent_worker.agent import TurnContext, TurnTools
 from services.agent_worker.escalation import Trigger, detect, normalize
 from services.agent_worker.knowledge import DEFAULT_FAQ as DEFAULT_FAQ
 from services.agent_worker.knowledge import Faq
-from services.agent_worker.tac import TAC, ConversationSession, create_studio_handoff_tool
+from services.agent_worker.tac.handoff import TAC, ConversationSession, create_studio_handoff_tool
 
 GREETING = "Hi! I can help with orders, returns, opening hours and passwords. What do you need?"
 CLOSING = "You're welcome! Is there anything else I can help with?"

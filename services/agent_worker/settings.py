@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 
-from libs.settings import BatonSettings, JsonObject
+from libs.platform.settings import BatonSettings, JsonObject
 from services.agent_worker.knowledge import DEFAULT_FAQ, Faq
 
 

@@ -18,7 +18,7 @@ from typing import Protocol
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
-from libs.messages import Channel, TranscriptLine
+from libs.contracts.messages import Channel, TranscriptLine
 from services.agent_worker.agent import TurnContext
 
 log = logging.getLogger("baton.agent_worker.summary")

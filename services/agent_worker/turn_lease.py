@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from libs.subjects import subject_token
+from libs.contracts.subjects import subject_token
 
 
 class LeaseTimeout(Exception):

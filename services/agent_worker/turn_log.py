@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from libs.messages import CustomerTurn
-from libs.subjects import TURNS_STREAM, turn_subject
+from libs.contracts.messages import CustomerTurn
+from libs.contracts.subjects import TURNS, TURNS_STREAM
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class TurnLog:
         stored after it are answered on their own delivery. Stopping at the delivered
         turn saves a round trip to NATS before the first token.
         """
-        subject = turn_subject(conversation_id)
+        subject = TURNS.subject(conversation_id)
         turns: list[LoggedTurn] = []
         sequence = after_sequence
         while sequence < until_sequence and len(turns) < self._max_batch:

@@ -27,8 +27,8 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, Tracer
 from opentelemetry.util.types import AttributeValue
 
-from libs.conversation_state import ConversationState, ConversationStore
-from libs.messages import (
+from libs.contracts.conversation import record_turns
+from libs.contracts.messages import (
     AgentReply,
     Channel,
     CustomerTurn,
@@ -39,25 +39,15 @@ from libs.messages import (
     VoiceToken,
     utc_now,
 )
-from libs.metrics import AGENT_TIME_TO_FIRST_TOKEN, AGENT_TURN, HANDOFF_DECISION
-from libs.publishing import publish_reply, send_span
-from libs.subjects import (
-    TURNS_STREAM,
-    VOICE_CALL_TEMPLATE,
-    voice_call_subject,
-    voice_cancel_subject,
-)
-from libs.telemetry import (
-    CALL_SID,
-    CHANNEL,
-    CONVERSATION_ID,
-    TURN_SEQUENCE,
-    extract_trace_context,
-    inject_trace_headers,
-    sensitive_spans,
-)
+from libs.contracts.subjects import TURNS_STREAM, VOICE_CALL, VOICE_CANCEL
+from libs.platform.conversation_store import ConversationStore
+from libs.platform.propagation import extract_trace_context, inject_trace_headers, send_span
+from libs.platform.publishing import publish_reply
+from libs.platform.span_attributes import CALL_SID, CHANNEL, CONVERSATION_ID, TURN_SEQUENCE
+from libs.platform.tracing import sensitive_spans
 from services.agent_worker.agent import Agent, Summarize, TurnContext, TurnTools, VoiceControls
 from services.agent_worker.handoff_request import HandoffRequester
+from services.agent_worker.metrics import AGENT_TIME_TO_FIRST_TOKEN, AGENT_TURN, HANDOFF_DECISION
 from services.agent_worker.turn_lease import TurnLease
 from services.agent_worker.turn_log import LoggedTurn, TurnLog
 
@@ -122,6 +112,7 @@ class TurnProcessor:
             text="\n".join(p.turn.text for p in pending),
             history=list(state.history),
             turn_sequence=latest.sequence,
+            turn_received_at=latest.turn.received_at,
         )
 
         async def handoff(
@@ -203,13 +194,13 @@ class TurnProcessor:
         """Stream the reply to the call's gateway token by token; stop if the caller cuts in."""
         connection = self._broker.connection
         call_sid = context.route.call_sid or context.conversation_id
-        call_subject = voice_call_subject(call_sid)
+        call_subject = VOICE_CALL.subject(call_sid)
         turn = context.turn_sequence
         spoken: list[str] = []
         sending = send_span(
             self._tracer,
             call_subject,
-            VOICE_CALL_TEMPLATE,
+            VOICE_CALL.template,
             {CALL_SID: call_sid, TURN_SEQUENCE: turn, "baton.voice.command": "token"},
         )
 
@@ -237,7 +228,7 @@ class TurnProcessor:
                 generation.cancel()
 
         try:
-            subscription = await connection.subscribe(voice_cancel_subject(call_sid), cb=on_cancel)
+            subscription = await connection.subscribe(VOICE_CANCEL.subject(call_sid), cb=on_cancel)
             try:
                 await asyncio.wait({generation})
             finally:
@@ -271,13 +262,9 @@ class TurnProcessor:
     ) -> None:
         latest = pending[-1]
 
-        def advance(state: ConversationState) -> ConversationState:
-            state.last_turn_seq = max(state.last_turn_seq, latest.sequence)
-            state.route = latest.turn.route
-            state.add_history(*lines)
-            return state
-
-        await self._store.update(conversation_id, advance)
+        await self._store.apply(
+            conversation_id, record_turns(latest.sequence, latest.turn.route, lines)
+        )
 
 
 def turn_attributes(context: TurnContext, coalesced: int) -> dict[str, AttributeValue]:

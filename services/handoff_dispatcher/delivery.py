@@ -19,9 +19,8 @@ from faststream.nats import NatsBroker
 from opentelemetry import trace
 from opentelemetry.trace import Tracer
 
-from libs.consuming import Heartbeat
-from libs.conversation_state import ConversationState, ConversationStatus, ConversationStore
-from libs.messages import (
+from libs.contracts.conversation import settle_delivery
+from libs.contracts.messages import (
     AgentReply,
     Channel,
     HandoffData,
@@ -30,11 +29,19 @@ from libs.messages import (
     HandoffResult,
     ReplyKind,
 )
-from libs.publishing import publish_once, publish_reply
-from libs.subjects import HANDOFF_STREAM, handoff_result_subject
-from libs.telemetry import CALL_SID, CHANNEL, CONVERSATION_ID, EXECUTION_SID, HANDOFF_ID
+from libs.contracts.subjects import HANDOFF_RESULT, HANDOFF_STREAM
+from libs.platform.consuming import Heartbeat
+from libs.platform.conversation_store import ConversationStore
+from libs.platform.publishing import publish_once, publish_reply
+from libs.platform.span_attributes import (
+    CALL_SID,
+    CHANNEL,
+    CONVERSATION_ID,
+    EXECUTION_SID,
+    HANDOFF_ID,
+)
 from services.handoff_dispatcher.records import DeliveryRecord, DeliveryRecords, DeliveryState
-from services.handoff_dispatcher.slis import HandoffSlis
+from services.handoff_dispatcher.slis import record_handoff_slis
 from services.handoff_dispatcher.studio import StudioExecutions, StudioOutcome
 from services.handoff_dispatcher.voice_end import VoiceEndSender
 
@@ -84,7 +91,6 @@ class HandoffDelivery:
     memory_store_id: str
     phone_number: str
     failed_message: str
-    slis: HandoffSlis = field(default_factory=HandoffSlis)
     tracer: Tracer = field(default_factory=lambda: trace.get_tracer("baton.handoff_dispatcher"))
 
     async def dispatch(self, request: HandoffRequested, heartbeat: Heartbeat) -> HandoffResult:
@@ -110,7 +116,7 @@ class HandoffDelivery:
             if result.execution_sid:
                 span.set_attribute(EXECUTION_SID, result.execution_sid)
             if fresh:
-                await self.slis.record(request, result)
+                record_handoff_slis(request, result)
             await self._settle_conversation(request, result)
             await self._announce(request, result)
             return result
@@ -180,16 +186,9 @@ class HandoffDelivery:
     async def _settle_conversation(self, request: HandoffRequested, result: HandoffResult) -> None:
         delivered = result.outcome is HandoffOutcome.DELIVERED
 
-        def settle(state: ConversationState) -> ConversationState | None:
-            if state.epoch != request.epoch or state.status is ConversationStatus.ACTIVE:
-                return None
-            if delivered:
-                state.status = ConversationStatus.HANDED_OFF
-            else:
-                state.give_back_to_bot()
-            return state
-
-        await self.store.update(request.conversation_id, settle)
+        await self.store.apply(
+            request.conversation_id, settle_delivery(request.epoch, delivered=delivered)
+        )
         if not delivered and request.route.channel.is_digital:
             await self._tell_customer(request)
 
@@ -208,7 +207,7 @@ class HandoffDelivery:
         await publish_once(
             self.broker,
             result,
-            subject=handoff_result_subject(request.conversation_id),
+            subject=HANDOFF_RESULT.subject(request.conversation_id),
             stream=HANDOFF_STREAM,
             message_id=f"result:{request.handoff_id}",
         )

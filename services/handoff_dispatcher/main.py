@@ -12,26 +12,26 @@ from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsMessage, PullSub
 
-from libs.consuming import ConsumerLag, DurableConsumer, RedeliveryPolicy, settled
-from libs.conversation_state import ConversationStore
-from libs.health import Readiness, broker_running, health_router
-from libs.messages import HandoffRequested
-from libs.nats_connection import bucket, create_broker, jetstream
-from libs.settings import load_settings
-from libs.subjects import (
+from libs.contracts.messages import HandoffRequested
+from libs.contracts.subjects import (
     CONVERSATIONS_BUCKET,
     DEAD_LETTER_STREAM,
     HANDOFF_DISPATCHER_DURABLE,
-    HANDOFF_REQUESTED_WILDCARD,
+    HANDOFF_REQUESTED,
     HANDOFF_STREAM,
     HANDOFFS_BUCKET,
 )
-from libs.telemetry import instrument_app, service_tracer
-from libs.twilio_rest import TwilioRestClient
+from libs.platform.connection import bucket, create_broker, jetstream
+from libs.platform.consumer_lag import ConsumerLag, DurableConsumer
+from libs.platform.consuming import RedeliveryPolicy, settled
+from libs.platform.conversation_store import ConversationStore
+from libs.platform.health import Readiness, broker_running, health_router
+from libs.platform.settings import load_settings
+from libs.platform.tracing import instrument_app, service_tracer
+from libs.platform.twilio_rest import TwilioRestClient
 from services.handoff_dispatcher.delivery import HandoffDelivery
 from services.handoff_dispatcher.records import DeliveryRecords
 from services.handoff_dispatcher.settings import HandoffDispatcherSettings
-from services.handoff_dispatcher.slis import HandoffSlis
 from services.handoff_dispatcher.studio import RetryBudget, StudioExecutions
 from services.handoff_dispatcher.voice_end import VoiceEndSender
 
@@ -65,7 +65,7 @@ def create_app(settings: HandoffDispatcherSettings | None = None) -> FastAPI:
     )
 
     @broker.subscriber(
-        HANDOFF_REQUESTED_WILDCARD,
+        HANDOFF_REQUESTED.wildcard,
         stream=JStream(HANDOFF_STREAM, declare=False),
         durable=HANDOFF_DISPATCHER_DURABLE,
         pull_sub=PullSub(batch_size=10, timeout=1.0),
@@ -94,7 +94,6 @@ def create_app(settings: HandoffDispatcherSettings | None = None) -> FastAPI:
                 memory_store_id=settings.twilio_memory_store_id,
                 phone_number=settings.twilio_phone_number,
                 failed_message=settings.baton_handoff_failed_message,
-                slis=HandoffSlis(js),
                 tracer=tracer,
             )
         )

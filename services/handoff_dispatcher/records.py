@@ -9,8 +9,8 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, Field
 
-from libs.messages import HandoffFailure, utc_now
-from libs.subjects import subject_token
+from libs.contracts.messages import HandoffFailure, utc_now
+from libs.contracts.subjects import subject_token
 
 
 class DeliveryState(StrEnum):

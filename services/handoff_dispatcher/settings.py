@@ -6,7 +6,12 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from libs.settings import FLOW_SID_PATTERN, JsonObject, TwilioApiKeySettings, parse_json_object
+from libs.platform.settings import (
+    FLOW_SID_PATTERN,
+    JsonObject,
+    TwilioApiKeySettings,
+    parse_json_object,
+)
 
 
 class HandoffDispatcherSettings(TwilioApiKeySettings):

@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 from opentelemetry import trace
 
-from libs.consuming import Heartbeat, while_in_progress
-from libs.messages import HandoffFailure
-from libs.twilio_rest import TwilioProduct, TwilioRestClient
+from libs.contracts.messages import HandoffFailure
+from libs.platform.consuming import Heartbeat, while_in_progress
+from libs.platform.twilio_rest import TwilioProduct, TwilioRestClient
 
 
 @dataclass(frozen=True)

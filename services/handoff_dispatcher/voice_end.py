@@ -17,11 +17,11 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from opentelemetry import trace
 from opentelemetry.trace import Tracer
 
-from libs.consuming import Heartbeat, while_in_progress
-from libs.messages import HandoffData, HandoffFailure, VoiceEnd, VoiceEndAnswer
-from libs.publishing import send_span
-from libs.subjects import VOICE_CALL_TEMPLATE, voice_call_subject
-from libs.telemetry import CALL_SID, TURN_SEQUENCE, inject_trace_headers
+from libs.contracts.messages import HandoffData, HandoffFailure, VoiceEnd, VoiceEndAnswer
+from libs.contracts.subjects import VOICE_CALL
+from libs.platform.consuming import Heartbeat, while_in_progress
+from libs.platform.propagation import inject_trace_headers, send_span
+from libs.platform.span_attributes import CALL_SID, TURN_SEQUENCE
 from services.handoff_dispatcher.studio import StudioOutcome
 
 log = logging.getLogger("baton.handoff_dispatcher.voice")
@@ -43,12 +43,12 @@ class VoiceEndSender:
         command = VoiceEnd(
             turn=turn, handoff_id=handoff_id, handoff_data=data.end_frame()["handoffData"]
         )
-        subject = voice_call_subject(call_sid)
+        subject = VOICE_CALL.subject(call_sid)
         for attempt in range(1, ATTEMPTS + 1):
             span = send_span(
                 self._tracer,
                 subject,
-                VOICE_CALL_TEMPLATE,
+                VOICE_CALL.template,
                 {
                     CALL_SID: call_sid,
                     TURN_SEQUENCE: turn,

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, HTTPException, Request
 from nats.js import JetStreamContext
 
-from libs.conversation_state import ConversationStore, back_to_bot
-from libs.metrics import HANDOFF_TURN_TO_TASK
-from libs.turn_stream import turn_received_at
-from libs.twilio_signature import TwilioSignature
+from libs.contracts.conversation import give_back_to_bot
+from libs.platform.conversation_store import ConversationStore
+from libs.platform.twilio_signature import TwilioSignature
+from services.messaging_gateway.metrics import HANDOFF_TURN_TO_TASK
 
 log = logging.getLogger("baton.messaging_gateway.flex")
 
@@ -56,7 +56,7 @@ def flex_router(
         if not conversation_id:
             return {"status": "not a handoff"}
         state = await store().get(conversation_id)
-        received = await turn_received_at(jetstream(), state.handoff_turn_sequence)
+        received = state.handoff_turn_received_at
         if received is None or state.route is None:
             return {"status": "no turn to measure from"}
         waited = (event_time(form) - received).total_seconds()
@@ -72,7 +72,7 @@ def flex_router(
             raise HTTPException(status_code=400, detail="conversationId is required") from error
         if not conversation_id:
             raise HTTPException(status_code=400, detail="conversationId is required")
-        state = await store().update(conversation_id, back_to_bot)
+        state = (await store().apply(conversation_id, give_back_to_bot())).state
         log.info("conversation %s handed back (epoch %s)", conversation_id, state.epoch)
         return {"status": state.status.value, "epoch": state.epoch}
 

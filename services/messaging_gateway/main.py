@@ -14,21 +14,22 @@ from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsMessage, PullSub
 
-from libs.consuming import ConsumerLag, DurableConsumer, RedeliveryPolicy, settled
-from libs.conversation_state import ConversationStore
-from libs.health import Readiness, broker_running, health_router
-from libs.messages import AgentReply
-from libs.nats_connection import bucket, create_broker, jetstream
-from libs.settings import load_settings
-from libs.subjects import (
+from libs.contracts.messages import AgentReply
+from libs.contracts.subjects import (
     CONVERSATIONS_BUCKET,
     MESSAGING_REPLIES_DURABLE,
+    REPLIES,
     REPLIES_STREAM,
-    REPLIES_WILDCARD,
 )
-from libs.telemetry import instrument_app
-from libs.twilio_rest import TwilioRestClient
-from libs.twilio_signature import TwilioSignature
+from libs.platform.connection import bucket, create_broker, jetstream
+from libs.platform.consumer_lag import ConsumerLag, DurableConsumer
+from libs.platform.consuming import RedeliveryPolicy, settled
+from libs.platform.conversation_store import ConversationStore
+from libs.platform.health import Readiness, broker_running, health_router
+from libs.platform.settings import load_settings
+from libs.platform.tracing import instrument_app
+from libs.platform.twilio_rest import TwilioRestClient
+from libs.platform.twilio_signature import TwilioSignature
 from services.messaging_gateway.flex_events import flex_router
 from services.messaging_gateway.replies import ReplySender
 from services.messaging_gateway.settings import MessagingGatewaySettings
@@ -68,7 +69,7 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
     lag = ConsumerLag(broker, [DurableConsumer(REPLIES_STREAM, MESSAGING_REPLIES_DURABLE)])
 
     @broker.subscriber(
-        REPLIES_WILDCARD,
+        REPLIES.wildcard,
         stream=JStream(REPLIES_STREAM, declare=False),
         durable=MESSAGING_REPLIES_DURABLE,
         pull_sub=PullSub(batch_size=10, timeout=1.0),

@@ -6,9 +6,9 @@ import logging
 
 import httpx
 
-from libs.consuming import PermanentFailure
-from libs.messages import AgentReply, Channel
-from libs.twilio_rest import TwilioProduct, TwilioRestClient
+from libs.contracts.messages import AgentReply, Channel
+from libs.platform.consuming import PermanentFailure
+from libs.platform.twilio_rest import TwilioProduct, TwilioRestClient
 
 log = logging.getLogger("baton.messaging_gateway.replies")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from libs.settings import PublicWebhookSettings, TwilioApiKeySettings
+from libs.platform.settings import PublicWebhookSettings, TwilioApiKeySettings
 
 
 class MessagingGatewaySettings(PublicWebhookSettings, TwilioApiKeySettings):

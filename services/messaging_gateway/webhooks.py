@@ -19,10 +19,11 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from faststream.nats import NatsBroker
 from twilio.twiml.messaging_response import MessagingResponse
 
-from libs.conversation_state import ConversationStore, back_to_bot
-from libs.messages import Channel, CustomerTurn, Route
-from libs.publishing import publish_turn
-from libs.twilio_signature import TwilioSignature
+from libs.contracts.conversation import give_back_to_bot
+from libs.contracts.messages import Channel, CustomerTurn, Route
+from libs.platform.conversation_store import ConversationStore
+from libs.platform.publishing import publish_turn
+from libs.platform.twilio_signature import TwilioSignature
 
 log = logging.getLogger("baton.messaging_gateway.webhooks")
 
@@ -68,7 +69,7 @@ def messaging_router(
         status, conversation_id = str(data.get("status", "")), str(data.get("id", ""))
         if status != "CLOSED" or not conversation_id:
             return {"status": "noted"}
-        state = await store().update(conversation_id, back_to_bot)
+        state = (await store().apply(conversation_id, give_back_to_bot())).state
         log.info("orchestrator closed %s (epoch %s)", conversation_id, state.epoch)
         return {"status": "closed"}
 

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from libs.messages import VoiceEnd, VoiceEndAnswer, VoiceFrame, VoiceToken
+from libs.contracts.messages import VoiceEnd, VoiceEndAnswer, VoiceFrame, VoiceToken
 from services.relay_gateway.turn_timing import VoiceTurnTiming
 
 log = logging.getLogger("baton.relay_gateway.calls")

@@ -12,11 +12,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from libs.health import Readiness, broker_running, health_router
-from libs.nats_connection import create_broker
-from libs.settings import load_settings
-from libs.telemetry import instrument_app, service_tracer
-from libs.twilio_signature import TwilioSignature
+from libs.platform.connection import create_broker
+from libs.platform.health import Readiness, broker_running, health_router
+from libs.platform.settings import load_settings
+from libs.platform.tracing import instrument_app, service_tracer
+from libs.platform.twilio_signature import TwilioSignature
 from services.relay_gateway.relay import LiveCalls, relay_router
 from services.relay_gateway.settings import RelayGatewaySettings
 from services.relay_gateway.voice_webhooks import voice_router

@@ -26,8 +26,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, Tracer
 from pydantic import TypeAdapter, ValidationError
 
-from libs.consuming import consumer_span
-from libs.messages import (
+from libs.contracts.messages import (
     Channel,
     CustomerTurn,
     Route,
@@ -38,17 +37,13 @@ from libs.messages import (
     VoiceHangup,
     VoiceToken,
 )
-from libs.metrics import VOICE_LIVE_CALLS
-from libs.publishing import publish_core, publish_turn
-from libs.subjects import (
-    VOICE_CALL_TEMPLATE,
-    VOICE_CANCEL_TEMPLATE,
-    voice_call_subject,
-    voice_cancel_subject,
-)
-from libs.telemetry import CALL_SID, TURN_SEQUENCE
-from libs.twilio_signature import TwilioSignature
+from libs.contracts.subjects import VOICE_CALL, VOICE_CANCEL
+from libs.platform.propagation import consumer_span
+from libs.platform.publishing import publish_core, publish_turn
+from libs.platform.span_attributes import CALL_SID, TURN_SEQUENCE
+from libs.platform.twilio_signature import TwilioSignature
 from services.relay_gateway.calls import CallSession
+from services.relay_gateway.metrics import VOICE_LIVE_CALLS
 from services.relay_gateway.turn_timing import VoiceTurnTiming
 from services.relay_gateway.twiml import RELAY_PATH
 
@@ -167,7 +162,7 @@ class RelaySocket:
         return consumer_span(
             self.tracer,
             message,
-            VOICE_CALL_TEMPLATE,
+            VOICE_CALL.template,
             {CALL_SID: self.call_sid, "baton.voice.command": command.type, **attributes},
         )
 
@@ -212,8 +207,8 @@ class RelaySocket:
             self.broker.connection,
             self.tracer,
             VoiceCancel(through_turn=cut),
-            subject=voice_cancel_subject(self.call_sid),
-            template=VOICE_CANCEL_TEMPLATE,
+            subject=VOICE_CANCEL.subject(self.call_sid),
+            template=VOICE_CANCEL.template,
             attributes={CALL_SID: self.call_sid, TURN_SEQUENCE: cut},
         )
 
@@ -262,7 +257,7 @@ def relay_router(
             return
         socket = RelaySocket(websocket, broker, setup, call_tracer)
         subscription = await broker.connection.subscribe(
-            voice_call_subject(socket.call_sid), cb=socket.on_command
+            VOICE_CALL.subject(socket.call_sid), cb=socket.on_command
         )
         live.add(socket.call)
         try:

@@ -6,7 +6,12 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from libs.settings import FLOW_SID_PATTERN, JsonObject, PublicWebhookSettings, parse_json_object
+from libs.platform.settings import (
+    FLOW_SID_PATTERN,
+    JsonObject,
+    PublicWebhookSettings,
+    parse_json_object,
+)
 
 
 class RelayGatewaySettings(PublicWebhookSettings):

@@ -15,8 +15,8 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanContext, Tracer
 
-from libs.metrics import VOICE_PROMPT_STORED, VOICE_TURN_LATENCY
-from libs.telemetry import CALL_SID, CHANNEL, CONVERSATION_ID, TURN_SEQUENCE
+from libs.platform.span_attributes import CALL_SID, CHANNEL, CONVERSATION_ID, TURN_SEQUENCE
+from services.relay_gateway.metrics import VOICE_PROMPT_STORED, VOICE_TURN_LATENCY
 
 
 @dataclass

@@ -11,11 +11,11 @@ from opentelemetry import trace
 from opentelemetry.trace import Tracer
 from twilio.twiml.voice_response import VoiceResponse
 
-from libs.messages import VoiceHangup
-from libs.publishing import publish_core
-from libs.subjects import VOICE_CALL_TEMPLATE, voice_call_subject
-from libs.telemetry import CALL_SID
-from libs.twilio_signature import TwilioSignature
+from libs.contracts.messages import VoiceHangup
+from libs.contracts.subjects import VOICE_CALL
+from libs.platform.publishing import publish_core
+from libs.platform.span_attributes import CALL_SID
+from libs.platform.twilio_signature import TwilioSignature
 from services.relay_gateway.relay import LiveCalls
 from services.relay_gateway.settings import RelayGatewaySettings
 from services.relay_gateway.twiml import ACTION_PATH, connect_twiml, studio_voice_handoff_url
@@ -65,8 +65,8 @@ def voice_router(
             broker.connection,
             hangup_tracer,
             VoiceHangup(),
-            subject=voice_call_subject(call_sid),
-            template=VOICE_CALL_TEMPLATE,
+            subject=VOICE_CALL.subject(call_sid),
+            template=VOICE_CALL.template,
             attributes={CALL_SID: call_sid, "baton.voice.command": "hangup"},
         )
 

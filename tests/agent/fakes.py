@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from libs.messages import Channel, Route, TranscriptLine
+from libs.contracts.messages import Channel, Route, TranscriptLine
 from services.agent_worker.agent import Agent, Summarize, TurnContext, TurnTools
-from services.agent_worker.tac import TAC, TACConfig
+from services.agent_worker.tac.handoff import TAC, TACConfig
 from tests.support.twilio_fakes import CUSTOMER, FLOW_SID, OUR_NUMBER
 
 SMS_ROUTE = Route(channel=Channel.SMS, customer_address=CUSTOMER, agent_address=OUR_NUMBER)

@@ -9,9 +9,10 @@ from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
-from libs.conversation_state import ConversationStatus, ConversationStore
-from libs.messages import HandoffRequested
-from libs.subjects import CONVERSATIONS_BUCKET, HANDOFF_STREAM
+from libs.contracts.conversation import ConversationStatus
+from libs.contracts.messages import HandoffRequested
+from libs.contracts.subjects import CONVERSATIONS_BUCKET, HANDOFF_STREAM
+from libs.platform.conversation_store import ConversationStore
 from services.agent_worker.handoff_request import HandoffRequester
 from services.agent_worker.summary import SUMMARY_LIMIT
 from tests.agent.fakes import turn

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from libs.messages import Channel, Route
+from libs.contracts.messages import Channel, Route
 from services.agent_worker.agent import TurnContext
-from services.agent_worker.tac import (
+from services.agent_worker.tac.handoff import (
     DEFAULT_HANDOFF_TOOL_DESCRIPTION,
     TAC,
     ConversationSession,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from openai import AsyncOpenAI
 
-from libs.messages import Channel
+from libs.contracts.messages import Channel
 from services.agent_worker.agent import TurnContext
 from services.agent_worker.knowledge import DEFAULT_FAQ
 from services.agent_worker.llm_agent import (

@@ -10,7 +10,7 @@ from dataclasses import replace
 from fastapi import FastAPI
 from openai import AsyncOpenAI
 
-from libs.messages import Channel, Route, TranscriptLine
+from libs.contracts.messages import Channel, Route, TranscriptLine
 from services.agent_worker.summary import (
     SUMMARY_LIMIT,
     ModelSummarizer,

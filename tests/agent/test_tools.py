@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import pytest
 from pydantic import Field
 
-from libs.tools import InjectedToolArg, create_tool, function_tool
+from services.agent_worker.tac.tools import InjectedToolArg, create_tool, function_tool
 
 
 class Directory:

@@ -7,14 +7,14 @@ from collections.abc import AsyncIterator
 import pytest
 from nats.js import JetStreamContext
 
-from libs.messages import AgentReply, CustomerTurn, HandoffRequested, ReplyKind
-from libs.subjects import (
+from libs.contracts.messages import AgentReply, CustomerTurn, HandoffRequested, ReplyKind
+from libs.contracts.subjects import (
+    HANDOFF_REQUESTED,
     HANDOFF_STREAM,
+    REPLIES,
     REPLIES_STREAM,
+    TURNS,
     TURNS_STREAM,
-    handoff_requested_subject,
-    reply_subject,
-    turn_subject,
 )
 from services.agent_worker.escalation import detect
 from services.agent_worker.main import create_app
@@ -49,7 +49,7 @@ async def say(js: JetStreamContext, conversation: str, text: str) -> None:
         conversation_id=conversation, message_id=f"{conversation}-1", route=SMS_ROUTE, text=text
     )
     await js.publish(
-        turn_subject(conversation),
+        TURNS.subject(conversation),
         turn.model_dump_json().encode(),
         stream=TURNS_STREAM,
         headers={"Nats-Msg-Id": f"turn:{turn.message_id}"},
@@ -57,7 +57,7 @@ async def say(js: JetStreamContext, conversation: str, text: str) -> None:
 
 
 async def goodbye_of(js: JetStreamContext, conversation: str) -> AgentReply:
-    [reply] = await wait_for_messages(js, REPLIES_STREAM, reply_subject(conversation), AgentReply)
+    [reply] = await wait_for_messages(js, REPLIES_STREAM, REPLIES.subject(conversation), AgentReply)
     return reply
 
 
@@ -73,7 +73,7 @@ async def test_the_model_hands_off_with_its_reason_and_a_summary(
     await say(js, conversation, "My parcel 5512 arrived damaged and I need a replacement today")
 
     [request] = await wait_for_messages(
-        js, HANDOFF_STREAM, handoff_requested_subject(conversation), HandoffRequested
+        js, HANDOFF_STREAM, HANDOFF_REQUESTED.subject(conversation), HandoffRequested
     )
     assert request.reason == "damaged parcel, replacement needed today"
     assert request.summary == SUMMARY
@@ -108,7 +108,7 @@ async def test_one_handoff_per_episode_and_no_model_routing(
     ]
     assert tool_messages(third_round)[-1]["content"]["status"] == "handoff_already_requested"
     requests = await messages_on(
-        js, HANDOFF_STREAM, handoff_requested_subject(conversation), HandoffRequested
+        js, HANDOFF_STREAM, HANDOFF_REQUESTED.subject(conversation), HandoffRequested
     )
     assert len(requests) == 1
     assert requests[0].reason == "customer asked"

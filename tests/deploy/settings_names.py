@@ -22,7 +22,7 @@ ROLE_SETTINGS: dict[str, tuple[str, str | None]] = {
     "messaging-gateway": ("services.messaging_gateway.settings", None),
     "agent-worker": ("services.agent_worker.settings", None),
     "handoff-dispatcher": ("services.handoff_dispatcher.settings", None),
-    "streams-init": ("libs.settings", "BatonSettings"),
+    "streams-init": ("libs.platform.settings", "BatonSettings"),
     "emulator": ("emulator.settings", None),
 }
 
@@ -100,7 +100,7 @@ def role_required_env_names(role: str) -> set[str] | None:
 
 def known_env_names() -> set[str]:
     """Every variable some part of Baton reads (shared base classes included)."""
-    libs_settings = importlib.import_module("libs.settings")
+    libs_settings = importlib.import_module("libs.platform.settings")
     known = set().union(*(settings_env_names(c) for c in _settings_classes(libs_settings, None)))
     for role in ROLE_SETTINGS:
         known |= role_env_names(role) or set()

@@ -56,10 +56,8 @@ def test_images_are_pinned(compose: Obj) -> None:
     for name, service in _services(compose).items():
         image = service["image"]
         if "build" in service:
-            assert (
-                service["build"]["context"] == "."
-                and service["build"]["dockerfile"] == "Dockerfile"
-            )
+            assert service["build"]["context"] == "."
+            assert (REPO / service["build"]["dockerfile"]).is_file(), name
             continue
         tag = image.rpartition(":")[2]
         assert ":" in image and tag != "latest", f"{name}: pin {image}"
@@ -127,7 +125,8 @@ def test_service_ports_health_checks_and_urls(compose: Obj) -> None:
 
 
 def test_emulator_health_check_path_exists() -> None:
-    admin = pytest.importorskip("emulator.admin")
+    from emulator import admin
+
     paths = {getattr(route, "path", "") for route in admin.router.routes}
     assert "/_emulator/health" in paths
 
@@ -150,7 +149,8 @@ def test_emulator_webhooks_reach_the_gateways(compose: Obj) -> None:
 
 
 def test_fake_twilio_account_is_well_formed_and_shared(compose: Obj) -> None:
-    settings = pytest.importorskip("libs.settings")
+    from libs.platform import settings
+
     patterns = {
         "TWILIO_ACCOUNT_SID": settings.ACCOUNT_SID_PATTERN,
         "TWILIO_API_KEY": settings.API_KEY_PATTERN,

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from libs.contracts.subjects import AGENT_WORKER_DURABLE, TURNS_STREAM
+from libs.platform.streams import stream_configs
 from tests.deploy.k8s_objects import (
     GATEWAYS,
     K8S,
@@ -191,12 +193,11 @@ def test_autoscalers(overlays: dict[str, list[Obj]], overlay: str) -> None:
 def test_keda_trigger_reads_the_worker_consumer_from_the_nats_release(
     overlays: dict[str, list[Obj]],
 ) -> None:
-    subjects = pytest.importorskip("libs.subjects")
     objects = overlays["prod"]
     (trigger,) = find(objects, "ScaledObject", "agent-worker")["spec"]["triggers"]
     metadata = trigger["metadata"]
-    assert metadata["stream"] == subjects.TURNS_STREAM
-    assert metadata["consumer"] == subjects.AGENT_WORKER_DURABLE
+    assert metadata["stream"] == TURNS_STREAM
+    assert metadata["consumer"] == AGENT_WORKER_DURABLE
     # The monitoring endpoint is the headless Service of the NATS release that NATS_URL names.
     nats_url = config_map_data(objects, _config_map_name(objects, "baton-config"))["NATS_URL"]
     match = re.match(r"nats://([^.]+)\.([^.]+)\.svc", nats_url)
@@ -435,8 +436,7 @@ def test_nats_helm_values() -> None:
 
 
 def test_nats_file_store_holds_every_stream_at_its_limit() -> None:
-    subjects = pytest.importorskip("libs.subjects")
     values = yaml.safe_load((REPO / "deploy" / "nats" / "values.yaml").read_text())
     file_store = values["config"]["jetstream"]["fileStore"]
-    streams_total = sum(config.max_bytes for config in subjects.stream_configs(3))
+    streams_total = sum(config.max_bytes for config in stream_configs(3))
     assert parse_quantity(file_store["maxSize"]) >= streams_total * 1.5, "room for KV and headroom"

@@ -172,7 +172,8 @@ def _commands(compose: Obj, overlays: dict[str, list[Obj]]) -> list[tuple[str, l
 def test_every_command_parses_with_the_baton_cli(
     compose: Obj, overlays: dict[str, list[Obj]]
 ) -> None:
-    cli = pytest.importorskip("baton.cli")
+    from baton import cli
+
     parser = cli.build_parser()
     roles = set()
     for where, command in _commands(compose, overlays):
@@ -188,10 +189,12 @@ def test_every_command_parses_with_the_baton_cli(
 
 
 def test_ports_match_the_cli(compose: Obj, overlays: dict[str, list[Obj]]) -> None:
-    cli = pytest.importorskip("baton.cli")
-    for service, (_, port) in cli.SERVICES.items():
-        assert PORTS[service] == port, service
-    assert PORTS["emulator"] == cli.EMULATOR_PORT
+    from baton import services
+    from emulator import settings as emulator_settings
+
+    for spec in services.SERVICES:
+        assert PORTS[spec.name] == spec.port, spec.name
+    assert PORTS["emulator"] == emulator_settings.DEFAULT_PORT
     for where, command in _commands(compose, overlays):
         role = baton_role(command)
         if role == "streams-init":

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from baton.nats_server import free_port
+from baton_devtools.nats_server import free_port
 from emulator.app import create_app
 from tests.emulator.harness import Emulator, Receiver, emulator_settings
 from tests.support.servers import serve

@@ -13,16 +13,17 @@ from fastapi import FastAPI, Request, Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from emulator import fake_account
 from emulator.settings import EmulatorSettings
 from emulator.twilio_client import RewritingClient
 
-ACCOUNT_SID = "AC" + "ab" * 16
-AUTH_TOKEN = "emulator-auth-token-0001"
-API_KEY = "SK" + "cd" * 16
-API_SECRET = "emulator-api-secret-0001"
-FLOW_SID = "FW" + "ef" * 16
-OUR_NUMBER = "+15005550001"
-CUSTOMER = "+15005550006"
+ACCOUNT_SID = fake_account.ACCOUNT_SID
+AUTH_TOKEN = fake_account.AUTH_TOKEN
+API_KEY = fake_account.API_KEY
+API_SECRET = fake_account.API_SECRET
+FLOW_SID = fake_account.STUDIO_FLOW_SID
+OUR_NUMBER = fake_account.PHONE_NUMBER
+CUSTOMER = fake_account.CUSTOMER_NUMBER
 
 
 def emulator_settings(url: str, **extra: Any) -> EmulatorSettings:

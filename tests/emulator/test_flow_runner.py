@@ -11,7 +11,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from twilio.base.exceptions import TwilioRestException
 
-from libs.telemetry import configure_tracing, inject_trace_headers, spans_exported_to
+from libs.platform.propagation import inject_trace_headers
+from libs.platform.tracing import configure_tracing, spans_exported_to
 from tests.emulator.conftest import StartEmulator
 from tests.emulator.harness import (
     ACCOUNT_SID,

@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request, Response, WebSocket, WebSocketDisconnect
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
-from baton.nats_server import free_port
+from baton_devtools.nats_server import free_port
 from tests.emulator.conftest import StartEmulator
 from tests.emulator.harness import (
     ACCOUNT_SID,

@@ -9,8 +9,8 @@ from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from twilio.base.exceptions import TwilioRestException
 
-from emulator.settings import FAKE_WORKFLOW_SID
-from libs.telemetry import inject_trace_headers
+from emulator.fake_account import WORKFLOW_SID as FAKE_WORKFLOW_SID
+from libs.platform.propagation import inject_trace_headers
 from tests.emulator.harness import ACCOUNT_SID, CUSTOMER, Emulator, call
 
 WORKSPACE = "WS" + "12" * 16

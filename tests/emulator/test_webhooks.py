@@ -7,7 +7,7 @@ import hashlib
 import json
 from urllib.parse import parse_qs, urlsplit
 
-from baton.nats_server import free_port
+from baton_devtools.nats_server import free_port
 from tests.emulator.conftest import StartEmulator
 from tests.emulator.harness import (
     ACCOUNT_SID,

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from baton.nats_server import free_port
+from baton_devtools.nats_server import free_port
 from emulator.app import create_app as create_emulator
 from emulator.settings import EmulatorSettings
 from services.agent_worker.main import create_app as create_worker

@@ -6,7 +6,7 @@ import asyncio
 import os
 import time
 
-from baton.processes import ServiceProcess, start_service
+from baton_devtools.processes import ServiceProcess, start_service
 from tests.support.twilio_fakes import (
     ACCOUNT_SID,
     API_KEY,

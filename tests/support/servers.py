@@ -9,7 +9,7 @@ from typing import Any
 
 import uvicorn
 
-from baton.nats_server import free_port
+from baton_devtools.nats_server import free_port
 
 
 @asynccontextmanager

@@ -10,7 +10,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel
 
-from libs.subjects import HANDOFF_STREAM, handoff_requested_subject, handoff_result_subject
+from libs.contracts.subjects import HANDOFF_REQUESTED, HANDOFF_RESULT, HANDOFF_STREAM
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -46,8 +46,8 @@ async def wait_for_messages(
 
 __all__ = [
     "HANDOFF_STREAM",
-    "handoff_requested_subject",
-    "handoff_result_subject",
+    "HANDOFF_REQUESTED",
+    "HANDOFF_RESULT",
     "messages_on",
     "wait_for_messages",
 ]

@@ -13,9 +13,10 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from baton_devtools.commands import instrument_emulator
 from emulator.app import create_app as create_emulator
 from emulator.settings import EmulatorSettings
-from libs.telemetry import instrument_emulator, spans_exported_to
+from libs.platform.tracing import spans_exported_to
 from tests.support import digital_stack
 
 

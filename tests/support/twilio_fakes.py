@@ -10,13 +10,15 @@ from typing import Any
 import httpx
 from twilio.request_validator import RequestValidator
 
-ACCOUNT_SID = "AC" + "11" * 16
-AUTH_TOKEN = "emulator-auth-token-0001"
-API_KEY = "SK" + "22" * 16
-API_SECRET = "emulator-api-secret-0001"
-FLOW_SID = "FW" + "55" * 16
-OUR_NUMBER = "+15005550001"
-CUSTOMER = "+15005550006"
+from emulator import fake_account
+
+ACCOUNT_SID = fake_account.ACCOUNT_SID
+AUTH_TOKEN = fake_account.AUTH_TOKEN
+API_KEY = fake_account.API_KEY
+API_SECRET = fake_account.API_SECRET
+FLOW_SID = fake_account.STUDIO_FLOW_SID
+OUR_NUMBER = fake_account.PHONE_NUMBER
+CUSTOMER = fake_account.CUSTOMER_NUMBER
 
 
 def sid(prefix: str) -> str:

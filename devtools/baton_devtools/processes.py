@@ -1,0 +1,69 @@
+"""Running a service as its own process (``baton run …``): the benchmark and the crash,
+signal and drain tests use it."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from baton_devtools.nats_server import free_port
+
+
+@dataclass
+class ServiceProcess:
+    process: subprocess.Popen[bytes]
+    url: str
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def stop(self) -> None:
+        """Kill at once (a crash); see ``terminate`` for a graceful stop."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def terminate(self, timeout: float = 30.0) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=timeout)
+
+
+async def start_service(
+    name: str, env: dict[str, str], port: int | None = None, startup_seconds: float = 30.0
+) -> ServiceProcess:
+    port = port or free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "baton.cli",
+            "--log-level",
+            "WARNING",
+            "run",
+            name,
+            "--port",
+            str(port),
+        ],
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + startup_seconds
+    async with httpx.AsyncClient() as client:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}")
+            try:
+                if (await client.get(f"{url}/readyz")).status_code == 200:
+                    return ServiceProcess(process, url)
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"{name} did not become ready")
+            await asyncio.sleep(0.1)

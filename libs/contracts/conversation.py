@@ -1,0 +1,147 @@
+"""A conversation's state and every way it may change: the state machine in one place.
+
+The state says whether the bot may speak (``status``), which handoff episode the
+conversation is in (``epoch``), how far the agent has read the turn log
+(``last_turn_seq``) and a bounded history. It lives in a NATS key-value bucket shared by
+every replica (:mod:`libs.platform.conversation_store`), changed only through the named
+transitions below, each applied with compare-and-set::
+
+    active ──claim_handoff──▶ handoff_pending ──settle_delivery(delivered)──▶ handed_off
+      ▲                            │  │                                          │
+      │◀──release_claim (same epoch)┘  └─settle_delivery(failed)─▶ active, epoch+1 │
+      └───────────────────────── give_back_to_bot: active, epoch+1 ◀──────────────┘
+
+``record_turns`` applies in every status: turns are logged even while a human holds the
+conversation. A transition that does not apply returns ``None`` and nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from libs.contracts.messages import AgentReply, ReplyKind, Route, TranscriptLine, utc_now
+
+HISTORY_LIMIT = 60
+"""Turns kept per conversation; older ones fall off (the turn log keeps them for 72 h)."""
+
+
+class ConversationStatus(StrEnum):
+    ACTIVE = "active"
+    """The AI agent answers."""
+    HANDOFF_PENDING = "handoff_pending"
+    """The agent asked for a human; only the handoff goodbye may still reach the customer."""
+    HANDED_OFF = "handed_off"
+    """A human owns the conversation; the bot is silent until it is handed back."""
+
+
+class ConversationState(BaseModel):
+    conversation_id: str
+    status: ConversationStatus = ConversationStatus.ACTIVE
+    epoch: int = 0
+    """Incremented whenever the bot gets the conversation back (failed handoff or hand-back)."""
+    last_turn_seq: int = 0
+    """Stream sequence of the last customer turn the agent has consumed."""
+    route: Route | None = None
+    history: list[TranscriptLine] = Field(default_factory=list)
+    handoff_reason: str = ""
+    handoff_turn_received_at: datetime | None = None
+    """When the customer turn that led to the current handoff arrived (turn → task latency)."""
+    updated_at: datetime = Field(default_factory=utc_now)
+
+    @property
+    def bot_may_answer(self) -> bool:
+        return self.status is ConversationStatus.ACTIVE
+
+    def may_deliver(self, reply: AgentReply) -> bool:
+        """Invariant 4: once a handoff starts, only its goodbye still reaches the customer.
+
+        A reply written in an earlier epoch (before a failed handoff or a hand-back) is stale.
+        """
+        if reply.epoch != self.epoch:
+            return False
+        if reply.kind is ReplyKind.HANDOFF_NOTICE:
+            return True
+        return self.bot_may_answer
+
+
+Transition = Callable[[ConversationState], ConversationState | None]
+"""Returns the new state, or ``None`` when the transition does not apply (nothing written)."""
+
+
+def claim_handoff(epoch: int, reason: str, turn_received_at: datetime | None) -> Transition:
+    """The agent asks for a human: only an active conversation, in the epoch the turn saw."""
+
+    def claim(state: ConversationState) -> ConversationState | None:
+        if state.status is not ConversationStatus.ACTIVE or state.epoch != epoch:
+            return None
+        state.status = ConversationStatus.HANDOFF_PENDING
+        state.handoff_reason = reason
+        state.handoff_turn_received_at = turn_received_at
+        return state
+
+    return claim
+
+
+def release_claim(epoch: int) -> Transition:
+    """The request could not be stored: the bot answers again in the same epoch."""
+
+    def release(state: ConversationState) -> ConversationState | None:
+        if state.status is not ConversationStatus.HANDOFF_PENDING or state.epoch != epoch:
+            return None
+        state.status = ConversationStatus.ACTIVE
+        state.handoff_reason = ""
+        return state
+
+    return release
+
+
+def settle_delivery(epoch: int, *, delivered: bool) -> Transition:
+    """The dispatcher knows: a human has the conversation, or the bot gets it back (epoch+1)."""
+
+    def settle(state: ConversationState) -> ConversationState | None:
+        if state.epoch != epoch or state.status is ConversationStatus.ACTIVE:
+            return None
+        if delivered:
+            state.status = ConversationStatus.HANDED_OFF
+            return state
+        return _back_to_bot(state)
+
+    return settle
+
+
+def give_back_to_bot() -> Transition:
+    """A human handed the conversation back, or Twilio closed it: the bot answers, epoch+1."""
+
+    def give_back(state: ConversationState) -> ConversationState | None:
+        if state.status is ConversationStatus.ACTIVE:
+            return None
+        return _back_to_bot(state)
+
+    return give_back
+
+
+def record_turns(
+    through_sequence: int, route: Route, lines: Sequence[TranscriptLine]
+) -> Transition:
+    """The agent consumed the turns up to ``through_sequence`` (and maybe answered them)."""
+
+    def record(state: ConversationState) -> ConversationState:
+        state.last_turn_seq = max(state.last_turn_seq, through_sequence)
+        state.route = route
+        state.history.extend(lines)
+        del state.history[:-HISTORY_LIMIT]
+        return state
+
+    return record
+
+
+def _back_to_bot(state: ConversationState) -> ConversationState:
+    state.status = ConversationStatus.ACTIVE
+    state.epoch += 1
+    state.handoff_reason = ""
+    state.handoff_turn_received_at = None
+    return state

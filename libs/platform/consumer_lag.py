@@ -1,0 +1,85 @@
+"""How far each durable consumer is behind, sampled for the lag gauges, alerts and autoscaling."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from faststream.nats import NatsBroker
+from nats.js.errors import NotFoundError
+
+from libs.platform.metrics import (
+    NATS_CONSUMER_ACK_PENDING,
+    NATS_CONSUMER_PENDING,
+    NATS_STREAM_MESSAGES,
+)
+
+log = logging.getLogger("baton.consumer_lag")
+
+
+@dataclass(frozen=True)
+class DurableConsumer:
+    stream: str
+    durable: str
+
+
+class ConsumerLag:
+    """Samples how far each durable consumer is behind, for the lag gauges and alerts.
+
+    JetStream knows each consumer's ``num_pending`` (stored, not yet delivered) and
+    ``num_ack_pending`` (delivered, not yet settled); every replica samples the shared
+    consumer, so dashboards take the ``max`` over instances.
+    """
+
+    def __init__(
+        self,
+        broker: NatsBroker,
+        consumers: Sequence[DurableConsumer],
+        *,
+        streams: Sequence[str] = (),
+        every_seconds: float = 15.0,
+    ) -> None:
+        self._broker = broker
+        self._consumers = tuple(consumers)
+        self._streams = tuple(streams)
+        self._every = every_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    async def sample(self) -> None:
+        js = self._broker.connection.jetstream()
+        for consumer in self._consumers:
+            try:
+                info = await js.consumer_info(consumer.stream, consumer.durable)
+            except NotFoundError:  # not created yet: the subscriber creates it on start
+                continue
+            labels = {"stream": consumer.stream, "consumer": consumer.durable}
+            NATS_CONSUMER_PENDING.set(float(info.num_pending or 0), **labels)
+            NATS_CONSUMER_ACK_PENDING.set(float(info.num_ack_pending or 0), **labels)
+        for stream in self._streams:
+            try:
+                state = (await js.stream_info(stream)).state
+            except NotFoundError:
+                continue
+            NATS_STREAM_MESSAGES.set(float(state.messages), stream=stream)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.sample()
+            except Exception as error:  # NATS away for a moment: the next sample will tell
+                log.debug("consumer lag not sampled: %r", error)
+            await asyncio.sleep(self._every)

@@ -1,0 +1,62 @@
+"""Conversation state in a NATS key-value bucket, changed by compare-and-set on its revision.
+
+Concurrent writers (two workers, a worker and the dispatcher, a hand-back) never lose each
+other's changes: a write that lost the race re-reads the state and applies the transition
+again, which may then no longer apply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from libs.contracts.conversation import ConversationState, Transition
+from libs.contracts.messages import utc_now
+from libs.contracts.subjects import subject_token
+
+
+@dataclass(frozen=True)
+class StateChange:
+    state: ConversationState
+    """The state after the transition, or the stored one when it did not apply."""
+    applied: bool
+
+
+class ConversationStore:
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+
+    async def load(self, conversation_id: str) -> tuple[ConversationState, int | None]:
+        """The state and its revision (``None`` when the conversation is new)."""
+        try:
+            entry = await self._kv.get(subject_token(conversation_id))
+        except KeyNotFoundError:
+            return ConversationState(conversation_id=conversation_id), None
+        if entry.value is None:
+            return ConversationState(conversation_id=conversation_id), entry.revision
+        return ConversationState.model_validate_json(entry.value), entry.revision
+
+    async def get(self, conversation_id: str) -> ConversationState:
+        state, _ = await self.load(conversation_id)
+        return state
+
+    async def apply(self, conversation_id: str, transition: Transition) -> StateChange:
+        """Apply ``transition`` with compare-and-set, retrying on a concurrent write."""
+        key = subject_token(conversation_id)
+        while True:
+            state, revision = await self.load(conversation_id)
+            changed = transition(state)  # parsed afresh for this attempt: no copy needed
+            if changed is None:
+                return StateChange(state, applied=False)
+            changed.updated_at = utc_now()
+            payload = changed.model_dump_json().encode()
+            try:
+                if revision is None:
+                    await self._kv.create(key, payload)
+                else:
+                    await self._kv.update(key, payload, last=revision)
+            except KeyWrongLastSequenceError:
+                continue
+            return StateChange(changed, applied=True)
