@@ -1,15 +1,16 @@
 """What an agent is to the worker: it reads one coalesced turn and streams a reply.
 
 The worker owns everything around it (order, leases, state, publishing); an agent only
-decides what to say and whether to call the handoff tool.
+decides what to say, and whether to hand off through the turn's tools.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from libs.contracts.messages import Route, TranscriptLine
@@ -30,10 +31,46 @@ class TurnContext:
     """When a gateway received the newest customer message of this turn."""
 
 
-Summarize = Callable[[], Awaitable[str]]
-"""Writes the summary for the human; called only once the episode is claimed."""
-HandoffCall = Callable[[str, dict[str, Any] | None, Summarize | None], Awaitable[dict[str, Any]]]
-"""``(reason, application attributes, summarize)`` → TAC's result dict (``status``, …)."""
+class HandoffStatus(StrEnum):
+    """What asking for a human achieved, in the words TAC's handoff tool reports."""
+
+    INITIATED = "handoff_initiated"
+    """The episode was claimed and the request stored: a person is on the way."""
+    ALREADY_REQUESTED = "handoff_already_requested"
+    """This episode's handoff was requested before; nothing is sent twice."""
+    FAILED = "handoff_failed"
+    """The request could not be stored; the conversation stays with the bot."""
+
+
+@dataclass(frozen=True)
+class HandoffAnswer:
+    """The handoff tool's answer; :meth:`as_tac` is the dict TAC's tool returns."""
+
+    status: HandoffStatus
+    channel: str
+    """TAC's channel name: ``SMS``, ``WHATSAPP``, ``RCS``, ``CHAT`` or ``VOICE``."""
+    detail: str = ""
+
+    def as_tac(self) -> dict[str, str]:
+        answer = {"status": self.status.value, "channel": self.channel}
+        if self.status is HandoffStatus.ALREADY_REQUESTED:
+            answer["detail"] = self.detail
+        elif self.status is HandoffStatus.FAILED:
+            answer["error"] = self.detail
+        return answer
+
+
+class Handoff(Protocol):
+    """One turn's handoff: the first request of an episode claims it; later ones are told so."""
+
+    async def request(
+        self, reason: str, attributes: Mapping[str, Any] | None = None
+    ) -> HandoffAnswer: ...
+
+    @property
+    def initiated(self) -> bool:
+        """Whether this turn's handoff was initiated (the reply is then the goodbye)."""
+        ...
 
 
 SendFrame = Callable[[dict[str, Any]], Awaitable[None]]
@@ -74,26 +111,20 @@ class VoiceControls:
 
 @dataclass
 class TurnTools:
-    """The tools of one turn; the handoff tool takes only a ``reason``, as in TAC."""
+    """The tools of one turn: the handoff (only a ``reason``, as in TAC) and, on calls, voice."""
 
-    handoff: HandoffCall
-    handoff_results: list[dict[str, Any]] = field(default_factory=list)
+    handoff: Handoff
     voice: VoiceControls | None = None
     """Set on voice turns only."""
 
     async def request_handoff(
-        self,
-        reason: str,
-        attributes: dict[str, Any] | None = None,
-        summarize: Summarize | None = None,
-    ) -> dict[str, Any]:
-        result = await self.handoff(reason, attributes, summarize)
-        self.handoff_results.append(result)
-        return result
+        self, reason: str, attributes: Mapping[str, Any] | None = None
+    ) -> HandoffAnswer:
+        return await self.handoff.request(reason, attributes)
 
     @property
     def handoff_initiated(self) -> bool:
-        return any(r.get("status") == "handoff_initiated" for r in self.handoff_results)
+        return self.handoff.initiated
 
 
 class Agent(Protocol):

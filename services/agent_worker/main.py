@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import FastAPI
-from faststream import AckPolicy
-from faststream.nats import JStream, NatsMessage, PullSub
+from faststream import AckPolicy, Context
+from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 
 from libs.contracts.messages import CustomerTurn
 from libs.contracts.subjects import (
@@ -28,38 +30,75 @@ from libs.platform.health import Readiness, broker_running, health_router
 from libs.platform.settings import load_settings
 from libs.platform.tracing import instrument_app, service_tracer
 from services.agent_worker.agent import Agent
+from services.agent_worker.agent_turn import AgentRunner
 from services.agent_worker.guarded_agent import GuardedAgent
-from services.agent_worker.handoff_request import HandoffRequester
 from services.agent_worker.llm_agent import LlmAgent, create_openai_client
 from services.agent_worker.policy_agent import PolicyAgent
 from services.agent_worker.settings import AgentWorkerSettings
-from services.agent_worker.summary import ModelSummarizer
-from services.agent_worker.tac.handoff import TAC, TACConfig
+from services.agent_worker.summary import ExtractiveSummarizer, ModelSummarizer, Summarizer
+from services.agent_worker.tac import TAC
 from services.agent_worker.turn_lease import TurnLease
 from services.agent_worker.turn_log import TurnLog
 from services.agent_worker.turns import TurnProcessor
 
 SERVICE_NAME = "agent-worker"
+TURNS_CONTEXT = "turns"
+"""The FastStream context key of the started :class:`TurnProcessor`."""
 
 
-def default_agent(settings: AgentWorkerSettings) -> Agent:
+@dataclass(frozen=True)
+class AgentSetup:
+    agent: Agent
+    summarizer: Summarizer
+    """Writes the human's note at handoff time: the model's when one is configured."""
+
+
+def default_setup(settings: AgentWorkerSettings, agent: Agent | None = None) -> AgentSetup:
     """No ``OPENAI_API_KEY``: the embedded policy agent. With one: the model, guarded by it."""
-    tac = TAC(TACConfig.for_worker())
+    tac = TAC()
     if settings.openai_api_key is None:
-        return PolicyAgent(tac, faq=settings.faq)
+        return AgentSetup(agent or PolicyAgent(tac, faq=settings.faq), ExtractiveSummarizer())
     client = create_openai_client(settings)
-    tac.summarizer = ModelSummarizer(
+    summarizer = ModelSummarizer(
         client,
         settings.baton_llm_model,
         timeout_seconds=settings.baton_summary_timeout_seconds,
         voice_timeout_seconds=settings.baton_voice_summary_timeout_seconds,
     )
-    return GuardedAgent(LlmAgent.from_settings(settings, client=client, tac=tac), tac)
+    model = GuardedAgent(LlmAgent.from_settings(settings, client=client, tac=tac), tac)
+    return AgentSetup(agent or model, summarizer)
+
+
+async def turn_processor(
+    broker: NatsBroker, settings: AgentWorkerSettings, setup: AgentSetup
+) -> TurnProcessor:
+    """The processor, bound to the declared buckets of a connected broker."""
+    js = jetstream(broker)
+    store = ConversationStore(await bucket(js, CONVERSATIONS_BUCKET))
+    lease = TurnLease(
+        await bucket(js, TURN_LOCKS_BUCKET),
+        owner=settings.baton_instance_id,
+        lease_seconds=settings.baton_turn_lease_seconds,
+    )
+    runner = AgentRunner(
+        agent=setup.agent,
+        broker=broker,
+        store=store,
+        summarizer=setup.summarizer,
+        tracer=service_tracer(SERVICE_NAME),
+    )
+    return TurnProcessor(
+        store=store,
+        log_reader=TurnLog(js),
+        lease=lease,
+        runner=runner,
+        wait_seconds=settings.baton_turn_wait_seconds,
+    )
 
 
 def create_app(settings: AgentWorkerSettings | None = None, agent: Agent | None = None) -> FastAPI:
     settings = settings or load_settings(AgentWorkerSettings)
-    chosen_agent = agent or default_agent(settings)
+    setup = default_setup(settings, agent)
     broker = create_broker(settings, SERVICE_NAME)
     readiness = Readiness(broker)
     policy = RedeliveryPolicy(
@@ -67,7 +106,6 @@ def create_app(settings: AgentWorkerSettings | None = None, agent: Agent | None 
         max_deliver=5,
         ack_wait_seconds=max(1.0, settings.baton_turn_lease_seconds),
     )
-    processors: list[TurnProcessor] = []
     lag = ConsumerLag(broker, [DurableConsumer(TURNS_STREAM, AGENT_WORKER_DURABLE)])
 
     @broker.subscriber(
@@ -79,31 +117,18 @@ def create_app(settings: AgentWorkerSettings | None = None, agent: Agent | None 
         config=policy.consumer_config(max_ack_pending=10_000),
         ack_policy=AckPolicy.MANUAL,
     )
-    async def on_turn(turn: CustomerTurn, message: NatsMessage) -> None:
+    async def on_turn(
+        turn: CustomerTurn,
+        message: NatsMessage,
+        processor: Annotated[TurnProcessor, Context(TURNS_CONTEXT)],
+    ) -> None:
         async with settled(message, policy, broker):
-            await processors[0].handle(turn, message)
+            await processor.handle(turn, message)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await broker.connect()
-        js = jetstream(broker)
-        store = ConversationStore(await bucket(js, CONVERSATIONS_BUCKET))
-        processors.append(
-            TurnProcessor(
-                broker=broker,
-                store=store,
-                log_reader=TurnLog(js),
-                lease=TurnLease(
-                    await bucket(js, TURN_LOCKS_BUCKET),
-                    owner=settings.baton_instance_id,
-                    lease_seconds=settings.baton_turn_lease_seconds,
-                ),
-                agent=chosen_agent,
-                handoff=HandoffRequester(broker, store),
-                wait_seconds=settings.baton_turn_wait_seconds,
-                tracer=service_tracer(SERVICE_NAME),
-            )
-        )
+        broker.context.set_global(TURNS_CONTEXT, await turn_processor(broker, settings, setup))
         async with broker_running(broker, readiness, lag=lag):
             yield
 

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from libs.contracts.messages import TranscriptLine
-from services.agent_worker.agent import TurnContext, TurnTools
+from services.agent_worker.agent import HandoffStatus, TurnContext, TurnTools
 from services.agent_worker.escalation import Trigger, detect, normalize
 from services.agent_worker.knowledge import DEFAULT_FAQ as DEFAULT_FAQ
 from services.agent_worker.knowledge import Faq
@@ -60,10 +60,10 @@ async def escalate(
         tac, session, {**attributes, ESCALATION_ATTRIBUTE: trigger.value}
     )
     result = await tool(reason=trigger.reason)
-    status = result.get("status") if isinstance(result, dict) else None
-    if status == "handoff_initiated":
+    status = HandoffStatus(result["status"]) if isinstance(result, dict) else HandoffStatus.FAILED
+    if status is HandoffStatus.INITIATED:
         return SECURE_HANDOFF_GOODBYE if trigger is Trigger.ACCOUNT_SECURITY else HANDOFF_GOODBYE
-    if status == "handoff_already_requested":
+    if status is HandoffStatus.ALREADY_REQUESTED:
         return ALREADY_HANDING_OFF
     return HANDOFF_FAILED
 

@@ -90,8 +90,20 @@ def transcript_text(history: Sequence[TranscriptLine], latest: str, lines: int) 
 
 class Summarizer(Protocol):
     async def summarize(self, turn: TurnContext, reason: str) -> str:
-        """A summary of at most ``SUMMARY_LIMIT`` characters; never raises."""
+        """A summary for the human; may raise or come back empty (see :func:`write_summary`)."""
         ...
+
+
+async def write_summary(summarizer: Summarizer, turn: TurnContext, reason: str) -> str:
+    """The summarizer's note when it can be had, else the extractive one: never no summary."""
+    try:
+        written = await summarizer.summarize(turn, reason)
+    except Exception as error:  # the handoff must not wait on, or fail with, its summary
+        log.warning("summary unavailable (%s): using the extractive one", type(error).__name__)
+    else:
+        if written.strip():
+            return fit_summary(written)
+    return extractive_summary(turn.history, turn.text, reason)
 
 
 class ExtractiveSummarizer:
@@ -102,10 +114,10 @@ class ExtractiveSummarizer:
 
 
 class ModelSummarizer:
-    """A short non-streaming completion; the extractive summary when the model fails.
+    """A short non-streaming completion, written while the customer waits for the goodbye.
 
-    It runs while the customer waits for the goodbye, so it gets its own short timeout
-    and no retries.
+    It gets its own short timeout and no retries; a failure or a late answer raises, and
+    :func:`write_summary` falls back to the extractive summary.
     """
 
     def __init__(
@@ -123,7 +135,6 @@ class ModelSummarizer:
         self._history_lines = history_lines
 
     async def summarize(self, turn: TurnContext, reason: str) -> str:
-        fallback = extractive_summary(turn.history, turn.text, reason)
         issue = clip(customer_issue(turn.history, turn.text), 300)
         transcript = transcript_text(turn.history, turn.text, self._history_lines)
         request = (
@@ -136,15 +147,11 @@ class ModelSummarizer:
         ]
         # A caller hears silence until the goodbye: on a call the summary waits less.
         timeout = self._voice_timeout if turn.route.channel is Channel.VOICE else None
-        try:
-            completion = await asyncio.wait_for(
-                self._client.chat.completions.create(
-                    model=self._model, messages=messages, max_tokens=160, temperature=0.2
-                ),
-                timeout,
-            )
-            text = completion.choices[0].message.content if completion.choices else None
-        except Exception as error:  # the handoff must not wait on, or fail with, its summary
-            log.warning("model summary failed (%s); using the extractive one", type(error).__name__)
-            return fallback
-        return fit_summary(text) if text and text.strip() else fallback
+        completion = await asyncio.wait_for(
+            self._client.chat.completions.create(
+                model=self._model, messages=messages, max_tokens=160, temperature=0.2
+            ),
+            timeout,
+        )
+        text = completion.choices[0].message.content if completion.choices else None
+        return text or ""

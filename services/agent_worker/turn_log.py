@@ -1,8 +1,13 @@
-"""Reading a conversation's unprocessed turns from the turn stream, in arrival order."""
+"""The turn stream's one reader: a conversation's unprocessed turns, in arrival order.
+
+Each turn comes back with the headers it was stored with, so the agent turn continues the
+trace of the newest message it answers without reading the stream a second time.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
@@ -15,6 +20,8 @@ from libs.contracts.subjects import TURNS, TURNS_STREAM
 class LoggedTurn:
     sequence: int
     turn: CustomerTurn
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """What the gateway stored with the turn (``traceparent``, ``Nats-Msg-Id``)."""
 
 
 class TurnLog:
@@ -43,5 +50,6 @@ class TurnLog:
                 break
             assert raw.seq is not None and raw.data is not None
             sequence = raw.seq
-            turns.append(LoggedTurn(sequence, CustomerTurn.model_validate_json(raw.data)))
+            turn = CustomerTurn.model_validate_json(raw.data)
+            turns.append(LoggedTurn(sequence, turn, dict(raw.headers or {})))
         return turns

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from libs.contracts.messages import Channel, Route, TranscriptLine
-from services.agent_worker.agent import Agent, Summarize, TurnContext, TurnTools
+from services.agent_worker.agent import (
+    Agent,
+    HandoffAnswer,
+    HandoffStatus,
+    TurnContext,
+    TurnTools,
+)
 from services.agent_worker.tac.handoff import TAC, TACConfig
 from tests.support.twilio_fakes import CUSTOMER, FLOW_SID, OUR_NUMBER
 
@@ -30,23 +37,29 @@ def tac() -> TAC:
 
 @dataclass
 class FakeHandoff:
-    """The worker's handoff as the tool sees it: the first call of an episode claims it."""
+    """A turn's handoff as an agent sees it: the first request of an episode claims it."""
 
-    error: Exception | None = None
+    failure: str | None = None
+    """When set, every request fails with this detail (the request could not be stored)."""
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    summaries: list[str] = field(default_factory=list)
+    answers: list[HandoffAnswer] = field(default_factory=list)
 
-    async def __call__(
-        self, reason: str, attributes: dict[str, Any] | None, summarize: Summarize | None
-    ) -> dict[str, Any]:
+    async def request(
+        self, reason: str, attributes: Mapping[str, Any] | None = None
+    ) -> HandoffAnswer:
         self.calls.append((reason, dict(attributes or {})))
-        if summarize is not None and len(self.calls) == 1:
-            self.summaries.append(await summarize())
-        if self.error is not None:
-            raise self.error
-        if len(self.calls) > 1:
-            return {"status": "handoff_already_requested", "channel": "SMS", "detail": "pending"}
-        return {"status": "handoff_initiated", "channel": "SMS"}
+        if self.failure is not None:
+            answer = HandoffAnswer(HandoffStatus.FAILED, "SMS", self.failure)
+        elif len(self.calls) > 1:
+            answer = HandoffAnswer(HandoffStatus.ALREADY_REQUESTED, "SMS", "pending")
+        else:
+            answer = HandoffAnswer(HandoffStatus.INITIATED, "SMS")
+        self.answers.append(answer)
+        return answer
+
+    @property
+    def initiated(self) -> bool:
+        return any(a.status is HandoffStatus.INITIATED for a in self.answers)
 
     def tools(self) -> TurnTools:
         return TurnTools(handoff=self)

@@ -58,9 +58,7 @@ async def test_the_application_sets_attributes_and_the_model_cannot() -> None:
     assert result == {"status": "handoff_initiated", "channel": "SMS"}
     [(reason, attributes)] = handoff.calls
     assert reason == "parcel lost"
-    [summary] = handoff.summaries
     assert attributes == {"department": "returns"}
-    assert "my parcel never arrived" in summary
 
 
 async def test_a_second_call_in_the_episode_is_a_typed_result() -> None:
@@ -72,7 +70,7 @@ async def test_a_second_call_in_the_episode_is_a_typed_result() -> None:
 
 
 async def test_a_failed_request_is_reported_not_hidden() -> None:
-    handoff = FakeHandoff(error=TimeoutError("nats: timeout"))
+    handoff = FakeHandoff(failure="the handoff could not be requested (TimeoutError)")
     result = await create_studio_handoff_tool(tac(), session_for(handoff))(reason="help")
     assert result == {
         "status": "handoff_failed",

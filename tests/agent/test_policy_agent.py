@@ -163,6 +163,6 @@ async def test_an_answer_between_fallbacks_resets_the_count() -> None:
 
 
 async def test_a_failed_handoff_is_told_to_the_customer() -> None:
-    handoff = FakeHandoff(error=ConnectionError("nats down"))
+    handoff = FakeHandoff(failure="the handoff could not be requested (ConnectionError)")
     tokens = await reply(PolicyAgent(tac()), turn("I want a human"), handoff.tools())
     assert "".join(tokens) == HANDOFF_FAILED

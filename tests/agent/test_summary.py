@@ -15,6 +15,7 @@ from services.agent_worker.summary import (
     SUMMARY_LIMIT,
     ModelSummarizer,
     extractive_summary,
+    write_summary,
 )
 from tests.agent.fakes import lines, turn
 from tests.agent.openai_server import Failure, ScriptedModel
@@ -58,8 +59,10 @@ async def test_model_summary_is_used_and_cut_to_the_limit(
     client: AsyncOpenAI, model: ScriptedModel
 ) -> None:
     model.summary = "Customer's order 5512 arrived with a cracked screen. " * 30
-    summary = await ModelSummarizer(client, "baton-test-model").summarize(
-        turn("still broken", long_history()), "customer is frustrated or dissatisfied"
+    summary = await write_summary(
+        ModelSummarizer(client, "baton-test-model"),
+        turn("still broken", long_history()),
+        "customer is frustrated or dissatisfied",
     )
     assert len(summary) <= SUMMARY_LIMIT
     assert summary.startswith("Customer's order 5512 arrived with a cracked screen.")
@@ -73,8 +76,10 @@ async def test_a_failing_model_falls_back_to_the_extractive_summary(
     client: AsyncOpenAI, model: ScriptedModel
 ) -> None:
     model.summary = Failure(500)
-    summary = await ModelSummarizer(client, "baton-test-model").summarize(
-        turn("still broken", long_history()), "frustration"
+    summary = await write_summary(
+        ModelSummarizer(client, "baton-test-model"),
+        turn("still broken", long_history()),
+        "frustration",
     )
     assert ISSUE in summary and len(summary) <= SUMMARY_LIMIT
     assert len(model.requests) == 1, "the summary is not retried while the customer waits"
@@ -101,7 +106,7 @@ async def test_on_a_call_a_slow_model_summary_gives_way_to_the_extractive_one() 
     ):
         summarizer = ModelSummarizer(slow_client, "baton-test-model", voice_timeout_seconds=0.3)
         started = time.monotonic()
-        summary = await summarizer.summarize(context, "caller asked for a human")
+        summary = await write_summary(summarizer, context, "caller asked for a human")
         elapsed = time.monotonic() - started
     assert elapsed < 2.0
     assert summary == extractive_summary(context.history, context.text, "caller asked for a human")
