@@ -21,7 +21,7 @@ from libs.contracts.subjects import (
     TURNS_STREAM,
 )
 from services.agent_worker.policy_agent import DEFAULT_FAQ
-from services.messaging_gateway.webhooks import sms_conversation_id
+from services.messaging_gateway.inbound_turns import sms_conversation_id
 from tests.support.digital_stack import ATTRIBUTES, DigitalStack, start_digital_stack
 from tests.support.streams import HANDOFF_STREAM, wait_for_messages
 from tests.support.twilio_fakes import ACCOUNT_SID, API_KEY, FLOW_SID, OUR_NUMBER

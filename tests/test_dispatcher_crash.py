@@ -11,7 +11,7 @@ from nats.js import JetStreamContext
 
 from libs.contracts.messages import HandoffOutcome, HandoffResult
 from libs.contracts.subjects import HANDOFF_RESULT
-from services.messaging_gateway.webhooks import sms_conversation_id
+from services.messaging_gateway.inbound_turns import sms_conversation_id
 from tests.support.digital_stack import start_digital_stack
 from tests.support.processes import service_env, start_service
 from tests.support.streams import HANDOFF_STREAM, wait_for_messages

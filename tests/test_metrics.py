@@ -18,8 +18,8 @@ from libs.contracts.subjects import HANDOFF_RESULT
 from libs.platform.metrics import NATS_METRICS, REGISTRY
 from services.agent_worker.metrics import METRICS as WORKER_METRICS
 from services.handoff_dispatcher.metrics import METRICS as DISPATCHER_METRICS
+from services.messaging_gateway.inbound_turns import sms_conversation_id
 from services.messaging_gateway.metrics import METRICS as MESSAGING_METRICS
-from services.messaging_gateway.webhooks import sms_conversation_id
 from services.relay_gateway.metrics import METRICS as RELAY_METRICS
 from tests.support.digital_stack import start_digital_stack
 from tests.support.relay_caller import dial

@@ -18,7 +18,7 @@ from nats.js import JetStreamContext
 
 from baton_devtools.console import place_call
 from libs.platform.metrics import REGISTRY
-from services.messaging_gateway.webhooks import sms_conversation_id
+from services.messaging_gateway.inbound_turns import sms_conversation_id
 from tests.support.digital_stack import ATTRIBUTES
 from tests.support.route_stack import RouteStack, start_route_stack
 from tests.support.twilio_fakes import ACCOUNT_SID, OUR_NUMBER

@@ -16,7 +16,7 @@ from libs.contracts.messages import HandoffOutcome, HandoffResult
 from libs.contracts.subjects import HANDOFF_RESULT
 from libs.platform.span_files import SpanFileExporter
 from libs.platform.tracing import flush_spans, redacted, spans_exported_to
-from services.messaging_gateway.webhooks import sms_conversation_id
+from services.messaging_gateway.inbound_turns import sms_conversation_id
 from tests.support.digital_stack import start_digital_stack
 from tests.support.relay_caller import dial
 from tests.support.streams import HANDOFF_STREAM, wait_for_messages

@@ -94,6 +94,7 @@ def release_claim(epoch: int) -> Transition:
             return None
         state.status = ConversationStatus.ACTIVE
         state.handoff_reason = ""
+        state.handoff_turn_received_at = None
         return state
 
     return release

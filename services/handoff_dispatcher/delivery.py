@@ -40,9 +40,10 @@ from libs.platform.span_attributes import (
     EXECUTION_SID,
     HANDOFF_ID,
 )
+from services.handoff_dispatcher.outcome import DeliveryOutcome
 from services.handoff_dispatcher.records import DeliveryRecord, DeliveryRecords, DeliveryState
 from services.handoff_dispatcher.slis import record_handoff_slis
-from services.handoff_dispatcher.studio import StudioExecutions, StudioOutcome
+from services.handoff_dispatcher.studio import StudioExecutions
 from services.handoff_dispatcher.voice_end import VoiceEndSender
 
 log = logging.getLogger("baton.handoff_dispatcher")
@@ -143,7 +144,7 @@ class HandoffDelivery:
     ) -> DeliveryRecord:
         data = build_handoff_data(request, self.static_attributes, self.memory_store_id)
         to = request.route.customer_address
-        outcome: StudioOutcome | None = None
+        outcome: DeliveryOutcome | None = None
         if request.route.channel is Channel.VOICE:
             await self.records.put(
                 request.conversation_id, request.epoch, DeliveryRecord(state=DeliveryState.POSTING)
@@ -158,7 +159,7 @@ class HandoffDelivery:
         elif previous is not None:  # a POST may have reached Studio before a crash
             found = await self.studio.find_active(to, data.conversation_id)
             if found:
-                outcome = StudioOutcome(found, None, "found after restart", previous.attempts)
+                outcome = DeliveryOutcome(found, None, "found after restart", previous.attempts)
         if outcome is None:
             await self.records.put(
                 request.conversation_id, request.epoch, DeliveryRecord(state=DeliveryState.POSTING)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Annotated
 
 from fastapi import FastAPI
-from faststream import AckPolicy
+from faststream import AckPolicy, Context
 from faststream.nats import JStream, NatsMessage, PullSub
 
 from libs.contracts.messages import HandoffRequested
@@ -36,6 +37,8 @@ from services.handoff_dispatcher.studio import RetryBudget, StudioExecutions
 from services.handoff_dispatcher.voice_end import VoiceEndSender
 
 SERVICE_NAME = "handoff-dispatcher"
+DELIVERY_CONTEXT = "delivery"
+"""The FastStream context key of the started :class:`HandoffDelivery`."""
 
 
 def create_app(settings: HandoffDispatcherSettings | None = None) -> FastAPI:
@@ -56,7 +59,6 @@ def create_app(settings: HandoffDispatcherSettings | None = None) -> FastAPI:
         consumer=HANDOFF_DISPATCHER_DURABLE,
         ack_wait_seconds=settings.baton_dispatcher_ack_wait_seconds,
     )
-    deliveries: list[HandoffDelivery] = []
     tracer = service_tracer(SERVICE_NAME)
     lag = ConsumerLag(
         broker,
@@ -73,15 +75,20 @@ def create_app(settings: HandoffDispatcherSettings | None = None) -> FastAPI:
         config=policy.consumer_config(),
         ack_policy=AckPolicy.MANUAL,
     )
-    async def on_handoff(request: HandoffRequested, message: NatsMessage) -> None:
+    async def on_handoff(
+        request: HandoffRequested,
+        message: NatsMessage,
+        delivery: Annotated[HandoffDelivery, Context(DELIVERY_CONTEXT)],
+    ) -> None:
         async with settled(message, policy, broker):
-            await deliveries[0].dispatch(request, heartbeat=message.in_progress)
+            await delivery.dispatch(request, heartbeat=message.in_progress)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await broker.connect()
         js = jetstream(broker)
-        deliveries.append(
+        broker.context.set_global(
+            DELIVERY_CONTEXT,
             HandoffDelivery(
                 broker=broker,
                 store=ConversationStore(await bucket(js, CONVERSATIONS_BUCKET)),
@@ -95,7 +102,7 @@ def create_app(settings: HandoffDispatcherSettings | None = None) -> FastAPI:
                 phone_number=settings.twilio_phone_number,
                 failed_message=settings.baton_handoff_failed_message,
                 tracer=tracer,
-            )
+            ),
         )
         async with broker_running(broker, readiness, lag=lag, closers=[rest.aclose]):
             yield

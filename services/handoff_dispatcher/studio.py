@@ -19,18 +19,7 @@ from opentelemetry import trace
 from libs.contracts.messages import HandoffFailure
 from libs.platform.consuming import Heartbeat, while_in_progress
 from libs.platform.twilio_rest import TwilioProduct, TwilioRestClient
-
-
-@dataclass(frozen=True)
-class StudioOutcome:
-    execution_sid: str | None
-    failure: HandoffFailure | None
-    detail: str
-    attempts: int
-
-    @property
-    def delivered(self) -> bool:
-        return self.failure is None
+from services.handoff_dispatcher.outcome import DeliveryOutcome
 
 
 @dataclass(frozen=True)
@@ -57,7 +46,7 @@ class StudioExecutions:
 
     async def create(
         self, *, to: str, from_: str, parameters: str, conversation_id: str, heartbeat: Heartbeat
-    ) -> StudioOutcome:
+    ) -> DeliveryOutcome:
         failure = HandoffFailure.STUDIO_UNAVAILABLE
         detail = ""
         for attempt in range(1, self._budget.max_attempts + 1):
@@ -73,12 +62,12 @@ class StudioExecutions:
             else:
                 status = response.status_code
                 if status in (200, 201):
-                    return StudioOutcome(str(response.json()["sid"]), None, "created", attempt)
+                    return DeliveryOutcome(str(response.json()["sid"]), None, "created", attempt)
                 if status == 409:
                     ours = await self.find_active(to, conversation_id)
                     if ours:
-                        return StudioOutcome(ours, None, "already active for us", attempt)
-                    return StudioOutcome(None, HandoffFailure.CONFLICT, response.text, attempt)
+                        return DeliveryOutcome(ours, None, "already active for us", attempt)
+                    return DeliveryOutcome(None, HandoffFailure.CONFLICT, response.text, attempt)
                 detail = f"{status} {response.text[:300]}"
                 if status == 429:
                     failure, retry_after = (
@@ -88,7 +77,7 @@ class StudioExecutions:
                 elif status >= 500:
                     failure = HandoffFailure.STUDIO_UNAVAILABLE
                 else:
-                    return StudioOutcome(None, HandoffFailure.STUDIO_REJECTED, detail, attempt)
+                    return DeliveryOutcome(None, HandoffFailure.STUDIO_REJECTED, detail, attempt)
             if attempt < self._budget.max_attempts:
                 delay = self._budget.delay(attempt, retry_after)
                 trace.get_current_span().add_event(
@@ -96,7 +85,7 @@ class StudioExecutions:
                     {"attempt": attempt, "failure": failure.value, "delay_s": delay},
                 )
                 await while_in_progress(asyncio.sleep(delay), heartbeat)
-        return StudioOutcome(None, failure, detail, self._budget.max_attempts)
+        return DeliveryOutcome(None, failure, detail, self._budget.max_attempts)
 
     async def find_active(self, to: str, conversation_id: str) -> str | None:
         """The active execution for this contact whose HandoffData names our conversation."""

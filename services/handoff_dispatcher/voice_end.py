@@ -22,7 +22,7 @@ from libs.contracts.subjects import VOICE_CALL
 from libs.platform.consuming import Heartbeat, while_in_progress
 from libs.platform.propagation import inject_trace_headers, send_span
 from libs.platform.span_attributes import CALL_SID, TURN_SEQUENCE
-from services.handoff_dispatcher.studio import StudioOutcome
+from services.handoff_dispatcher.outcome import DeliveryOutcome
 
 log = logging.getLogger("baton.handoff_dispatcher.voice")
 
@@ -39,7 +39,7 @@ class VoiceEndSender:
 
     async def send(
         self, *, call_sid: str, turn: int, handoff_id: str, data: HandoffData, heartbeat: Heartbeat
-    ) -> StudioOutcome:
+    ) -> DeliveryOutcome:
         command = VoiceEnd(
             turn=turn, handoff_id=handoff_id, handoff_data=data.end_frame()["handoffData"]
         )
@@ -69,7 +69,7 @@ class VoiceEndSender:
                     )
                 except NoRespondersError:
                     span.set_attribute("baton.voice.end_answer", "no_responders")
-                    return StudioOutcome(
+                    return DeliveryOutcome(
                         None, HandoffFailure.CALLER_GONE, "no gateway holds the call", attempt
                     )
                 except NatsTimeoutError:
@@ -79,8 +79,8 @@ class VoiceEndSender:
                 answer = VoiceEndAnswer.model_validate_json(reply.data)
                 span.set_attribute("baton.voice.end_answer", answer.status)
             if answer.status == "sent":
-                return StudioOutcome(None, None, "end sent after the final reply", attempt)
-            return StudioOutcome(None, HandoffFailure.CALLER_GONE, "caller hung up", attempt)
-        return StudioOutcome(
+                return DeliveryOutcome(None, None, "end sent after the final reply", attempt)
+            return DeliveryOutcome(None, HandoffFailure.CALLER_GONE, "caller hung up", attempt)
+        return DeliveryOutcome(
             None, HandoffFailure.CALLER_GONE, "the call's gateway never confirmed end", ATTEMPTS
         )

@@ -13,18 +13,23 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, HTTPException, Request
-from nats.js import JetStreamContext
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from libs.contracts.conversation import give_back_to_bot
-from libs.platform.conversation_store import ConversationStore
 from libs.platform.twilio_signature import TwilioSignature
+from services.messaging_gateway.dependencies import StoreDep
 from services.messaging_gateway.metrics import HANDOFF_TURN_TO_TASK
 
 log = logging.getLogger("baton.messaging_gateway.flex")
+
+
+class HandBack(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    conversation_id: str = Field(alias="conversationId", min_length=1)
 
 
 def event_time(form: dict[str, str]) -> datetime:
@@ -36,26 +41,27 @@ def event_time(form: dict[str, str]) -> datetime:
     return datetime.now(UTC)
 
 
-def flex_router(
-    signature: TwilioSignature,
-    store: Callable[[], ConversationStore],
-    jetstream: Callable[[], JetStreamContext],
-) -> APIRouter:
-    router = APIRouter(tags=["flex"])
+def handoff_conversation(form: dict[str, str]) -> str:
+    """The ``conversationId`` a ``task.created`` event's task carries, if it is a handoff."""
+    if form.get("EventType") != "task.created":
+        return ""
+    try:
+        attributes = json.loads(form.get("TaskAttributes") or "{}")
+    except ValueError:
+        return ""
+    return str(attributes.get("conversationId") or "") if isinstance(attributes, dict) else ""
 
-    @router.post("/messaging/taskrouter-events")
-    async def taskrouter_event(request: Request) -> dict[str, str]:
+
+def flex_router(signature: TwilioSignature) -> APIRouter:
+    router = APIRouter(prefix="/messaging", tags=["flex"])
+
+    @router.post("/taskrouter-events")
+    async def taskrouter_event(request: Request, store: StoreDep) -> dict[str, str]:
         form = {key: str(value) for key, value in (await signature.signed_form(request)).items()}
-        if form.get("EventType") != "task.created":
-            return {"status": "ignored"}
-        try:
-            attributes = json.loads(form.get("TaskAttributes") or "{}")
-        except ValueError:
-            return {"status": "ignored"}
-        conversation_id = str(attributes.get("conversationId") or "")
+        conversation_id = handoff_conversation(form)
         if not conversation_id:
-            return {"status": "not a handoff"}
-        state = await store().get(conversation_id)
+            return {"status": "ignored"}
+        state = await store.get(conversation_id)
         received = state.handoff_turn_received_at
         if received is None or state.route is None:
             return {"status": "no turn to measure from"}
@@ -63,17 +69,15 @@ def flex_router(
         HANDOFF_TURN_TO_TASK.observe(max(waited, 0.0), channel=state.route.channel.value)
         return {"status": "measured"}
 
-    @router.post("/messaging/handback")
-    async def hand_back(request: Request) -> dict[str, str | int]:
+    @router.post("/handback")
+    async def hand_back(request: Request, store: StoreDep) -> dict[str, str | int]:
         body = await signature.signed_json_body(request)
         try:
-            conversation_id = str(json.loads(body)["conversationId"])
-        except (ValueError, KeyError, TypeError) as error:
+            notice = HandBack.model_validate_json(body)
+        except ValidationError as error:
             raise HTTPException(status_code=400, detail="conversationId is required") from error
-        if not conversation_id:
-            raise HTTPException(status_code=400, detail="conversationId is required")
-        state = (await store().apply(conversation_id, give_back_to_bot())).state
-        log.info("conversation %s handed back (epoch %s)", conversation_id, state.epoch)
+        state = (await store.apply(notice.conversation_id, give_back_to_bot())).state
+        log.info("conversation %s handed back (epoch %s)", notice.conversation_id, state.epoch)
         return {"status": state.status.value, "epoch": state.epoch}
 
     return router

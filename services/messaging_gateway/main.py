@@ -5,13 +5,13 @@ Run with ``baton run messaging-gateway --port 8081``.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import FastAPI
-from faststream import AckPolicy
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from faststream import AckPolicy, Context
 from faststream.nats import JStream, NatsMessage, PullSub
 
 from libs.contracts.messages import AgentReply
@@ -30,29 +30,20 @@ from libs.platform.settings import load_settings
 from libs.platform.tracing import instrument_app
 from libs.platform.twilio_rest import TwilioRestClient
 from libs.platform.twilio_signature import TwilioSignature
+from services.messaging_gateway.dependencies import GatewayRuntime
 from services.messaging_gateway.flex_events import flex_router
-from services.messaging_gateway.replies import ReplySender
+from services.messaging_gateway.inbound_turns import IncompleteWebhook
+from services.messaging_gateway.replies import ReplyDelivery, ReplySender
 from services.messaging_gateway.settings import MessagingGatewaySettings
 from services.messaging_gateway.webhooks import TurnPublisher, messaging_router
 
 SERVICE_NAME = "messaging-gateway"
-log = logging.getLogger("baton.messaging_gateway")
+REPLIES_CONTEXT = "replies"
+"""The FastStream context key of the started :class:`ReplyDelivery`."""
 
 
-@dataclass
-class ReplyDelivery:
-    """Sends a reply unless the conversation is handed off (invariant 4)."""
-
-    sender: ReplySender
-    store: ConversationStore | None = None
-
-    async def deliver(self, reply: AgentReply) -> None:
-        assert self.store is not None, "started before the broker connected"
-        state = await self.store.get(reply.conversation_id)
-        if not state.may_deliver(reply):
-            log.info("reply %s muted: conversation is %s", reply.reply_id, state.status)
-            return
-        await self.sender.send(reply)
+async def incomplete_webhook(_: Request, error: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(error)}, status_code=400)
 
 
 def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
@@ -60,9 +51,7 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
     broker = create_broker(settings, SERVICE_NAME)
     readiness = Readiness(broker)
     rest = TwilioRestClient.for_api_key(settings)
-    delivery = ReplyDelivery(
-        ReplySender(rest, settings.twilio_account_sid, settings.baton_bot_identity)
-    )
+    sender = ReplySender(rest, settings.twilio_account_sid, settings.baton_bot_identity)
     policy = RedeliveryPolicy(
         consumer=MESSAGING_REPLIES_DURABLE, max_deliver=settings.baton_reply_max_deliver
     )
@@ -76,34 +65,35 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
         config=policy.consumer_config(),
         ack_policy=AckPolicy.MANUAL,
     )
-    async def send_reply(reply: AgentReply, message: NatsMessage) -> None:
+    async def send_reply(
+        reply: AgentReply,
+        message: NatsMessage,
+        delivery: Annotated[ReplyDelivery, Context(REPLIES_CONTEXT)],
+    ) -> None:
         async with settled(message, policy, broker):
             await delivery.deliver(reply)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await broker.connect()
-        delivery.store = ConversationStore(await bucket(jetstream(broker), CONVERSATIONS_BUCKET))
+        store = ConversationStore(await bucket(jetstream(broker), CONVERSATIONS_BUCKET))
+        app.state.runtime = GatewayRuntime(store=store)
+        broker.context.set_global(REPLIES_CONTEXT, ReplyDelivery(sender, store))
         async with broker_running(broker, readiness, lag=lag, closers=[rest.aclose]):
             yield
 
     app = FastAPI(title="Baton messaging gateway", lifespan=lifespan)
     instrument_app(app, SERVICE_NAME, log_sensitive=settings.baton_log_sensitive)
+    app.add_exception_handler(IncompleteWebhook, incomplete_webhook)
     app.include_router(health_router(readiness))
     signature = TwilioSignature(
         settings.twilio_auth_token.get_secret_value(), settings.public_base_url
     )
-
-    def store() -> ConversationStore:
-        assert delivery.store is not None, "started before the broker connected"
-        return delivery.store
-
-    app.include_router(flex_router(signature, store, lambda: jetstream(broker)))
+    app.include_router(flex_router(signature))
     app.include_router(
         messaging_router(
             signature,
             TurnPublisher(broker),
-            store,
             account_sid=settings.twilio_account_sid,
             bot_identity=settings.baton_bot_identity,
             our_number=settings.twilio_phone_number,

@@ -1,4 +1,8 @@
-"""Sending agent replies back to the customer through the Twilio API of their channel."""
+"""Sending agent replies back to the customer through the Twilio API of their channel.
+
+A reply is sent only while the conversation may still hear the bot (invariant 4): once a
+handoff starts, only its goodbye goes out, and a reply written in an earlier epoch is stale.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import httpx
 
 from libs.contracts.messages import AgentReply, Channel
 from libs.platform.consuming import PermanentFailure
+from libs.platform.conversation_store import ConversationStore
 from libs.platform.twilio_rest import TwilioProduct, TwilioRestClient
 
 log = logging.getLogger("baton.messaging_gateway.replies")
@@ -65,3 +70,18 @@ class ReplySender:
                 },
             )
         raise PermanentFailure(f"no digital reply path for channel {route.channel}")
+
+
+class ReplyDelivery:
+    """Sends a reply unless the conversation is handed off (invariant 4)."""
+
+    def __init__(self, sender: ReplySender, store: ConversationStore) -> None:
+        self._sender = sender
+        self._store = store
+
+    async def deliver(self, reply: AgentReply) -> None:
+        state = await self._store.get(reply.conversation_id)
+        if not state.may_deliver(reply):
+            log.info("reply %s muted: conversation is %s", reply.reply_id, state.status)
+            return
+        await self._sender.send(reply)

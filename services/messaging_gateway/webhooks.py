@@ -1,164 +1,132 @@
 """Inbound Twilio messaging webhooks, normalized into ``CustomerTurn``s on the turn stream.
 
 Every route checks ``X-Twilio-Signature`` first: a forged request gets 403 and nothing is
-published. A turn is published with ``Nats-Msg-Id`` set to the message's natural key, so a
-webhook delivered twice, to the same or another replica, becomes one turn. The webhook is
-answered only after JetStream stored the turn; if NATS is down Twilio gets 503 and retries.
+published. The body is parsed by its pydantic model (a wrong shape is a 400), turned into a
+turn by the source's builder (:mod:`services.messaging_gateway.inbound_turns`; a webhook
+lacking what a turn needs is a 400 too, see ``main.py``) and stored
+with its natural key, so a webhook delivered twice, to the same or another replica, becomes
+one turn. The webhook is answered only after JetStream stored the turn.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from faststream.nats import NatsBroker
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from twilio.twiml.messaging_response import MessagingResponse
 
 from libs.contracts.conversation import give_back_to_bot
-from libs.contracts.messages import Channel, CustomerTurn, Route
-from libs.platform.conversation_store import ConversationStore
+from libs.contracts.messages import CustomerTurn
 from libs.platform.publishing import publish_turn
 from libs.platform.twilio_signature import TwilioSignature
+from services.messaging_gateway.dependencies import StoreDep
+from services.messaging_gateway.inbound_turns import (
+    Skipped,
+    conversations_turn,
+    orchestrator_turn,
+    sms_turn,
+)
+from services.messaging_gateway.webhook_models import (
+    CommunicationCreated,
+    ConversationsEvent,
+    ConversationUpdated,
+    InboundSms,
+    OrchestratorEvent,
+)
 
 log = logging.getLogger("baton.messaging_gateway.webhooks")
 
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+Model = TypeVar("Model", bound=BaseModel)
+ORCHESTRATOR_EVENT = TypeAdapter[OrchestratorEvent](
+    Annotated[OrchestratorEvent, Field(union_mode="left_to_right")]
+)
 
 
-def sms_conversation_id(account_sid: str, our_number: str, customer: str) -> str:
-    """A stable id for a plain SMS thread, without the phone numbers in it."""
-    digest = hashlib.sha256(f"{account_sid}|{our_number}|{customer}".encode()).hexdigest()
-    return f"sms-{digest[:32]}"
+def parsed(model: type[Model], form: Mapping[str, Any]) -> Model:
+    try:
+        return model.model_validate(dict(form))
+    except ValidationError as error:
+        raise HTTPException(status_code=400, detail=_fields(error)) from error
+
+
+def _fields(error: ValidationError) -> str:
+    names = sorted({str(item["loc"][0]) for item in error.errors() if item["loc"]})
+    return f"invalid or missing: {', '.join(names)}" if names else "invalid body"
+
+
+def message_key(request: Request, sid: str) -> str:
+    """The message's SID, else Twilio's idempotency token (the same on Twilio's retries)."""
+    return sid or request.headers.get(IDEMPOTENCY_HEADER, "")
 
 
 @dataclass
 class TurnPublisher:
     broker: NatsBroker
 
-    async def publish(self, turn: CustomerTurn) -> bool:
-        """Store the turn; returns False when JetStream saw the same message id before."""
+    async def accept(self, outcome: CustomerTurn | Skipped) -> dict[str, str]:
+        """Store a turn once (a duplicate is acknowledged too); report a skipped webhook."""
+        if isinstance(outcome, Skipped):
+            return {"status": outcome.status}
         try:
-            ack = await publish_turn(self.broker, turn)
+            ack = await publish_turn(self.broker, outcome)
         except Exception as error:
-            log.error("could not store turn %s: %r", turn.message_id, error)
+            log.error("could not store turn %s: %r", outcome.message_id, error)
             raise HTTPException(status_code=503, detail="turn not stored, retry") from error
-        duplicate = bool(ack.duplicate)
-        if duplicate:
-            log.info("duplicate webhook for %s ignored", turn.message_id)
-        return not duplicate
+        if ack.duplicate:
+            log.info("duplicate webhook for %s ignored", outcome.message_id)
+        return {"status": "accepted"}
 
 
 def messaging_router(
     signature: TwilioSignature,
     publisher: TurnPublisher,
-    store: Callable[[], ConversationStore],
     *,
     account_sid: str,
     bot_identity: str,
     our_number: str,
 ) -> APIRouter:
     router = APIRouter(prefix="/messaging", tags=["messaging"])
-
-    async def conversation_updated(data: dict[str, Any]) -> dict[str, str]:
-        """CLOSED ends the episode: a handed-off conversation's state is released."""
-        status, conversation_id = str(data.get("status", "")), str(data.get("id", ""))
-        if status != "CLOSED" or not conversation_id:
-            return {"status": "noted"}
-        state = (await store().apply(conversation_id, give_back_to_bot())).state
-        log.info("orchestrator closed %s (epoch %s)", conversation_id, state.epoch)
-        return {"status": "closed"}
-
-    def message_key(request: Request, sid: str) -> str:
-        return sid or request.headers.get(IDEMPOTENCY_HEADER, "")
+    our_addresses = frozenset({our_number, bot_identity})
 
     @router.post("/sms")
     async def inbound_sms(request: Request) -> Response:
         """Programmable Messaging inbound SMS; the reply goes out later through the REST API."""
-        form = await signature.signed_form(request)
-        customer, ours = str(form.get("From", "")), str(form.get("To", ""))
-        key = message_key(request, str(form.get("MessageSid", "")))
-        if not (customer and ours and key):
-            raise HTTPException(status_code=400, detail="From, To and MessageSid are required")
-        await publisher.publish(
-            CustomerTurn(
-                conversation_id=sms_conversation_id(account_sid, ours, customer),
-                message_id=key,
-                route=Route(channel=Channel.SMS, customer_address=customer, agent_address=ours),
-                text=str(form.get("Body", "")),
-            )
-        )
+        sms = parsed(InboundSms, await signature.signed_form(request))
+        key = message_key(request, sms.message_sid)
+        await publisher.accept(sms_turn(sms, key, account_sid))
         return Response(str(MessagingResponse()), media_type="application/xml")
 
     @router.post("/conversations")
     async def conversations_event(request: Request) -> dict[str, str]:
-        """Conversations (classic) ``onMessageAdded``; the bot's own messages are ignored."""
-        form = await signature.signed_form(request)
-        if form.get("EventType") != "onMessageAdded":
-            return {"status": "ignored"}
-        author = str(form.get("Author", ""))
-        conversation_sid = str(form.get("ConversationSid", ""))
-        key = message_key(request, str(form.get("MessageSid", "")))
-        if author == bot_identity:
-            return {"status": "own message"}
-        if not (conversation_sid and key):
-            raise HTTPException(status_code=400, detail="ConversationSid and MessageSid required")
-        await publisher.publish(
-            CustomerTurn(
-                conversation_id=conversation_sid,
-                message_id=key,
-                route=Route(
-                    channel=Channel.CONVERSATIONS,
-                    customer_address=author,
-                    agent_address=bot_identity,
-                    twilio_conversation_id=conversation_sid,
-                ),
-                text=str(form.get("Body", "")),
-            )
-        )
-        return {"status": "accepted"}
+        """Conversations (classic) ``onMessageAdded``; the bot's own messages are skipped."""
+        event = parsed(ConversationsEvent, await signature.signed_form(request))
+        key = message_key(request, event.message_sid)
+        return await publisher.accept(conversations_turn(event, key, bot_identity))
 
     @router.post("/orchestrator")
-    async def orchestrator_event(request: Request) -> dict[str, str]:
+    async def orchestrator_event(request: Request, store: StoreDep) -> dict[str, str]:
         """Conversation Orchestrator JSON events (signed with ``bodySHA256``)."""
         body = await signature.signed_json_body(request)
         try:
-            event: dict[str, Any] = json.loads(body)
-        except ValueError as error:
-            raise HTTPException(status_code=400, detail="body is not JSON") from error
-        event_type = event.get("eventType")
-        data: dict[str, Any] = event.get("data") or {}
-        if event_type == "CONVERSATION_UPDATED":
-            return await conversation_updated(data)
-        if event_type != "COMMUNICATION_CREATED":
-            return {"status": "ignored"}
-        author: dict[str, Any] = data.get("author") or {}
-        text = str((data.get("content") or {}).get("text") or "")
-        if author.get("address") in {our_number, bot_identity} or not text:
-            return {"status": "ignored"}
-        conversation_id = str(data.get("conversationId", ""))
-        key = message_key(request, str(data.get("id", "")))
-        if not (conversation_id and key):
-            raise HTTPException(status_code=400, detail="conversationId and id are required")
-        await publisher.publish(
-            CustomerTurn(
-                conversation_id=conversation_id,
-                message_id=key,
-                route=Route(
-                    channel=Channel.ORCHESTRATOR,
-                    customer_address=str(author.get("address", "")),
-                    agent_address=our_number,
-                    twilio_conversation_id=conversation_id,
-                    medium=str(author.get("channel", "SMS")),
-                    profile_id=str(author.get("profileId", "")),
-                ),
-                text=text,
-            )
-        )
-        return {"status": "accepted"}
+            event = ORCHESTRATOR_EVENT.validate_json(body)
+        except ValidationError as error:
+            raise HTTPException(status_code=400, detail="not an Orchestrator event") from error
+        if isinstance(event, CommunicationCreated):
+            key = message_key(request, event.data.id)
+            turn = orchestrator_turn(event.data, key, our_addresses, our_number)
+            return await publisher.accept(turn)
+        if isinstance(event, ConversationUpdated) and event.data.status == "CLOSED":
+            if not event.data.id:
+                return {"status": "noted"}
+            state = (await store.apply(event.data.id, give_back_to_bot())).state
+            log.info("orchestrator closed %s (epoch %s)", event.data.id, state.epoch)
+            return {"status": "closed"}
+        return {"status": "noted" if isinstance(event, ConversationUpdated) else "ignored"}
 
     return router

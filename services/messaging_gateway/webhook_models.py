@@ -1,0 +1,88 @@
+"""The webhook bodies Twilio posts, as pydantic models with Twilio's own field names.
+
+Twilio adds parameters without notice, so unknown fields are ignored; the fields Baton reads
+are typed. A body that does not fit is refused with a 4xx by the route, never a 5xx.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TwilioForm(BaseModel):
+    """A form-encoded webhook: PascalCase fields, extras ignored."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+
+class InboundSms(TwilioForm):
+    """Programmable Messaging's "A message comes in" webhook."""
+
+    message_sid: str = Field(default="", alias="MessageSid")
+    from_: str = Field(alias="From", min_length=1)
+    to: str = Field(alias="To", min_length=1)
+    body: str = Field(default="", alias="Body")
+
+
+class ConversationsEvent(TwilioForm):
+    """A Conversations (classic) post-event webhook; Baton acts on ``onMessageAdded``."""
+
+    event_type: str = Field(alias="EventType")
+    conversation_sid: str = Field(default="", alias="ConversationSid")
+    message_sid: str = Field(default="", alias="MessageSid")
+    author: str = Field(default="", alias="Author")
+    body: str = Field(default="", alias="Body")
+
+
+class JsonEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+
+class Author(JsonEvent):
+    address: str = ""
+    channel: str = "SMS"
+    participant_id: str = Field(default="", alias="participantId")
+    profile_id: str = Field(default="", alias="profileId")
+
+
+class Content(JsonEvent):
+    text: str | None = None
+
+
+class Communication(JsonEvent):
+    """``COMMUNICATION_CREATED``'s ``data``: one message in an Orchestrator conversation."""
+
+    id: str = ""
+    conversation_id: str = Field(default="", alias="conversationId")
+    author: Author = Field(default_factory=Author)
+    content: Content = Field(default_factory=Content)
+
+
+class ConversationUpdate(JsonEvent):
+    """``CONVERSATION_UPDATED``'s ``data``: the conversation's new status."""
+
+    id: str = ""
+    status: str = ""
+    configuration_id: str = Field(default="", alias="configurationId")
+
+
+class CommunicationCreated(JsonEvent):
+    event_type: Literal["COMMUNICATION_CREATED"] = Field(alias="eventType")
+    data: Communication
+
+
+class ConversationUpdated(JsonEvent):
+    event_type: Literal["CONVERSATION_UPDATED"] = Field(alias="eventType")
+    data: ConversationUpdate
+
+
+class OtherEvent(JsonEvent):
+    """Any other Orchestrator event: acknowledged and ignored."""
+
+    event_type: str = Field(alias="eventType")
+
+
+OrchestratorEvent = CommunicationCreated | ConversationUpdated | OtherEvent
+"""Tried in this order: the two events Baton acts on, then any other named event."""

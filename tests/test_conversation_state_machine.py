@@ -1,0 +1,140 @@
+"""The conversation's state machine: every allowed and every refused transition, in one table.
+
+Each row starts from a stored state (status, epoch 3) and applies one named transition;
+``None`` means the transition is refused and nothing would be written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from nats.js import JetStreamContext
+
+from libs.contracts.conversation import (
+    ConversationState,
+    ConversationStatus,
+    Transition,
+    claim_handoff,
+    give_back_to_bot,
+    record_turns,
+    release_claim,
+    settle_delivery,
+)
+from libs.contracts.messages import Channel, Route, TranscriptLine
+from libs.contracts.subjects import CONVERSATIONS_BUCKET
+from libs.platform.conversation_store import ConversationStore
+
+ACTIVE = ConversationStatus.ACTIVE
+PENDING = ConversationStatus.HANDOFF_PENDING
+HANDED_OFF = ConversationStatus.HANDED_OFF
+EPOCH = 3
+RECEIVED = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+ROUTE = Route(channel=Channel.SMS, customer_address="+15005550006", agent_address="+15005550001")
+
+TRANSITIONS: dict[str, Transition] = {
+    "claim (this epoch)": claim_handoff(EPOCH, "billing dispute", RECEIVED),
+    "claim (stale epoch)": claim_handoff(EPOCH - 1, "billing dispute", RECEIVED),
+    "release (this epoch)": release_claim(EPOCH),
+    "release (stale epoch)": release_claim(EPOCH - 1),
+    "settle delivered (this epoch)": settle_delivery(EPOCH, delivered=True),
+    "settle delivered (stale epoch)": settle_delivery(EPOCH - 1, delivered=True),
+    "settle failed (this epoch)": settle_delivery(EPOCH, delivered=False),
+    "settle failed (stale epoch)": settle_delivery(EPOCH - 1, delivered=False),
+    "give back to bot": give_back_to_bot(),
+}
+
+# (starting status, transition) -> (status, epoch) after it, or None when refused.
+TABLE: dict[tuple[ConversationStatus, str], tuple[ConversationStatus, int] | None] = {
+    (ACTIVE, "claim (this epoch)"): (PENDING, EPOCH),
+    (PENDING, "claim (this epoch)"): None,
+    (HANDED_OFF, "claim (this epoch)"): None,
+    (ACTIVE, "claim (stale epoch)"): None,
+    (PENDING, "claim (stale epoch)"): None,
+    (HANDED_OFF, "claim (stale epoch)"): None,
+    (ACTIVE, "release (this epoch)"): None,
+    (PENDING, "release (this epoch)"): (ACTIVE, EPOCH),
+    (HANDED_OFF, "release (this epoch)"): None,
+    (ACTIVE, "release (stale epoch)"): None,
+    (PENDING, "release (stale epoch)"): None,
+    (HANDED_OFF, "release (stale epoch)"): None,
+    (ACTIVE, "settle delivered (this epoch)"): None,
+    (PENDING, "settle delivered (this epoch)"): (HANDED_OFF, EPOCH),
+    (HANDED_OFF, "settle delivered (this epoch)"): (HANDED_OFF, EPOCH),
+    (ACTIVE, "settle delivered (stale epoch)"): None,
+    (PENDING, "settle delivered (stale epoch)"): None,
+    (HANDED_OFF, "settle delivered (stale epoch)"): None,
+    (ACTIVE, "settle failed (this epoch)"): None,
+    (PENDING, "settle failed (this epoch)"): (ACTIVE, EPOCH + 1),
+    (HANDED_OFF, "settle failed (this epoch)"): (ACTIVE, EPOCH + 1),
+    (ACTIVE, "settle failed (stale epoch)"): None,
+    (PENDING, "settle failed (stale epoch)"): None,
+    (HANDED_OFF, "settle failed (stale epoch)"): None,
+    (ACTIVE, "give back to bot"): None,
+    (PENDING, "give back to bot"): (ACTIVE, EPOCH + 1),
+    (HANDED_OFF, "give back to bot"): (ACTIVE, EPOCH + 1),
+}
+
+
+def stored(status: ConversationStatus) -> ConversationState:
+    return ConversationState(
+        conversation_id="conv-table",
+        status=status,
+        epoch=EPOCH,
+        handoff_reason="" if status is ACTIVE else "earlier reason",
+        handoff_turn_received_at=None if status is ACTIVE else RECEIVED,
+    )
+
+
+def test_the_table_covers_every_status_and_transition() -> None:
+    assert set(TABLE) == {(s, t) for s in ConversationStatus for t in TRANSITIONS}
+
+
+@pytest.mark.parametrize(("status", "name"), sorted(TABLE), ids=lambda v: str(v))
+def test_transition(status: ConversationStatus, name: str) -> None:
+    expected = TABLE[(status, name)]
+    after = TRANSITIONS[name](stored(status))
+    if expected is None:
+        assert after is None, f"{name} must be refused in {status}"
+        return
+    assert after is not None, f"{name} must apply in {status}"
+    assert (after.status, after.epoch) == expected
+    if after.status is ACTIVE:
+        assert after.handoff_reason == "" and after.handoff_turn_received_at is None
+    if after.status is PENDING:
+        assert after.handoff_reason == "billing dispute"
+        assert after.handoff_turn_received_at == RECEIVED
+
+
+@pytest.mark.parametrize("status", list(ConversationStatus))
+def test_turns_are_recorded_in_every_status(status: ConversationStatus) -> None:
+    state = stored(status)
+    state.last_turn_seq = 9
+    line = TranscriptLine(role="customer", text="hello")
+    after = record_turns(7, ROUTE, [line])(state)
+    assert after.status is status and after.epoch == EPOCH
+    assert after.last_turn_seq == 9, "a late record never moves the log position back"
+    assert after.history[-1] == line and after.route == ROUTE
+    after = record_turns(12, ROUTE, [])(after)
+    assert after.last_turn_seq == 12
+
+
+def test_history_is_bounded() -> None:
+    state = stored(ACTIVE)
+    many = [TranscriptLine(role="customer", text=str(i)) for i in range(75)]
+    after = record_turns(1, ROUTE, many)(state)
+    assert [line.text for line in after.history] == [str(i) for i in range(15, 75)]
+
+
+async def test_concurrent_writers_lose_nothing(js: JetStreamContext) -> None:
+    """Compare-and-set: many writers at once, every record and one claim survive."""
+    store = ConversationStore(await js.key_value(CONVERSATIONS_BUCKET))
+    lines = [TranscriptLine(role="customer", text=f"message {i}") for i in range(20)]
+    writes = [store.apply("conv-race", record_turns(i + 1, ROUTE, [lines[i]])) for i in range(20)]
+    claims = [store.apply("conv-race", claim_handoff(0, f"reason {i}", None)) for i in range(5)]
+    results = await asyncio.gather(*writes, *claims)
+    assert sum(1 for change in results[20:] if change.applied) == 1, "one claim per episode"
+    final = await store.get("conv-race")
+    assert sorted(line.text for line in final.history) == sorted(line.text for line in lines)
+    assert final.last_turn_seq == 20 and final.status is PENDING
