@@ -165,6 +165,10 @@ def test_fake_twilio_account_is_well_formed_and_shared(compose: Obj) -> None:
         (value,) = seen[key]
         assert re.match(pattern, value), key
     assert seen["TWILIO_AUTH_TOKEN"] == {"emulator-auth-token-0001"}
+    from emulator import fake_account
+
+    for key, value in fake_account.environment().items():
+        assert seen[key] == {value}, f"{key}: compose and emulator/fake_account.py differ"
 
 
 def test_observability_services(compose: Obj) -> None:

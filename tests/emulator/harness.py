@@ -13,17 +13,16 @@ from fastapi import FastAPI, Request, Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from emulator import fake_account
 from emulator.settings import EmulatorSettings
 from emulator.twilio_client import RewritingClient
-
-ACCOUNT_SID = fake_account.ACCOUNT_SID
-AUTH_TOKEN = fake_account.AUTH_TOKEN
-API_KEY = fake_account.API_KEY
-API_SECRET = fake_account.API_SECRET
-FLOW_SID = fake_account.STUDIO_FLOW_SID
-OUR_NUMBER = fake_account.PHONE_NUMBER
-CUSTOMER = fake_account.CUSTOMER_NUMBER
+from tests.support.twilio_fakes import (
+    ACCOUNT_SID,
+    API_KEY,
+    API_SECRET,
+    AUTH_TOKEN,
+    FLOW_SID,
+    OUR_NUMBER,
+)
 
 
 def emulator_settings(url: str, **extra: Any) -> EmulatorSettings:

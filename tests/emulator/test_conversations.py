@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
-from tests.emulator.harness import ACCOUNT_SID, CUSTOMER, OUR_NUMBER, Emulator, call
+from tests.emulator.harness import Emulator, call
+from tests.support.twilio_fakes import ACCOUNT_SID, CUSTOMER, OUR_NUMBER
 
 
 async def test_conversation_messages_and_participants(emulator: Emulator) -> None:

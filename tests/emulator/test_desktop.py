@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from tests.emulator.harness import ACCOUNT_SID, CUSTOMER, FLOW_SID, OUR_NUMBER, Emulator
+from tests.emulator.harness import Emulator
+from tests.support.twilio_fakes import ACCOUNT_SID, CUSTOMER, FLOW_SID, OUR_NUMBER
 
 
 async def test_page_and_assets_are_served(emulator: Emulator) -> None:

@@ -8,7 +8,8 @@ import httpx
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
-from tests.emulator.harness import CUSTOMER, FLOW_SID, OUR_NUMBER, Emulator, call
+from tests.emulator.harness import Emulator, call
+from tests.support.twilio_fakes import CUSTOMER, FLOW_SID, OUR_NUMBER
 
 EXECUTIONS = f"/v2/Flows/{FLOW_SID}/Executions"
 HANDOFF_FORM = {"To": CUSTOMER, "From": OUR_NUMBER, "Parameters": "{}"}

@@ -14,15 +14,8 @@ from twilio.base.exceptions import TwilioRestException
 from libs.platform.propagation import inject_trace_headers
 from libs.platform.tracing import configure_tracing, spans_exported_to
 from tests.emulator.conftest import StartEmulator
-from tests.emulator.harness import (
-    ACCOUNT_SID,
-    CUSTOMER,
-    FLOW_SID,
-    OUR_NUMBER,
-    Emulator,
-    Receiver,
-    call,
-)
+from tests.emulator.harness import Emulator, Receiver, call
+from tests.support.twilio_fakes import ACCOUNT_SID, CUSTOMER, FLOW_SID, OUR_NUMBER
 
 REASON = "billing dispute"
 SUMMARY = "Customer says the March bill charged them twice."

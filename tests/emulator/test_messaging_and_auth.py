@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
-from tests.emulator.harness import (
+from tests.emulator.harness import Emulator, call
+from tests.support.twilio_fakes import (
     ACCOUNT_SID,
     API_KEY,
     API_SECRET,
@@ -13,8 +14,6 @@ from tests.emulator.harness import (
     CUSTOMER,
     FLOW_SID,
     OUR_NUMBER,
-    Emulator,
-    call,
 )
 
 UNAUTHENTICATED = {

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from tests.emulator.conftest import StartEmulator
-from tests.emulator.harness import ACCOUNT_SID, CUSTOMER, OUR_NUMBER, Emulator
+from tests.emulator.harness import Emulator
+from tests.support.twilio_fakes import ACCOUNT_SID, CUSTOMER, OUR_NUMBER
 
 
 def send_message(text: str) -> dict[str, object]:

@@ -16,15 +16,9 @@ from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from baton_devtools.nats_server import free_port
 from tests.emulator.conftest import StartEmulator
-from tests.emulator.harness import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    CUSTOMER,
-    FLOW_SID,
-    OUR_NUMBER,
-    Emulator,
-)
+from tests.emulator.harness import Emulator
 from tests.support.servers import serve
+from tests.support.twilio_fakes import ACCOUNT_SID, AUTH_TOKEN, CUSTOMER, FLOW_SID, OUR_NUMBER
 
 STUDIO_ACTION = (
     f"https://webhooks.twilio.com/v1/Accounts/{ACCOUNT_SID}/Flows/{FLOW_SID}?Trigger=incomingCall"

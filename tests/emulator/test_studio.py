@@ -7,15 +7,14 @@ import json
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
-from tests.emulator.harness import (
+from tests.emulator.harness import Emulator, call
+from tests.support.twilio_fakes import (
     ACCOUNT_SID,
     API_KEY,
     API_SECRET,
     CUSTOMER,
     FLOW_SID,
     OUR_NUMBER,
-    Emulator,
-    call,
 )
 
 HANDOFF = {

@@ -11,7 +11,8 @@ from twilio.base.exceptions import TwilioRestException
 
 from emulator.fake_account import WORKFLOW_SID as FAKE_WORKFLOW_SID
 from libs.platform.propagation import inject_trace_headers
-from tests.emulator.harness import ACCOUNT_SID, CUSTOMER, Emulator, call
+from tests.emulator.harness import Emulator, call
+from tests.support.twilio_fakes import ACCOUNT_SID, CUSTOMER
 
 WORKSPACE = "WS" + "12" * 16
 WORKFLOW = "WW" + "34" * 16

@@ -9,14 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from baton_devtools.nats_server import free_port
 from tests.emulator.conftest import StartEmulator
-from tests.emulator.harness import (
-    ACCOUNT_SID,
-    CUSTOMER,
-    OUR_NUMBER,
-    Receiver,
-    call,
-)
+from tests.emulator.harness import Receiver, call
 from tests.support.servers import serve
+from tests.support.twilio_fakes import ACCOUNT_SID, CUSTOMER, OUR_NUMBER
 
 
 async def test_inbound_sms_is_signed_and_replayed(
