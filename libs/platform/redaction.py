@@ -43,10 +43,8 @@ from stdnum import luhn
 DEFAULT_PHONE_REGIONS = ("US",)
 """Whose national formats (``(415) 555-0123``) are recognised when none are configured."""
 
-_MAY_HOLD_PERSONAL_DATA = re.compile(
-    r"\d(?:[\s().\-/]{0,3}\d){6}|@|\b(?:whatsapp|rcs|messenger|client|sip|tel):\S",
-    re.IGNORECASE,
-)
+CHANNEL_PREFIXES = ("whatsapp:", "rcs:", "messenger:", "client:", "sip:", "tel:")
+_SEVEN_DIGITS = re.compile(r"\d(?:[\s().\-/]{0,3}\d){6}")
 """Cheap pre-check: every phone or card number has seven digits, every e-mail an ``@``."""
 
 _KEEP = re.compile(
@@ -59,7 +57,7 @@ _KEEP = re.compile(
 """Identifiers and timestamps that look like numbers and must stay readable."""
 
 _CHANNEL_ADDRESS = re.compile(
-    r"\b(?:whatsapp|rcs|messenger|client|sip|tel):([^\s\"'<>,;&|)\]}]+)", re.IGNORECASE
+    rf"\b(?:{'|'.join(CHANNEL_PREFIXES)})([^\s\"'<>,;&|)\]}}]+)", re.IGNORECASE
 )
 _CARD_NUMBER = re.compile(
     r"(?<![\w+*])(?:"
@@ -199,6 +197,21 @@ def _replace(text: str, chosen: list[Replacement], found: Iterable[Replacement])
     return "".join(parts)
 
 
+def _may_hold_personal_data(text: str) -> bool:
+    """An ``@``, a channel prefix, or seven digits outside an identifier that stays."""
+    if "@" in text or (":" in text and any(p in text.lower() for p in CHANNEL_PREFIXES)):
+        return True
+    candidates = _SEVEN_DIGITS.finditer(text)
+    first = next(candidates, None)
+    if first is None:
+        return False
+    kept = [match.span() for match in _KEEP.finditer(text)]
+    return any(
+        not any(start <= candidate.start() and candidate.end() <= end for start, end in kept)
+        for candidate in (first, *candidates)
+    )
+
+
 def mask_personal_data(text: str, phone_regions: Sequence[str] = DEFAULT_PHONE_REGIONS) -> str:
     """``text`` with every phone number, channel address, card number and e-mail masked."""
     if "%" in text:
@@ -206,7 +219,7 @@ def mask_personal_data(text: str, phone_regions: Sequence[str] = DEFAULT_PHONE_R
         if decoded != text:
             masked = mask_personal_data(decoded, phone_regions)
             return masked if masked != decoded else text
-    if not _MAY_HOLD_PERSONAL_DATA.search(text):
+    if not _may_hold_personal_data(text):
         return text
 
     def found() -> Iterator[Replacement]:
@@ -259,23 +272,24 @@ def _redacted_args(args: Any) -> Any:
 def redact_log_record(record: logging.LogRecord) -> None:
     """Mask the message, the traceback and the stack of a record before any handler sees it.
 
-    The arguments are masked one by one when that gives the same message, so formatters that
-    read them (uvicorn's access log unpacks ``record.args``) keep working; otherwise the
-    record carries the masked message alone.
+    The arguments are masked one by one, so formatters that read them keep working (uvicorn's
+    access log unpacks ``record.args``); if the message they make still holds personal data
+    (a number split between the format and an argument), the record carries the masked
+    message alone.
     """
     try:
         message = record.getMessage()
     except (TypeError, ValueError):  # logging reports a broken format when it emits the record
         return
-    masked = redact(message)
-    if masked != message:
+    if "%" in message or _may_hold_personal_data(message):
+        msg = redact(record.msg) if isinstance(record.msg, str) else str(record.msg)
         args = _redacted_args(record.args)
-        msg = redact(record.msg) if isinstance(record.msg, str) else record.msg
         try:
-            same = isinstance(msg, str) and (msg % args if args else msg) == masked
+            rendered = msg % args if args else msg
         except (TypeError, ValueError, KeyError):
-            same = False
-        record.msg, record.args = (msg, args) if same else (masked, None)
+            rendered = message
+        masked = redact(rendered)
+        record.msg, record.args = (msg, args) if masked == rendered else (masked, None)
     if record.exc_info and not record.exc_text:
         record.exc_text = redact(_EXCEPTION_FORMATTER.formatException(record.exc_info))
     if record.stack_info:
