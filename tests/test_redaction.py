@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -291,3 +293,16 @@ def test_phone_regions_must_be_known_countries(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("BATON_PHONE_REGIONS", "GB,XX")
     with pytest.raises(ValueError, match="XX"):
         BatonSettings()
+
+
+def test_a_process_masks_its_logs_before_any_service_is_configured() -> None:
+    """Masking starts when Baton's platform is imported, not when a broker is created."""
+    script = (
+        "import logging, libs.platform.tracing\n"
+        "logging.basicConfig(format='%(message)s')\n"
+        "logging.warning('settings rejected for %s', 'whatsapp:+14155550123')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stderr == "settings rejected for whatsapp:+1********23\n"

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +44,7 @@ DEFAULT_PHONE_REGIONS = ("US",)
 
 CHANNEL_PREFIXES = ("whatsapp:", "rcs:", "messenger:", "client:", "sip:", "tel:")
 _SEVEN_DIGITS = re.compile(r"\d(?:[\s().\-/]{0,3}\d){6}")
-"""Cheap pre-check: every phone or card number has seven digits, every e-mail an ``@``."""
+"""Cheap pre-check: every phone or card number has seven digits (separators allowed)."""
 
 _KEEP = re.compile(
     r"\b[A-Z]{2}[0-9a-fA-F]{32}\b"  # Twilio SIDs: CA…, SM…, FW…
@@ -76,8 +75,6 @@ class _Policy:
 
 
 _policy = _Policy()
-_install_lock = threading.Lock()
-_record_factory_installed = False
 
 
 def configure_redaction(
@@ -85,15 +82,11 @@ def configure_redaction(
 ) -> None:
     """Apply ``BATON_LOG_SENSITIVE`` and ``BATON_PHONE_REGIONS`` to everything this process emits.
 
-    Masking is on until a service says otherwise, so a process that never calls this
-    (a tool, a test) masks too.
+    Masking is on from the moment this module is imported until a service says otherwise,
+    so a process that never calls this (a tool, a test) masks too.
     """
-    global _policy, _record_factory_installed
+    global _policy
     _policy = _Policy(masking=not sensitive, regions=tuple(phone_regions) or DEFAULT_PHONE_REGIONS)
-    with _install_lock:
-        if not _record_factory_installed:
-            logging.setLogRecordFactory(_masking_record_factory(logging.getLogRecordFactory()))
-            _record_factory_installed = True
 
 
 def set_sensitive(enabled: bool) -> None:
@@ -306,3 +299,6 @@ def _masking_record_factory(
         return record
 
     return create
+
+
+logging.setLogRecordFactory(_masking_record_factory(logging.getLogRecordFactory()))
