@@ -9,7 +9,7 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from libs.platform.nats_spans import TemplatedNatsTelemetryMiddleware
-from libs.platform.redaction import install_log_redaction
+from libs.platform.redaction import configure_redaction
 from libs.platform.settings import BatonSettings
 from libs.platform.tracing import configure_tracing
 
@@ -17,7 +17,9 @@ from libs.platform.tracing import configure_tracing
 def create_broker(settings: BatonSettings, service_name: str) -> NatsBroker:
     """A FastStream broker whose every publish carries the W3C trace context in its headers."""
     tracer_provider = configure_tracing(service_name)
-    install_log_redaction(enabled=not settings.baton_log_sensitive)
+    configure_redaction(
+        sensitive=settings.baton_log_sensitive, phone_regions=settings.phone_regions
+    )
     return NatsBroker(
         settings.nats_url,
         name=f"{service_name}:{settings.baton_instance_id}",

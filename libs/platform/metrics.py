@@ -8,9 +8,10 @@ use the Prometheus names; the OTLP names follow OpenTelemetry's conventions and 
 into a scraped name, so a collector that both scrapes and receives OTLP counts nothing twice.
 
 Labels stay low-cardinality by construction — channel, outcome, failure, consumer, stream —
-never a call SID, a conversation id or a phone number. A histogram observation made inside a
-sampled span keeps its trace id as an exemplar, so an SRE can go from a slow bucket straight
-to the trace.
+never a call SID, a conversation id or a phone number — and label values and exemplars go
+through :func:`~libs.platform.redaction.redact_labels` like every other text that leaves the
+process. A histogram observation made inside a sampled span keeps its trace id as an exemplar,
+so an SRE can go from a slow bucket straight to the trace.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import prometheus_client
 from opentelemetry import metrics, trace
 from opentelemetry.trace import format_span_id, format_trace_id
 from prometheus_client.exposition import choose_encoder
+
+from libs.platform.redaction import redact_labels
 
 REGISTRY = prometheus_client.REGISTRY
 """The process registry (with the process and GC collectors) that ``/metrics`` serves."""
@@ -43,10 +46,12 @@ def _exemplar() -> dict[str, str] | None:
     context = trace.get_current_span().get_span_context()
     if not (context.is_valid and context.trace_flags.sampled):
         return None
-    return {
-        "trace_id": format_trace_id(context.trace_id),
-        "span_id": format_span_id(context.span_id),
-    }
+    return redact_labels(
+        {
+            "trace_id": format_trace_id(context.trace_id),
+            "span_id": format_span_id(context.span_id),
+        }
+    )
 
 
 class Histogram:
@@ -78,6 +83,7 @@ class Histogram:
 
     def observe(self, seconds: float, **labels: str) -> None:
         seconds = max(0.0, seconds)
+        labels = redact_labels(labels)
         child = self._prometheus.labels(**labels) if self._labels else self._prometheus
         child.observe(seconds, _exemplar())
         self._otel.record(seconds, attributes=labels)
@@ -100,6 +106,7 @@ class Counter:
         self._otel = _meter.create_counter(otel_name, description=description)
 
     def inc(self, amount: float = 1.0, **labels: str) -> None:
+        labels = redact_labels(labels)
         child = self._prometheus.labels(**labels) if self._labels else self._prometheus
         child.inc(amount, _exemplar())
         self._otel.add(amount, attributes=labels)
@@ -122,6 +129,7 @@ class Gauge:
         self._otel = _meter.create_gauge(otel_name, description=description)
 
     def set(self, value: float, **labels: str) -> None:
+        labels = redact_labels(labels)
         child = self._prometheus.labels(**labels) if self._labels else self._prometheus
         child.set(value)
         self._otel.set(value, attributes=labels)

@@ -12,6 +12,7 @@ import socket
 import sys
 from typing import Annotated, Any, TypeVar
 
+from phonenumbers import SUPPORTED_REGIONS
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -43,9 +44,26 @@ class BatonSettings(BaseSettings):
     baton_instance_id: str = Field(default_factory=_default_instance_id, min_length=1)
     """This replica's name in NATS connections and leases (the pod name in Kubernetes)."""
     baton_log_sensitive: bool = False
-    """Allow phone numbers and message text in logs and spans (off: they are masked)."""
+    """Allow phone numbers, channel addresses, card numbers, e-mail addresses and message text
+    in logs, spans and metrics (off: they are masked)."""
+    baton_phone_regions: str = "US"
+    """Countries (ISO codes, comma-separated) whose national formats, e.g. ``(415) 555-0123``,
+    are masked as phone numbers; international ``+…`` numbers always are."""
     baton_shutdown_grace_seconds: float = Field(default=20.0, ge=0)
     """How long running handlers may finish on shutdown (keep below the pod's grace period)."""
+
+    @field_validator("baton_phone_regions")
+    @classmethod
+    def _known_regions(cls, value: str) -> str:
+        regions = [region.strip().upper() for region in value.split(",") if region.strip()]
+        unknown = [region for region in regions if region not in SUPPORTED_REGIONS]
+        if unknown or not regions:
+            raise ValueError(f"not a country code known to libphonenumber: {unknown or value!r}")
+        return ",".join(regions)
+
+    @property
+    def phone_regions(self) -> tuple[str, ...]:
+        return tuple(self.baton_phone_regions.split(","))
 
 
 class TwilioAccountSettings(BatonSettings):

@@ -4,8 +4,9 @@ Each service gets its own ``TracerProvider`` (its own ``service.name``), so span
 service made them even when several services share a process, as in the tests. Shared
 instrumentation (``httpx`` clients, the emulator's spans) goes through the global provider,
 which gives a span the service of its parent span. All of them feed one pipeline, which
-masks phone numbers in every span unless ``BATON_LOG_SENSITIVE`` is on (invariant 8), then
-hands the span to each exporter:
+masks personal data (:mod:`libs.platform.redaction`) in every span's name, attributes, events,
+links and status unless ``BATON_LOG_SENSITIVE`` is on (invariant 8), then hands the span to
+each exporter:
 
 - OTLP/HTTP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``…_TRACES_ENDPOINT``) is set; metrics
   go the same way unless ``OTEL_METRICS_EXPORTER=none``;
@@ -20,9 +21,8 @@ from __future__ import annotations
 
 import atexit
 import os
-import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -41,9 +41,9 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.trace import Link, SpanKind, Status, Tracer
 from opentelemetry.util._decorator import _agnosticcontextmanager
-from opentelemetry.util.types import Attributes, AttributeValue
+from opentelemetry.util.types import Attributes
 
-from libs.platform.redaction import mask_phone_numbers
+from libs.platform.redaction import masking, redact, redact_attributes, set_sensitive
 from libs.platform.span_files import SpanFileExporter
 
 TRACE_DIR_VARIABLE = "BATON_TRACE_DIR"
@@ -52,33 +52,24 @@ TRACE_DIR_VARIABLE = "BATON_TRACE_DIR"
 HTTP_EXCLUDED_URLS = "healthz,readyz,metrics"
 # --- The process-wide span pipeline ------------------------------------------------------
 
-_ENCODED_PLUS = re.compile(r"%2[Bb](?=\d)")
-
-
-def mask_value(value: AttributeValue) -> AttributeValue:
-    """Phone numbers masked in a string (also URL-encoded ones) or in a sequence of strings."""
-    if isinstance(value, str):
-        return mask_phone_numbers(_ENCODED_PLUS.sub("+", value))
-    if isinstance(value, Sequence) and value and all(isinstance(v, str) for v in value):
-        return tuple(mask_phone_numbers(_ENCODED_PLUS.sub("+", str(v))) for v in value)
-    return value
-
-
-def _masked(attributes: Mapping[str, AttributeValue] | None) -> dict[str, AttributeValue]:
-    return {key: mask_value(value) for key, value in (attributes or {}).items()}
-
 
 def redacted(span: ReadableSpan) -> ReadableSpan:
-    """The span with phone numbers masked in its name, attributes, events and status."""
-    name = str(mask_value(span.name))
-    attributes = _masked(span.attributes)
-    events = [Event(e.name, _masked(e.attributes), e.timestamp) for e in span.events]
+    """The span with personal data masked in its name, attributes, events, links and status."""
+    name = redact(span.name)
+    attributes = redact_attributes(span.attributes)
+    events = [
+        Event(redact(e.name), redact_attributes(e.attributes), e.timestamp) for e in span.events
+    ]
+    links = [Link(link.context, redact_attributes(link.attributes)) for link in span.links]
     description = span.status.description
-    masked_description = str(mask_value(description)) if description else description
+    masked_description = redact(description) if description else description
     unchanged = (
         name == span.name
         and attributes == dict(span.attributes or {})
-        and [e.attributes for e in events] == [dict(e.attributes or {}) for e in span.events]
+        and [(e.name, e.attributes) for e in events]
+        == [(e.name, dict(e.attributes or {})) for e in span.events]
+        and [link.attributes for link in links]
+        == [dict(link.attributes or {}) for link in span.links]
         and masked_description == description
     )
     if unchanged:
@@ -90,7 +81,7 @@ def redacted(span: ReadableSpan) -> ReadableSpan:
         resource=span.resource,
         attributes=attributes,
         events=events,
-        links=span.links,
+        links=links,
         kind=span.kind,
         status=Status(span.status.status_code, masked_description),
         start_time=span.start_time,
@@ -103,7 +94,6 @@ class SpanPipeline(SpanProcessor):
     """The processors every service's spans go through, after masking (when it is on)."""
 
     def __init__(self) -> None:
-        self.redact = True
         self._processors: tuple[SpanProcessor, ...] = ()
         self._lock = threading.Lock()
         self._shut_down = False
@@ -121,7 +111,7 @@ class SpanPipeline(SpanProcessor):
             processor.on_start(span, parent_context=parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
-        finished = redacted(span) if self.redact else span
+        finished = redacted(span) if masking() else span
         for processor in self._processors:
             processor.on_end(finished)
 
@@ -317,15 +307,9 @@ def service_tracer(service_name: str) -> Tracer:
     return configure_tracing(service_name).get_tracer(f"baton.{service_name}")
 
 
-def set_sensitive_spans(enabled: bool, service_name: str = "baton") -> None:
-    """``BATON_LOG_SENSITIVE``: keep phone numbers (and message text) in spans when on."""
-    with _setup_lock:
-        _process_pipeline(service_name).redact = not enabled
-
-
 def sensitive_spans() -> bool:
     """Whether spans may carry message text (``BATON_LOG_SENSITIVE``); off by default."""
-    return _pipeline is not None and not _pipeline.redact
+    return not masking()
 
 
 @contextmanager
@@ -357,7 +341,7 @@ def instrument_app(
     excluded_urls: str = HTTP_EXCLUDED_URLS,
 ) -> None:
     """A server span per request and per WebSocket connection (not per frame); probes skipped."""
-    set_sensitive_spans(log_sensitive, service_name)
+    set_sensitive(log_sensitive)
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=configure_tracing(service_name),

@@ -171,6 +171,36 @@ def test_each_service_has_deployment_service_and_pdb(
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("service", SERVICES)
+def test_rollouts_start_new_pods_before_stopping_old_ones(
+    overlays: dict[str, list[Obj]], overlay: str, service: str
+) -> None:
+    """docs/deployment.md: every Deployment uses ``maxUnavailable: 0`` and ``maxSurge: 25%``."""
+    strategy = find(overlays[overlay], "Deployment", service)["spec"]["strategy"]
+    assert strategy == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0},
+    }
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("service", SERVICES)
+def test_pods_spread_over_zones_and_nodes(
+    overlays: dict[str, list[Obj]], overlay: str, service: str
+) -> None:
+    """docs/deployment.md: "Pods spread over zones and nodes" (preferred, never blocking)."""
+    deployment = find(overlays[overlay], "Deployment", service)
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    spread = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    by_key = {c["topologyKey"]: c for c in spread}
+    assert set(by_key) == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+    for constraint in spread:
+        assert constraint["maxSkew"] == 1
+        assert constraint["whenUnsatisfiable"] == "ScheduleAnyway"
+        assert constraint["labelSelector"]["matchLabels"].items() <= pod_labels.items()
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_autoscalers(overlays: dict[str, list[Obj]], overlay: str) -> None:
     objects = overlays[overlay]
     hpas = {

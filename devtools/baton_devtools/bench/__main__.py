@@ -1,5 +1,6 @@
-"""``make bench`` / ``python -m baton_devtools.bench``."""
+"""``make bench`` / ``python -m baton_devtools.bench``: the voice turn, then masking."""
 
-from baton_devtools.bench.voice import main
+from baton_devtools.bench import redaction, voice
 
-main()
+voice.main()
+redaction.main()
