@@ -18,7 +18,7 @@ from libs.contracts.messages import HandoffOutcome, HandoffResult
 from libs.contracts.subjects import HANDOFF_RESULT
 from libs.platform.metrics import exposition
 from services.agent_worker.escalation import detect
-from services.messaging_gateway.webhooks import sms_conversation_id
+from services.messaging_gateway.inbound_turns import sms_conversation_id
 from tests.agent.conftest import API_KEY
 from tests.agent.openai_server import Call, ScriptedModel, Text, ToolCalls
 from tests.agent.openai_server import create_app as create_openai
