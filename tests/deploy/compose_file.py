@@ -55,13 +55,13 @@ def merge(base: Any, over: Any, key: str = "") -> Any:
     """``over`` laid over ``base``: mappings merge, sequences extend (commands are replaced)."""
     if isinstance(over, Tagged):
         return over.value
-    if isinstance(base, dict) and isinstance(over, dict):
-        merged = dict(base)
+    if isinstance(over, dict):
+        merged = dict(base) if isinstance(base, dict) else {}
         for name, value in over.items():
             if isinstance(value, Tagged) and value.tag == "!reset":
                 merged.pop(name, None)
             else:
-                merged[name] = merge(base.get(name), value, str(name))
+                merged[name] = merge(merged.get(name), value, str(name))
         return merged
     if isinstance(base, list) and isinstance(over, list) and key not in REPLACED_SEQUENCES:
         return base + [item for item in over if item not in base]

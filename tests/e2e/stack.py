@@ -97,16 +97,15 @@ def eventually(read: Callable[[], T], accept: Callable[[T], bool], timeout: floa
 
 
 @dataclass
-class ComposeStack:
-    compose: DockerCompose
-    emulator: httpx.Client
-    jaeger: httpx.Client
-    engine: DockerClient
+class EmulatorDriver:
+    """The emulator's admin API as the tests use it: customers text and call, and the agent
+    desktop shows the Flex tasks."""
 
-    # --- the emulator: customers, Studio and the agent desktop --------------------------------
+    http: httpx.Client
+    """Its base URL is the emulator's."""
 
     def admin(self, method: str, path: str, **kwargs: Any) -> Json:
-        response = self.emulator.request(method, f"/_emulator{path}", **kwargs)
+        response = self.http.request(method, f"/_emulator{path}", **kwargs)
         assert response.status_code < 300, f"{method} {path}: {response.text}"
         return response.json() if response.content else None
 
@@ -122,6 +121,20 @@ class ComposeStack:
         outbox = eventually(lambda: self.outbox(customer), lambda o: len(o) >= count, REPLY_SECONDS)
         return [str(message["body"]) for message in outbox]
 
+    def call(self, caller: str, prompts: list[str]) -> str:
+        """Dial the relay gateway; the caller says each prompt after the bot's answer."""
+        placed = self.admin("POST", "/calls", json={"from": caller, "prompts": prompts})
+        return str(placed["call_sid"])
+
+    def call_once(self, call_sid: str, state: str) -> dict[str, Any]:
+        """The call, once it is in ``state`` (or as last seen after the bound)."""
+        found: dict[str, Any] = eventually(
+            lambda: self.admin("GET", f"/calls/{call_sid}"),
+            lambda call: call["state"] == state,
+            REPLY_SECONDS,
+        )
+        return found
+
     def task_for(self, customer: str) -> dict[str, Any] | None:
         """The customer's newest Flex task on the agent desktop, once one exists."""
 
@@ -134,6 +147,14 @@ class ComposeStack:
 
     def executions_to(self, customer: str) -> list[dict[str, Any]]:
         return [e for e in self.admin("GET", "/executions") if e["to"] == customer]
+
+
+@dataclass
+class ComposeStack:
+    compose: DockerCompose
+    emulator: EmulatorDriver
+    jaeger: httpx.Client
+    engine: DockerClient
 
     # --- Jaeger's query API ----------------------------------------------------------------------
 
@@ -194,4 +215,4 @@ def connected(compose: DockerCompose) -> Iterator[ComposeStack]:
         httpx.Client(base_url=emulator, timeout=30) as emulator_client,
         httpx.Client(base_url=jaeger, timeout=30) as jaeger_client,
     ):
-        yield ComposeStack(compose, emulator_client, jaeger_client, engine)
+        yield ComposeStack(compose, EmulatorDriver(emulator_client), jaeger_client, engine)
