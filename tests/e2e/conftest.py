@@ -48,6 +48,9 @@ def stack() -> Iterator[ComposeStack]:
         logs = service_logs(compose)
         compose.stop()
         pytest.fail(f"docker compose up failed:\n{output}\n--- service logs ---\n{logs}")
+    except BaseException:  # a timeout or an interrupt mid-start: leave no project behind
+        compose.stop()
+        raise
     try:
         with connected(compose) as running:
             yield running
