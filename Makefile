@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: up test lint unit bench streams docs browser clean
+.PHONY: up test test-e2e lint unit bench streams docs browser clean
 
 $(STAMP): pyproject.toml devtools/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml devtools/pyproject.toml
 up: $(STAMP)
 	$(BIN)/baton up
 
-test: $(STAMP) browser lint unit
+test: $(STAMP) browser lint unit test-e2e
 
 # Headless Chromium for the agent-desktop test (Debian's package; Playwright drives it).
 browser:
@@ -29,6 +29,11 @@ lint: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest -q
+
+# docker-compose.yml end to end: builds the images, brings the stack up, hands a text and a
+# call to a human. Where no Docker engine answers it is skipped, with the reason on one line.
+test-e2e: $(STAMP)
+	$(BIN)/pytest -q -rs -m e2e tests/e2e
 
 bench: $(STAMP)
 	$(BIN)/python -m baton_devtools.bench

