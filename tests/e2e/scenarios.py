@@ -10,7 +10,7 @@ from typing import Any
 
 from services.agent_worker.knowledge import DEFAULT_FAQ
 from services.agent_worker.policy_agent import HANDOFF_GOODBYE
-from services.messaging_gateway.webhooks import sms_conversation_id
+from services.messaging_gateway.inbound_turns import sms_conversation_id
 from tests.deploy.compose_file import compose_environment
 from tests.e2e.stack import EmulatorDriver, compose_model, handoff_attributes
 
