@@ -26,6 +26,20 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
         await asyncio.sleep(POLL_SECONDS)
 
 
+async def eventually(
+    read: Callable[[], Awaitable[T]], accept: Callable[[T], bool], timeout: float = 5.0
+) -> T:
+    """The first value ``read()`` returns that ``accept`` takes; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    value = await read()
+    while not accept(value):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not accepted within {timeout}s: {value!r}")
+        await asyncio.sleep(POLL_SECONDS)
+        value = await read()
+    return value
+
+
 async def exactly_one(
     read: Callable[[], Awaitable[Sequence[T]]], *, timeout: float = 5.0, window: float = 0.3
 ) -> T:
