@@ -9,6 +9,7 @@ stream after the one call that could have published.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -41,6 +42,7 @@ from services.handoff_dispatcher.studio import RetryBudget, StudioExecutions
 from services.handoff_dispatcher.voice_end import VoiceEndSender
 from tests.emulator.harness import API_KEY, API_SECRET, FLOW_SID, Emulator
 from tests.support.streams import messages_on
+from tests.support.waits import eventually
 
 CUSTOMER = "+15005550006"
 OURS = "+15005550001"
@@ -325,3 +327,36 @@ async def test_a_post_of_unknown_fate_that_never_arrived_is_posted(
     result = await dispatcher.delivery.dispatch(request, no_heartbeat)
     assert result.outcome is HandoffOutcome.DELIVERED
     assert await dispatcher.studio_posts() == [201]
+
+
+async def test_a_crash_after_studio_took_the_post_is_recovered_without_a_second_post(
+    dispatcher: Dispatcher,
+) -> None:
+    """Studio creates the execution but its answer is held; the dispatcher dies waiting."""
+    await dispatcher.emulator.post(
+        "/_emulator/faults",
+        {
+            "path_prefix": "/v2/Flows",
+            "status": 0,
+            "delay_seconds": 2.0,
+            "create_before_delay": True,
+        },
+    )
+    request = sms_request()
+    await dispatcher.pending(request)
+    crashed = asyncio.create_task(dispatcher.delivery.dispatch(request, no_heartbeat))
+    [execution] = await eventually(
+        lambda: dispatcher.emulator.get("/_emulator/executions"), lambda found: len(found) == 1
+    )
+    record = await dispatcher.records.get(CONVERSATION, 0)
+    assert record is not None and record.state is DeliveryState.POSTING
+    crashed.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await crashed
+
+    result = await dispatcher.delivery.dispatch(request, no_heartbeat)
+
+    assert (result.outcome, result.execution_sid) == (HandoffOutcome.DELIVERED, execution["sid"])
+    assert len(await dispatcher.studio_posts()) == 1
+    state = await dispatcher.store.get(CONVERSATION)
+    assert state.status is ConversationStatus.HANDED_OFF
