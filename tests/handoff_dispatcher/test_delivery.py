@@ -18,7 +18,6 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Tracer
 
 from libs.contracts.conversation import ConversationStatus, claim_handoff
@@ -41,6 +40,7 @@ from services.handoff_dispatcher.records import DeliveryRecord, DeliveryRecords,
 from services.handoff_dispatcher.studio import RetryBudget, StudioExecutions
 from services.handoff_dispatcher.voice_end import VoiceEndSender
 from tests.emulator.harness import API_KEY, API_SECRET, FLOW_SID, Emulator
+from tests.support.recorders import local_spans
 from tests.support.streams import messages_on
 from tests.support.waits import eventually
 
@@ -58,9 +58,8 @@ EXECUTIONS = f"/v2/Flows/{FLOW_SID}/Executions"
 
 @pytest.fixture
 def tracer() -> Iterator[Tracer]:
-    provider = TracerProvider()
-    yield provider.get_tracer("test")
-    provider.shutdown()
+    with local_spans() as (tracer, _):
+        yield tracer
 
 
 @pytest.fixture
@@ -107,16 +106,16 @@ async def dispatcher(
     js: JetStreamContext,
     nats_client: Client,
     emulator: Emulator,
+    emulator_rest: TwilioRestClient,
     tracer: Tracer,
-) -> AsyncIterator[Dispatcher]:
-    rest = TwilioRestClient(username=API_KEY, password=API_SECRET, base_url=emulator.url)
+) -> Dispatcher:
     store = ConversationStore(await js.key_value("baton-conversations"))
     records = DeliveryRecords(await js.key_value("baton-handoffs"))
     delivery = HandoffDelivery(
         broker=broker,
         store=store,
         records=records,
-        studio=StudioExecutions(rest, FLOW_SID, RetryBudget(2, 0.0, 0.0)),
+        studio=StudioExecutions(emulator_rest, FLOW_SID, RetryBudget(2, 0.0, 0.0)),
         voice=VoiceEndSender(nats_client, 1.0, tracer),
         static_attributes={"department": "support"},
         memory_store_id="mem_store_1",
@@ -124,8 +123,7 @@ async def dispatcher(
         failed_message=FAILED_MESSAGE,
         tracer=tracer,
     )
-    yield Dispatcher(delivery, store, records, js, emulator)
-    await rest.aclose()
+    return Dispatcher(delivery, store, records, js, emulator)
 
 
 async def no_heartbeat() -> None:

@@ -10,16 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 from fastapi import FastAPI, Response
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import Tracer
 
 from baton_devtools.nats_server import free_port
 from libs.contracts.messages import HandoffFailure
@@ -27,7 +22,9 @@ from libs.platform.twilio_rest import TwilioRestClient
 from services.handoff_dispatcher.outcome import DeliveryOutcome
 from services.handoff_dispatcher.studio import RetryBudget, StudioExecutions
 from tests.emulator.harness import API_KEY, API_SECRET, CUSTOMER, FLOW_SID, OUR_NUMBER, Emulator
+from tests.support.recorders import Heartbeats, LocalSpans, local_spans
 from tests.support.servers import serve
+from tests.support.twilio_rest import rest_client
 
 EXECUTIONS = f"/v2/Flows/{FLOW_SID}/Executions"
 OTHER_CUSTOMER = "+15005550007"
@@ -40,30 +37,10 @@ def parameters(conversation_id: str) -> str:
     return json.dumps({"HandoffData": handoff}, separators=(",", ":"))
 
 
-@dataclass
-class Heartbeats:
-    count: int = 0
-
-    async def __call__(self) -> None:
-        self.count += 1
-
-
 @pytest.fixture
-def spans() -> Iterator[tuple[Tracer, InMemorySpanExporter]]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    yield provider.get_tracer("test"), exporter
-    provider.shutdown()
-
-
-@pytest.fixture
-async def rest(emulator: Emulator) -> AsyncIterator[TwilioRestClient]:
-    client = TwilioRestClient(
-        username=API_KEY, password=API_SECRET, base_url=emulator.url, timeout_seconds=5.0
-    )
-    yield client
-    await client.aclose()
+def spans() -> Iterator[LocalSpans]:
+    with local_spans() as recorded:
+        yield recorded
 
 
 def studio(
@@ -78,7 +55,7 @@ def studio(
 
 async def create(
     executions: StudioExecutions,
-    spans: tuple[Tracer, InMemorySpanExporter],
+    spans: LocalSpans,
     heartbeat: Callable[[], Awaitable[None]] | None = None,
     conversation_id: str = CONVERSATION,
 ) -> tuple[DeliveryOutcome, list[dict[str, Any]]]:
@@ -122,9 +99,9 @@ async def existing_execution(emulator: Emulator, conversation_id: str, to: str =
 
 
 async def test_a_created_execution_is_delivered_with_the_exact_request(
-    emulator: Emulator, rest: TwilioRestClient, spans: tuple[Tracer, InMemorySpanExporter]
+    emulator: Emulator, emulator_rest: TwilioRestClient, spans: LocalSpans
 ) -> None:
-    outcome, retries = await create(studio(rest), spans)
+    outcome, retries = await create(studio(emulator_rest), spans)
     [execution] = await emulator.get("/_emulator/executions")
     assert outcome == DeliveryOutcome(execution["sid"], None, "created", 1)
     assert retries == []
@@ -139,20 +116,20 @@ async def test_a_created_execution_is_delivered_with_the_exact_request(
 
 
 async def test_409_for_our_own_active_execution_counts_as_delivered(
-    emulator: Emulator, rest: TwilioRestClient, spans: tuple[Tracer, InMemorySpanExporter]
+    emulator: Emulator, emulator_rest: TwilioRestClient, spans: LocalSpans
 ) -> None:
     ours = await existing_execution(emulator, CONVERSATION)
-    outcome, retries = await create(studio(rest), spans)
+    outcome, retries = await create(studio(emulator_rest), spans)
     assert outcome == DeliveryOutcome(ours, None, "already active for us", 1)
     assert retries == []
     assert [r["status"] for r in await posts(emulator)] == [201, 409]
 
 
 async def test_409_for_someone_elses_execution_is_a_conflict_not_retried(
-    emulator: Emulator, rest: TwilioRestClient, spans: tuple[Tracer, InMemorySpanExporter]
+    emulator: Emulator, emulator_rest: TwilioRestClient, spans: LocalSpans
 ) -> None:
     await existing_execution(emulator, "another-conversation")
-    outcome, retries = await create(studio(rest), spans)
+    outcome, retries = await create(studio(emulator_rest), spans)
     assert (outcome.execution_sid, outcome.failure, outcome.attempts) == (
         None,
         HandoffFailure.CONFLICT,
@@ -164,11 +141,11 @@ async def test_409_for_someone_elses_execution_is_a_conflict_not_retried(
 
 
 async def test_a_retry_after_above_the_cap_waits_only_the_cap(
-    emulator: Emulator, rest: TwilioRestClient, spans: tuple[Tracer, InMemorySpanExporter]
+    emulator: Emulator, emulator_rest: TwilioRestClient, spans: LocalSpans
 ) -> None:
     await fault(emulator, status=429, retry_after=3600)
     heartbeats = Heartbeats()
-    outcome, retries = await create(studio(rest, backoff=5.0, cap=0.05), spans, heartbeats)
+    outcome, retries = await create(studio(emulator_rest, backoff=5.0, cap=0.05), spans, heartbeats)
     assert outcome.delivered and outcome.attempts == 2
     assert retries == [{"attempt": 1, "failure": "rate_limited", "delay_s": 0.05}]
     assert heartbeats.count == 1, "the message is kept alive while waiting to retry"
@@ -176,19 +153,19 @@ async def test_a_retry_after_above_the_cap_waits_only_the_cap(
 
 
 async def test_a_retry_after_below_the_cap_is_honoured(
-    emulator: Emulator, rest: TwilioRestClient, spans: tuple[Tracer, InMemorySpanExporter]
+    emulator: Emulator, emulator_rest: TwilioRestClient, spans: LocalSpans
 ) -> None:
     await fault(emulator, status=429, retry_after=0.02)
-    outcome, retries = await create(studio(rest, backoff=5.0, cap=30.0), spans)
+    outcome, retries = await create(studio(emulator_rest, backoff=5.0, cap=30.0), spans)
     assert outcome.delivered and outcome.attempts == 2
     assert retries == [{"attempt": 1, "failure": "rate_limited", "delay_s": 0.02}]
 
 
 async def test_rate_limited_past_the_budget_is_a_typed_failure(
-    emulator: Emulator, rest: TwilioRestClient, spans: tuple[Tracer, InMemorySpanExporter]
+    emulator: Emulator, emulator_rest: TwilioRestClient, spans: LocalSpans
 ) -> None:
     await fault(emulator, status=429, retry_after=0.01, count=3)
-    outcome, retries = await create(studio(rest, max_attempts=3), spans)
+    outcome, retries = await create(studio(emulator_rest, max_attempts=3), spans)
     assert (outcome.execution_sid, outcome.failure, outcome.attempts) == (
         None,
         HandoffFailure.RATE_LIMITED,
@@ -200,10 +177,10 @@ async def test_rate_limited_past_the_budget_is_a_typed_failure(
 
 
 async def test_a_5xx_is_retried_with_the_doubling_backoff(
-    emulator: Emulator, rest: TwilioRestClient, spans: tuple[Tracer, InMemorySpanExporter]
+    emulator: Emulator, emulator_rest: TwilioRestClient, spans: LocalSpans
 ) -> None:
     await fault(emulator, status=503, count=2)
-    outcome, retries = await create(studio(rest, backoff=0.01, cap=30.0), spans)
+    outcome, retries = await create(studio(emulator_rest, backoff=0.01, cap=30.0), spans)
     assert outcome.delivered and outcome.attempts == 3
     assert retries == [
         {"attempt": 1, "failure": "studio_unavailable", "delay_s": 0.01},
@@ -212,19 +189,19 @@ async def test_a_5xx_is_retried_with_the_doubling_backoff(
 
 
 async def test_5xx_past_the_budget_is_studio_unavailable(
-    emulator: Emulator, rest: TwilioRestClient, spans: tuple[Tracer, InMemorySpanExporter]
+    emulator: Emulator, emulator_rest: TwilioRestClient, spans: LocalSpans
 ) -> None:
     await fault(emulator, status=500, count=2)
-    outcome, _ = await create(studio(rest, max_attempts=2), spans)
+    outcome, _ = await create(studio(emulator_rest, max_attempts=2), spans)
     assert (outcome.failure, outcome.attempts) == (HandoffFailure.STUDIO_UNAVAILABLE, 2)
     assert outcome.detail.startswith("500 ")
 
 
 async def test_a_4xx_is_rejected_at_once(
-    emulator: Emulator, rest: TwilioRestClient, spans: tuple[Tracer, InMemorySpanExporter]
+    emulator: Emulator, emulator_rest: TwilioRestClient, spans: LocalSpans
 ) -> None:
     await fault(emulator, status=400)
-    outcome, retries = await create(studio(rest, max_attempts=4), spans)
+    outcome, retries = await create(studio(emulator_rest, max_attempts=4), spans)
     assert (outcome.execution_sid, outcome.failure, outcome.attempts) == (
         None,
         HandoffFailure.STUDIO_REJECTED,
@@ -236,42 +213,27 @@ async def test_a_4xx_is_rejected_at_once(
 
 
 async def test_wrong_credentials_are_rejected_not_retried(
-    emulator: Emulator, spans: tuple[Tracer, InMemorySpanExporter]
+    emulator: Emulator, spans: LocalSpans
 ) -> None:
-    client = TwilioRestClient(username=API_KEY, password="wrong-secret", base_url=emulator.url)
-    try:
-        outcome, retries = await create(studio(client, max_attempts=4), spans)
-    finally:
-        await client.aclose()
+    async with rest_client(emulator.url, password="wrong-secret") as client:
+        outcome, _ = await create(studio(client, max_attempts=4), spans)
     assert (outcome.failure, outcome.attempts) == (HandoffFailure.STUDIO_REJECTED, 1)
     assert outcome.detail.startswith("401 ")
 
 
-async def test_a_timeout_is_retried(
-    emulator: Emulator, spans: tuple[Tracer, InMemorySpanExporter]
-) -> None:
+async def test_a_timeout_is_retried(emulator: Emulator, spans: LocalSpans) -> None:
     await fault(emulator, status=503, delay_seconds=0.5)
-    client = TwilioRestClient(
-        username=API_KEY, password=API_SECRET, base_url=emulator.url, timeout_seconds=0.1
-    )
-    try:
+    async with rest_client(emulator.url, timeout_seconds=0.1) as client:
         outcome, retries = await create(studio(client, max_attempts=2), spans)
-    finally:
-        await client.aclose()
     assert outcome.delivered and outcome.attempts == 2
     assert retries == [{"attempt": 1, "failure": "studio_unavailable", "delay_s": 0.0}]
 
 
 async def test_an_unreachable_studio_is_unavailable_after_the_budget(
-    spans: tuple[Tracer, InMemorySpanExporter],
+    spans: LocalSpans,
 ) -> None:
-    client = TwilioRestClient(
-        username=API_KEY, password=API_SECRET, base_url=f"http://127.0.0.1:{free_port()}"
-    )
-    try:
+    async with rest_client(f"http://127.0.0.1:{free_port()}") as client:
         outcome, retries = await create(studio(client, max_attempts=2), spans)
-    finally:
-        await client.aclose()
     assert (outcome.failure, outcome.attempts) == (HandoffFailure.STUDIO_UNAVAILABLE, 2)
     assert "ConnectError" in outcome.detail
     assert len(retries) == 1
@@ -290,7 +252,7 @@ def scripted_studio(answers: list[Response]) -> FastAPI:
 
 @pytest.mark.parametrize("retry_after", [None, "soon"])
 async def test_a_429_without_a_usable_retry_after_backs_off(
-    retry_after: str | None, spans: tuple[Tracer, InMemorySpanExporter]
+    retry_after: str | None, spans: LocalSpans
 ) -> None:
     """The emulator always sends a numeric ``Retry-After`` with 429, so a stand-in answers."""
     headers = {"Retry-After": retry_after} if retry_after is not None else {}
@@ -298,23 +260,19 @@ async def test_a_429_without_a_usable_retry_after_backs_off(
         Response('{"code": 20429}', status_code=429, headers=headers),
         Response('{"sid": "FN' + "00" * 16 + '"}', status_code=201),
     ]
-    async with serve(scripted_studio(answers)) as url:
-        client = TwilioRestClient(username=API_KEY, password=API_SECRET, base_url=url)
-        try:
-            outcome, retries = await create(studio(client, backoff=0.03, cap=30.0), spans)
-        finally:
-            await client.aclose()
+    async with serve(scripted_studio(answers)) as url, rest_client(url) as client:
+        outcome, retries = await create(studio(client, backoff=0.03, cap=30.0), spans)
     assert outcome == DeliveryOutcome("FN" + "00" * 16, None, "created", 2)
     assert retries == [{"attempt": 1, "failure": "rate_limited", "delay_s": 0.03}]
 
 
 async def test_find_active_finds_our_execution_among_others(
-    emulator: Emulator, rest: TwilioRestClient
+    emulator: Emulator, emulator_rest: TwilioRestClient
 ) -> None:
     await existing_execution(emulator, CONVERSATION, to=OTHER_CUSTOMER)
     await existing_execution(emulator, "another-conversation", to="+15005550008")
     ours = await existing_execution(emulator, CONVERSATION)
-    assert await studio(rest).find_active(CUSTOMER, CONVERSATION) == ours
+    assert await studio(emulator_rest).find_active(CUSTOMER, CONVERSATION) == ours
 
 
 async def end_execution(emulator: Emulator, execution_sid: str) -> None:
@@ -324,29 +282,29 @@ async def end_execution(emulator: Emulator, execution_sid: str) -> None:
 
 
 async def test_find_active_skips_an_ended_execution(
-    emulator: Emulator, rest: TwilioRestClient
+    emulator: Emulator, emulator_rest: TwilioRestClient
 ) -> None:
     await end_execution(emulator, await existing_execution(emulator, CONVERSATION))
-    assert await studio(rest).find_active(CUSTOMER, CONVERSATION) is None
+    assert await studio(emulator_rest).find_active(CUSTOMER, CONVERSATION) is None
 
 
 async def test_find_active_skips_another_contacts_execution(
-    emulator: Emulator, rest: TwilioRestClient
+    emulator: Emulator, emulator_rest: TwilioRestClient
 ) -> None:
     await existing_execution(emulator, CONVERSATION, to=OTHER_CUSTOMER)
-    assert await studio(rest).find_active(CUSTOMER, CONVERSATION) is None
+    assert await studio(emulator_rest).find_active(CUSTOMER, CONVERSATION) is None
 
 
 async def test_find_active_skips_another_conversations_execution(
-    emulator: Emulator, rest: TwilioRestClient
+    emulator: Emulator, emulator_rest: TwilioRestClient
 ) -> None:
     await existing_execution(emulator, "another-conversation")
-    assert await studio(rest).find_active(CUSTOMER, CONVERSATION) is None
+    assert await studio(emulator_rest).find_active(CUSTOMER, CONVERSATION) is None
 
 
 async def test_find_active_is_none_when_studio_cannot_list(
-    emulator: Emulator, rest: TwilioRestClient
+    emulator: Emulator, emulator_rest: TwilioRestClient
 ) -> None:
     await existing_execution(emulator, CONVERSATION)
     await fault(emulator, status=500, method="GET")
-    assert await studio(rest).find_active(CUSTOMER, CONVERSATION) is None
+    assert await studio(emulator_rest).find_active(CUSTOMER, CONVERSATION) is None

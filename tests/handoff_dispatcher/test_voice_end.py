@@ -13,14 +13,12 @@ from dataclasses import dataclass, field
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Tracer
 
 from libs.contracts.messages import HandoffData, HandoffFailure, VoiceEnd
 from services.handoff_dispatcher.outcome import DeliveryOutcome
 from services.handoff_dispatcher.voice_end import VoiceEndSender
+from tests.support.recorders import Heartbeats, LocalSpans, local_spans
 
 CALL_SID = "CA" + "ef" * 16
 SUBJECT = f"baton.voice.call.{CALL_SID}"
@@ -51,21 +49,10 @@ class Gateway:
             await message.respond(f'{{"status":"{answer}"}}'.encode())
 
 
-@dataclass
-class Heartbeats:
-    count: int = 0
-
-    async def __call__(self) -> None:
-        self.count += 1
-
-
 @pytest.fixture
-def spans() -> Iterator[tuple[Tracer, InMemorySpanExporter]]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    yield provider.get_tracer("test"), exporter
-    provider.shutdown()
+def spans() -> Iterator[LocalSpans]:
+    with local_spans() as recorded:
+        yield recorded
 
 
 async def serve_gateway(connection: Client, gateway: Gateway) -> None:
@@ -88,7 +75,7 @@ async def send_end(
 
 
 async def test_sent_is_delivered_and_the_command_names_the_goodbye_turn(
-    nats_client: Client, spans: tuple[Tracer, InMemorySpanExporter]
+    nats_client: Client, spans: LocalSpans
 ) -> None:
     gateway = Gateway(["sent"])
     await serve_gateway(nats_client, gateway)
@@ -104,16 +91,14 @@ async def test_sent_is_delivered_and_the_command_names_the_goodbye_turn(
     assert (span.attributes or {})["baton.voice.end_answer"] == "sent"
 
 
-async def test_caller_gone_is_a_typed_failure(
-    nats_client: Client, spans: tuple[Tracer, InMemorySpanExporter]
-) -> None:
+async def test_caller_gone_is_a_typed_failure(nats_client: Client, spans: LocalSpans) -> None:
     await serve_gateway(nats_client, Gateway(["caller_gone"]))
     outcome, _ = await send_end(nats_client, spans[0])
     assert outcome == DeliveryOutcome(None, HandoffFailure.CALLER_GONE, "caller hung up", 1)
 
 
 async def test_no_responders_means_no_gateway_holds_the_call(
-    nats_client: Client, spans: tuple[Tracer, InMemorySpanExporter]
+    nats_client: Client, spans: LocalSpans
 ) -> None:
     outcome, _ = await send_end(nats_client, spans[0])
     assert outcome == DeliveryOutcome(
@@ -121,9 +106,7 @@ async def test_no_responders_means_no_gateway_holds_the_call(
     )
 
 
-async def test_an_unanswered_end_is_asked_again(
-    nats_client: Client, spans: tuple[Tracer, InMemorySpanExporter]
-) -> None:
+async def test_an_unanswered_end_is_asked_again(nats_client: Client, spans: LocalSpans) -> None:
     gateway = Gateway([None, "sent"])
     await serve_gateway(nats_client, gateway)
     outcome, heartbeats = await send_end(nats_client, spans[0], wait_seconds=0.2)
@@ -137,7 +120,7 @@ async def test_an_unanswered_end_is_asked_again(
 
 
 async def test_three_unanswered_ends_give_up_as_caller_gone(
-    nats_client: Client, spans: tuple[Tracer, InMemorySpanExporter]
+    nats_client: Client, spans: LocalSpans
 ) -> None:
     gateway = Gateway([None, None, None, "sent"])
     await serve_gateway(nats_client, gateway)

@@ -9,7 +9,6 @@ after the one call that could have sent it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -24,6 +23,7 @@ from libs.platform.twilio_rest import TwilioRestClient
 from services.messaging_gateway.replies import ReplyDelivery, ReplySender, TwilioUnavailable
 from tests.emulator.harness import ACCOUNT_SID, API_KEY, API_SECRET, Emulator, Receiver
 from tests.support.servers import serve
+from tests.support.twilio_rest import rest_client
 
 CUSTOMER = "+15005550006"
 OURS = "+15005550001"
@@ -33,17 +33,8 @@ SMS_ROUTE = Route(channel=Channel.SMS, customer_address=CUSTOMER, agent_address=
 
 
 @pytest.fixture
-async def rest(emulator: Emulator) -> AsyncIterator[TwilioRestClient]:
-    client = TwilioRestClient(
-        username=API_KEY, password=API_SECRET, base_url=emulator.url, timeout_seconds=5.0
-    )
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-def sender(rest: TwilioRestClient) -> ReplySender:
-    return ReplySender(rest, ACCOUNT_SID, BOT)
+def sender(emulator_rest: TwilioRestClient) -> ReplySender:
+    return ReplySender(emulator_rest, ACCOUNT_SID, BOT)
 
 
 def reply(
@@ -191,28 +182,18 @@ async def test_a_reply_to_an_unknown_conversation_is_a_permanent_failure(
 
 
 async def test_an_unreachable_twilio_is_worth_another_try() -> None:
-    client = TwilioRestClient(
-        username=API_KEY, password=API_SECRET, base_url=f"http://127.0.0.1:{free_port()}"
-    )
-    try:
+    async with rest_client(f"http://127.0.0.1:{free_port()}") as client:
         with pytest.raises(TwilioUnavailable, match="ConnectError"):
             await ReplySender(client, ACCOUNT_SID, BOT).send(reply())
-    finally:
-        await client.aclose()
 
 
 async def test_a_timeout_is_worth_another_try(emulator: Emulator) -> None:
     await emulator.post(
         "/_emulator/faults", {"path_prefix": MESSAGES, "status": 503, "delay_seconds": 0.5}
     )
-    client = TwilioRestClient(
-        username=API_KEY, password=API_SECRET, base_url=emulator.url, timeout_seconds=0.1
-    )
-    try:
+    async with rest_client(emulator.url, timeout_seconds=0.1) as client:
         with pytest.raises(TwilioUnavailable, match="ReadTimeout"):
             await ReplySender(client, ACCOUNT_SID, BOT).send(reply())
-    finally:
-        await client.aclose()
 
 
 # --- which replies the conversation's state lets through ---------------------------------

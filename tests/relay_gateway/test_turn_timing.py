@@ -6,8 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanContext, TraceFlags
 
@@ -15,6 +14,7 @@ from libs.contracts.messages import VoiceToken
 from libs.platform.metrics import REGISTRY
 from services.relay_gateway.calls import CallSession
 from services.relay_gateway.turn_timing import VoiceTurnTiming
+from tests.support.recorders import LocalSpans, local_spans
 
 CALL_SID = "CA" + "cd" * 16
 CALL_SPAN = SpanContext(
@@ -32,17 +32,19 @@ def sample(name: str) -> float:
 
 
 @pytest.fixture
-def exporter() -> Iterator[InMemorySpanExporter]:
-    spans = InMemorySpanExporter()
-    yield spans
-    spans.shutdown()
+def spans() -> Iterator[LocalSpans]:
+    with local_spans() as recorded:
+        yield recorded
 
 
 @pytest.fixture
-def timing(exporter: InMemorySpanExporter) -> VoiceTurnTiming:
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return VoiceTurnTiming(provider.get_tracer("test"), CALL_SID, CALL_SPAN)
+def exporter(spans: LocalSpans) -> InMemorySpanExporter:
+    return spans[1]
+
+
+@pytest.fixture
+def timing(spans: LocalSpans) -> VoiceTurnTiming:
+    return VoiceTurnTiming(spans[0], CALL_SID, CALL_SPAN)
 
 
 def ended(exporter: InMemorySpanExporter) -> dict[Any, ReadableSpan]:

@@ -10,8 +10,10 @@ import pytest
 
 from baton_devtools.nats_server import free_port
 from emulator.app import create_app
+from libs.platform.twilio_rest import TwilioRestClient
 from tests.emulator.harness import Emulator, emulator_settings
 from tests.support.servers import serve
+from tests.support.twilio_rest import rest_client
 
 
 @pytest.fixture(scope="module")
@@ -31,3 +33,10 @@ async def emulator(module_emulator: Emulator) -> Emulator:
     """The module's emulator with no resources, requests or faults left from other tests."""
     await module_emulator.post("/_emulator/reset", {})
     return module_emulator
+
+
+@pytest.fixture
+async def emulator_rest(emulator: Emulator) -> AsyncIterator[TwilioRestClient]:
+    """The product's REST client (API key auth), pointed at the emulator."""
+    async with rest_client(emulator.url) as client:
+        yield client
