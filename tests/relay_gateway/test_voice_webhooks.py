@@ -1,6 +1,6 @@
 """Where a call goes when it leaves the relay with HandoffData (``/voice/action``), exactly.
 
-TaskRouter reads the ``<Task>`` JSON as the task's attributes (twilio_wire.md §1), so the
+TaskRouter reads the ``<Task>`` JSON as the task's attributes (twilio_wire.md §1.5), so the
 handoff attributes, ``conversationId`` and ``profileId`` must all be in it.
 """
 
