@@ -1,0 +1,360 @@
+"""A handoff delivered or failed, and the conversation settled either way.
+
+The dispatcher's delivery runs against a real NATS server (state, records, results and the
+customer notice are what other services read) and the emulator's Studio over HTTP; the call's
+gateway is a subscriber on the call's subject. Every ``dispatch`` is awaited, so what it
+published or changed is complete when it returns: a "nothing was published" check reads the
+stream after the one call that could have published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import pytest
+from faststream.nats import NatsBroker
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from opentelemetry.trace import Tracer
+
+from libs.contracts.conversation import ConversationStatus, claim_handoff
+from libs.contracts.messages import (
+    AgentReply,
+    Channel,
+    HandoffFailure,
+    HandoffOutcome,
+    HandoffRequested,
+    HandoffResult,
+    ReplyKind,
+    Route,
+    VoiceEnd,
+)
+from libs.platform.conversation_store import ConversationStore
+from libs.platform.metrics import REGISTRY
+from libs.platform.twilio_rest import TwilioRestClient
+from services.handoff_dispatcher.delivery import HandoffDelivery
+from services.handoff_dispatcher.records import DeliveryRecord, DeliveryRecords, DeliveryState
+from services.handoff_dispatcher.studio import RetryBudget, StudioExecutions
+from services.handoff_dispatcher.voice_end import VoiceEndSender
+from tests.emulator.harness import API_KEY, API_SECRET, FLOW_SID, Emulator
+from tests.support.recorders import local_spans
+from tests.support.streams import messages_on
+from tests.support.waits import eventually
+
+CUSTOMER = "+15005550006"
+OURS = "+15005550001"
+CONVERSATION = "conv-sms-1"
+CALL_SID = "CA" + "12" * 16
+FAILED_MESSAGE = "Sorry, nobody from our team is free right now. I am still here to help."
+SMS_ROUTE = Route(channel=Channel.SMS, customer_address=CUSTOMER, agent_address=OURS)
+VOICE_ROUTE = Route(
+    channel=Channel.VOICE, customer_address=CUSTOMER, agent_address=OURS, call_sid=CALL_SID
+)
+EXECUTIONS = f"/v2/Flows/{FLOW_SID}/Executions"
+
+
+@pytest.fixture
+def tracer() -> Iterator[Tracer]:
+    with local_spans() as (tracer, _):
+        yield tracer
+
+
+@pytest.fixture
+async def broker(js: JetStreamContext, nats_url: str) -> AsyncIterator[NatsBroker]:
+    broker = NatsBroker(nats_url)
+    await broker.connect()
+    yield broker
+    await broker.stop()
+
+
+@dataclass
+class Dispatcher:
+    delivery: HandoffDelivery
+    store: ConversationStore
+    records: DeliveryRecords
+    js: JetStreamContext
+    emulator: Emulator
+
+    async def pending(self, request: HandoffRequested) -> None:
+        """The worker's claim: the conversation waits for this handoff."""
+        claimed = await self.store.apply(
+            request.conversation_id, claim_handoff(request.epoch, request.reason, None)
+        )
+        assert claimed.applied
+
+    async def results(self, conversation_id: str) -> list[HandoffResult]:
+        subject = f"baton.handoff.result.{conversation_id}"
+        return await messages_on(self.js, "BATON_HANDOFF", subject, HandoffResult)
+
+    async def replies(self, conversation_id: str) -> list[AgentReply]:
+        subject = f"baton.replies.{conversation_id}"
+        return await messages_on(self.js, "BATON_REPLIES", subject, AgentReply)
+
+    async def studio_posts(self) -> list[int]:
+        found = await self.emulator.get(
+            "/_emulator/requests", path_prefix=EXECUTIONS, method="POST"
+        )
+        return [request["status"] for request in found]
+
+
+@pytest.fixture
+async def dispatcher(
+    broker: NatsBroker,
+    js: JetStreamContext,
+    nats_client: Client,
+    emulator: Emulator,
+    emulator_rest: TwilioRestClient,
+    tracer: Tracer,
+) -> Dispatcher:
+    store = ConversationStore(await js.key_value("baton-conversations"))
+    records = DeliveryRecords(await js.key_value("baton-handoffs"))
+    delivery = HandoffDelivery(
+        broker=broker,
+        store=store,
+        records=records,
+        studio=StudioExecutions(emulator_rest, FLOW_SID, RetryBudget(2, 0.0, 0.0)),
+        voice=VoiceEndSender(nats_client, 1.0, tracer),
+        static_attributes={"department": "support"},
+        memory_store_id="mem_store_1",
+        phone_number=OURS,
+        failed_message=FAILED_MESSAGE,
+        tracer=tracer,
+    )
+    return Dispatcher(delivery, store, records, js, emulator)
+
+
+async def no_heartbeat() -> None:
+    return None
+
+
+def sms_request(**extra: object) -> HandoffRequested:
+    values: dict[str, object] = {
+        "conversation_id": CONVERSATION,
+        "epoch": 0,
+        "route": SMS_ROUTE,
+        "reason": "customer asked for a human",
+    }
+    values.update(extra)
+    return HandoffRequested.model_validate(values)
+
+
+def voice_request() -> HandoffRequested:
+    return sms_request(conversation_id=CALL_SID, route=VOICE_ROUTE, turn_sequence=9)
+
+
+def outcomes(channel: str, outcome: str, failure: str) -> float:
+    labels = {"channel": channel, "outcome": outcome, "failure": failure}
+    return REGISTRY.get_sample_value("baton_handoff_outcomes_total", labels) or 0.0
+
+
+async def test_a_delivered_digital_handoff_marks_the_conversation_handed_off(
+    dispatcher: Dispatcher,
+) -> None:
+    request = sms_request()
+    await dispatcher.pending(request)
+    result = await dispatcher.delivery.dispatch(request, no_heartbeat)
+
+    [execution] = await dispatcher.emulator.get("/_emulator/executions")
+    assert (result.outcome, result.failure, result.execution_sid, result.attempts) == (
+        HandoffOutcome.DELIVERED,
+        None,
+        execution["sid"],
+        1,
+    )
+    assert (execution["to"], execution["from"]) == (CUSTOMER, OURS)
+    assert execution["parameters"] == {
+        "HandoffData": {
+            "conversationId": CONVERSATION,
+            "storeId": "mem_store_1",
+            "profileId": "",
+            "attributes": {
+                "department": "support",
+                "reason": "customer asked for a human",
+                "handoffChannel": "sms",
+            },
+        }
+    }
+    state = await dispatcher.store.get(CONVERSATION)
+    assert (state.status, state.epoch) == (ConversationStatus.HANDED_OFF, 0)
+    record = await dispatcher.records.get(CONVERSATION, 0)
+    assert record is not None and record.state is DeliveryState.DELIVERED
+    assert record.execution_sid == execution["sid"]
+    assert await dispatcher.results(CONVERSATION) == [result]
+    assert await dispatcher.replies(CONVERSATION) == [], "no notice when a human has it"
+
+
+async def test_a_failed_digital_handoff_goes_back_to_the_bot_and_tells_the_customer(
+    dispatcher: Dispatcher,
+) -> None:
+    await dispatcher.emulator.post("/_emulator/faults", {"path_prefix": "/v2/Flows", "status": 400})
+    request = sms_request()
+    await dispatcher.pending(request)
+    result = await dispatcher.delivery.dispatch(request, no_heartbeat)
+
+    assert (result.outcome, result.failure, result.execution_sid) == (
+        HandoffOutcome.FAILED,
+        HandoffFailure.STUDIO_REJECTED,
+        None,
+    )
+    state = await dispatcher.store.get(CONVERSATION)
+    assert (state.status, state.epoch) == (ConversationStatus.ACTIVE, 1)
+    [notice] = await dispatcher.replies(CONVERSATION)
+    assert notice.model_dump(exclude={"created_at"}) == {
+        "conversation_id": CONVERSATION,
+        "reply_id": "conv-sms-1:0:failed",
+        "route": SMS_ROUTE.model_dump(),
+        "text": FAILED_MESSAGE,
+        "epoch": 1,
+        "kind": ReplyKind.FAILURE_NOTICE,
+    }
+    assert await dispatcher.results(CONVERSATION) == [result]
+
+
+async def test_a_failed_voice_handoff_goes_back_to_the_bot_without_a_text(
+    dispatcher: Dispatcher,
+) -> None:
+    request = voice_request()
+    await dispatcher.pending(request)
+    result = await dispatcher.delivery.dispatch(request, no_heartbeat)  # no gateway answers
+
+    assert (result.outcome, result.failure) == (HandoffOutcome.FAILED, HandoffFailure.CALLER_GONE)
+    state = await dispatcher.store.get(CALL_SID)
+    assert (state.status, state.epoch) == (ConversationStatus.ACTIVE, 1)
+    assert await dispatcher.replies(CALL_SID) == []
+    assert await dispatcher.studio_posts() == []
+
+
+async def test_a_delivered_voice_handoff_is_handed_off_without_studio(
+    dispatcher: Dispatcher, nats_client: Client
+) -> None:
+    commands: list[VoiceEnd] = []
+
+    async def gateway(message: Msg) -> None:
+        commands.append(VoiceEnd.model_validate_json(message.data))
+        await message.respond(b'{"status":"sent"}')
+
+    await nats_client.subscribe(f"baton.voice.call.{CALL_SID}", cb=gateway)
+    await nats_client.flush()
+    request = voice_request()
+    await dispatcher.pending(request)
+    result = await dispatcher.delivery.dispatch(request, no_heartbeat)
+
+    assert (result.outcome, result.execution_sid, result.attempts) == (
+        HandoffOutcome.DELIVERED,
+        None,
+        1,
+    )
+    [command] = commands
+    assert (command.turn, command.handoff_id) == (9, f"{CALL_SID}:0")
+    state = await dispatcher.store.get(CALL_SID)
+    assert (state.status, state.epoch) == (ConversationStatus.HANDED_OFF, 0)
+    assert await dispatcher.studio_posts() == []
+
+
+async def test_a_redelivered_handoff_posts_nothing_and_counts_once(
+    dispatcher: Dispatcher,
+) -> None:
+    request = sms_request()
+    await dispatcher.pending(request)
+    before = outcomes("sms", "delivered", "none")
+    first = await dispatcher.delivery.dispatch(request, no_heartbeat)
+    again = await dispatcher.delivery.dispatch(request, no_heartbeat)
+
+    assert again.model_dump(exclude={"completed_at"}) == first.model_dump(exclude={"completed_at"})
+    assert await dispatcher.studio_posts() == [201]
+    assert outcomes("sms", "delivered", "none") - before == 1
+    assert len(await dispatcher.results(CONVERSATION)) == 1, "the result is stored once"
+    state = await dispatcher.store.get(CONVERSATION)
+    assert (state.status, state.epoch) == (ConversationStatus.HANDED_OFF, 0)
+
+
+async def test_a_redelivered_failure_tells_the_customer_once(dispatcher: Dispatcher) -> None:
+    await dispatcher.emulator.post("/_emulator/faults", {"path_prefix": "/v2/Flows", "status": 400})
+    request = sms_request()
+    await dispatcher.pending(request)
+    await dispatcher.delivery.dispatch(request, no_heartbeat)
+    await dispatcher.delivery.dispatch(request, no_heartbeat)
+    assert len(await dispatcher.replies(CONVERSATION)) == 1
+    state = await dispatcher.store.get(CONVERSATION)
+    assert (state.status, state.epoch) == (ConversationStatus.ACTIVE, 1), "settled once"
+    assert await dispatcher.studio_posts() == [400]
+
+
+async def test_a_post_of_unknown_fate_is_found_instead_of_posted_again(
+    dispatcher: Dispatcher,
+) -> None:
+    """The dispatcher crashed after its POST: the record says posting, Studio has the execution."""
+    request = sms_request()
+    await dispatcher.pending(request)
+    async with dispatcher.emulator.rest(API_KEY, API_SECRET) as client:
+        created = await client.post(
+            EXECUTIONS,
+            data={
+                "To": CUSTOMER,
+                "From": OURS,
+                "Parameters": '{"HandoffData":{"conversationId":"conv-sms-1"}}',
+            },
+        )
+    await dispatcher.records.put(
+        CONVERSATION, 0, DeliveryRecord(state=DeliveryState.POSTING, attempts=1)
+    )
+
+    result = await dispatcher.delivery.dispatch(request, no_heartbeat)
+
+    assert (result.outcome, result.execution_sid, result.attempts) == (
+        HandoffOutcome.DELIVERED,
+        created.json()["sid"],
+        1,
+    )
+    assert await dispatcher.studio_posts() == [201], "only the POST before the crash"
+    state = await dispatcher.store.get(CONVERSATION)
+    assert state.status is ConversationStatus.HANDED_OFF
+
+
+async def test_a_post_of_unknown_fate_that_never_arrived_is_posted(
+    dispatcher: Dispatcher,
+) -> None:
+    request = sms_request()
+    await dispatcher.pending(request)
+    await dispatcher.records.put(
+        CONVERSATION, 0, DeliveryRecord(state=DeliveryState.POSTING, attempts=1)
+    )
+    result = await dispatcher.delivery.dispatch(request, no_heartbeat)
+    assert result.outcome is HandoffOutcome.DELIVERED
+    assert await dispatcher.studio_posts() == [201]
+
+
+async def test_a_crash_after_studio_took_the_post_is_recovered_without_a_second_post(
+    dispatcher: Dispatcher,
+) -> None:
+    """Studio creates the execution but its answer is held; the dispatcher dies waiting."""
+    await dispatcher.emulator.post(
+        "/_emulator/faults",
+        {
+            "path_prefix": "/v2/Flows",
+            "status": 0,
+            "delay_seconds": 2.0,
+            "create_before_delay": True,
+        },
+    )
+    request = sms_request()
+    await dispatcher.pending(request)
+    crashed = asyncio.create_task(dispatcher.delivery.dispatch(request, no_heartbeat))
+    [execution] = await eventually(
+        lambda: dispatcher.emulator.get("/_emulator/executions"), lambda found: len(found) == 1
+    )
+    record = await dispatcher.records.get(CONVERSATION, 0)
+    assert record is not None and record.state is DeliveryState.POSTING
+    crashed.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await crashed
+
+    result = await dispatcher.delivery.dispatch(request, no_heartbeat)
+
+    assert (result.outcome, result.execution_sid) == (HandoffOutcome.DELIVERED, execution["sid"])
+    assert len(await dispatcher.studio_posts()) == 1
+    state = await dispatcher.store.get(CONVERSATION)
+    assert state.status is ConversationStatus.HANDED_OFF

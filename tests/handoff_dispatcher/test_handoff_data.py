@@ -1,0 +1,106 @@
+"""HandoffData as the Agent Handoff template reads it (tac_sdk.md), and the Studio ``From``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from libs.contracts.messages import Channel, HandoffRequested, Route
+from services.handoff_dispatcher.delivery import build_handoff_data, studio_from_address
+
+CUSTOMER = "+15005550006"
+OURS = "+15005550001"
+CONVERSATION = "CH" + "88" * 16
+
+
+def request(**extra: object) -> HandoffRequested:
+    values: dict[str, object] = {
+        "conversation_id": "conv-1",
+        "epoch": 0,
+        "route": Route(channel=Channel.SMS, customer_address=CUSTOMER, agent_address=OURS),
+        "reason": "customer asked for a human",
+    }
+    values.update(extra)
+    return HandoffRequested.model_validate(values)
+
+
+def test_the_studio_parameters_are_tacs_payload_under_handoff_data() -> None:
+    route = Route(
+        channel=Channel.CONVERSATIONS,
+        customer_address=CUSTOMER,
+        agent_address="baton-bot",
+        twilio_conversation_id=CONVERSATION,
+        profile_id="mem_profile_1",
+    )
+    data = build_handoff_data(
+        request(route=route, summary="Wants a refund."), {"department": "support"}, "mem_store_1"
+    )
+    assert data.studio_parameters() == (
+        '{"HandoffData":{"conversationId":"CH88888888888888888888888888888888",'
+        '"storeId":"mem_store_1","profileId":"mem_profile_1","attributes":'
+        '{"department":"support","reason":"customer asked for a human",'
+        '"handoffChannel":"conversations","summary":"Wants a refund."}}}'
+    )
+    assert (
+        json.loads(data.end_frame()["handoffData"])
+        == json.loads(data.studio_parameters())["HandoffData"]
+    )
+
+
+def test_the_requests_reason_wins_and_its_attributes_override_the_static_ones() -> None:
+    data = build_handoff_data(
+        request(attributes={"priority": "high", "reason": "from the app", "department": "vip"}),
+        {"department": "support", "reason": "configured", "queue": "main"},
+        "",
+    )
+    assert data.attributes == {
+        "department": "vip",
+        "reason": "customer asked for a human",
+        "queue": "main",
+        "priority": "high",
+        "handoffChannel": "sms",
+    }
+    assert "summary" not in data.attributes, "an empty summary is left out"
+    assert (data.conversation_id, data.store_id, data.profile_id) == ("conv-1", "", "")
+
+
+def test_a_long_summary_is_cut_to_fit_send_to_flex_1024_characters() -> None:
+    summary = "The customer was double charged for order 1234. " * 60
+    data = build_handoff_data(request(summary=summary), {"department": "support"}, "mem_store_1")
+    encoded = json.dumps(data.attributes)
+    assert 1000 <= len(encoded) <= 1024, len(encoded)
+    kept = data.attributes["summary"]
+    assert summary.startswith(kept) and len(kept) < len(summary)
+    assert data.attributes["reason"] == "customer asked for a human", "the reason is never cut"
+
+
+def test_a_summary_that_fits_is_kept_whole() -> None:
+    summary = "Double charged; wants a refund." * 20
+    data = build_handoff_data(request(summary=summary), {}, "")
+    assert data.attributes["summary"] == summary
+    assert len(json.dumps(data.attributes)) < 1024
+
+
+def test_a_summary_of_escaped_characters_still_fits() -> None:
+    """``json.dumps`` writes each of these as ``\\uXXXX``: six characters for one."""
+    data = build_handoff_data(request(summary="Zahlungsrückstand – ärgerlich. " * 40), {}, "")
+    assert len(json.dumps(data.attributes)) <= 1024
+
+
+@pytest.mark.parametrize(
+    ("agent", "expected"),
+    [
+        ("+15005550009", "+15005550009"),
+        ("whatsapp:+15005550009", "whatsapp:+15005550009"),
+        ("rcs:baton_agent", "rcs:baton_agent"),
+        ("messenger:1234567890", "messenger:1234567890"),
+        ("baton-bot", OURS),
+        ("", OURS),
+    ],
+)
+def test_studio_from_is_the_agents_address_or_our_number_for_a_chat_identity(
+    agent: str, expected: str
+) -> None:
+    route = Route(channel=Channel.SMS, customer_address=CUSTOMER, agent_address=agent)
+    assert studio_from_address(request(route=route), OURS) == expected

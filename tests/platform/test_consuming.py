@@ -1,0 +1,209 @@
+"""Settling a JetStream message, against a real NATS server: ack, delayed NAK, dead letter.
+
+A FastStream subscriber with manual acks runs the handler the test scripts. What the consumer
+told the server is read off the wire: every ack, NAK (with its delay) and TERM a client sends
+is a core NATS message on the ``$JS.ACK`` subject of the delivery, which a second connection
+observes. Dead letters are read from the dead-letter stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import pytest
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
+from nats.js.errors import NotFoundError
+
+from libs.platform.consuming import PermanentFailure, RedeliveryPolicy, settled
+from libs.platform.metrics import REGISTRY
+from tests.support.waits import exactly_one, until
+
+CONSUMER = "settle-test"
+SUBJECT = "baton.turns.conv-settle"
+PAYLOAD = b'{"text":"where is my order?"}'
+ACK = b""
+"""An empty reply on ``$JS.ACK`` is an ack, as ``+ACK`` is."""
+
+Step = Callable[[], Awaitable[None]]
+
+
+async def succeed() -> None:
+    return None
+
+
+async def fail() -> None:
+    raise RuntimeError("Twilio is down")
+
+
+async def refuse() -> None:
+    raise PermanentFailure("refused")
+
+
+@dataclass
+class Consumer:
+    settles: list[bytes] = field(default_factory=list)
+    """Each ack, NAK and TERM sent to the server, in order."""
+    deliveries: list[int] = field(default_factory=list)
+    """``num_delivered`` of each delivery the handler saw."""
+
+    async def observe(self, message: Msg) -> None:
+        self.settles.append(message.data)
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, {"consumer": CONSUMER, **labels}) or 0.0
+
+
+@asynccontextmanager
+async def consuming(
+    nats_url: str, observer: Client, policy: RedeliveryPolicy, steps: list[Step]
+) -> AsyncIterator[Consumer]:
+    """A subscriber whose n-th delivery runs ``steps[n-1]`` (the last step repeats)."""
+    consumer = Consumer()
+    await observer.subscribe(f"$JS.ACK.BATON_TURNS.{CONSUMER}.>", cb=consumer.observe)
+    await observer.flush()
+    broker = NatsBroker(nats_url)
+
+    @broker.subscriber(
+        SUBJECT,
+        stream=JStream("BATON_TURNS", declare=False),
+        durable=CONSUMER,
+        pull_sub=PullSub(batch_size=1, timeout=0.2),
+        config=policy.consumer_config(),
+        ack_policy=AckPolicy.MANUAL,
+    )
+    async def handle(body: dict[str, str], message: NatsMessage) -> None:
+        delivered = message.raw_message.metadata.num_delivered
+        consumer.deliveries.append(delivered)
+        async with settled(message, policy, broker):
+            await steps[min(delivered, len(steps)) - 1]()
+
+    await broker.start()
+    try:
+        yield consumer
+    finally:
+        await broker.stop()
+
+
+async def dead_letters(js: JetStreamContext) -> list[RawStreamMsg]:
+    found: list[RawStreamMsg] = []
+    sequence = 0
+    while True:
+        try:
+            raw = await js.get_msg(
+                "BATON_DLQ", seq=sequence + 1, subject=f"baton.dlq.{CONSUMER}", next=True
+            )
+        except NotFoundError:
+            return found
+        assert raw.seq is not None
+        sequence = raw.seq
+        found.append(raw)
+
+
+async def settles_of(consumer: Consumer) -> list[bytes]:
+    return list(consumer.settles)
+
+
+async def terms(consumer: Consumer) -> list[bytes]:
+    return [settle for settle in consumer.settles if settle.startswith(b"+TERM")]
+
+
+def policy(max_deliver: int = 3) -> RedeliveryPolicy:
+    return RedeliveryPolicy(consumer=CONSUMER, max_deliver=max_deliver, delays_seconds=(0.01, 0.02))
+
+
+async def test_success_is_acked_once(
+    nats_url: str, nats_client: Client, js: JetStreamContext
+) -> None:
+    acks = sample("baton_nats_settled_total", result="ack")
+    queued = sample("baton_nats_queue_seconds_count")
+    async with consuming(nats_url, nats_client, policy(), [succeed]) as consumer:
+        await js.publish(SUBJECT, PAYLOAD)
+        settle = await exactly_one(lambda: settles_of(consumer))
+    assert settle == ACK
+    assert consumer.deliveries == [1]
+    assert await dead_letters(js) == []
+    assert sample("baton_nats_settled_total", result="ack") - acks == 1
+    assert sample("baton_nats_queue_seconds_count") - queued == 1
+
+
+async def test_a_failure_is_naked_with_the_policys_delay_then_retried(
+    nats_url: str, nats_client: Client, js: JetStreamContext
+) -> None:
+    retries = sample("baton_nats_settled_total", result="retry")
+    async with consuming(nats_url, nats_client, policy(), [fail, fail, succeed]) as consumer:
+        await js.publish(SUBJECT, PAYLOAD)
+        await until(lambda: ACK in consumer.settles)
+    assert consumer.settles == [b'-NAK {"delay": 10000000}', b'-NAK {"delay": 20000000}', ACK]
+    assert consumer.deliveries == [1, 2, 3]
+    assert await dead_letters(js) == []
+    assert sample("baton_nats_settled_total", result="retry") - retries == 2
+
+
+async def test_the_last_delivery_is_dead_lettered_and_terminated(
+    nats_url: str, nats_client: Client, js: JetStreamContext
+) -> None:
+    queued = sample("baton_nats_queue_seconds_count")
+    dead = sample("baton_nats_settled_total", result="dead_letter")
+    async with consuming(nats_url, nats_client, policy(max_deliver=3), [fail]) as consumer:
+        stored = await js.publish(SUBJECT, PAYLOAD)
+        letter = await exactly_one(lambda: dead_letters(js))
+        await until(lambda: b"+TERM" in consumer.settles)
+        assert await exactly_one(lambda: terms(consumer)) == b"+TERM"
+    assert consumer.settles == [b'-NAK {"delay": 10000000}', b'-NAK {"delay": 20000000}', b"+TERM"]
+    assert consumer.deliveries == [1, 2, 3], "not delivered again after TERM"
+    assert letter.data == PAYLOAD
+    assert letter.headers is not None
+    assert letter.headers["Baton-Original-Subject"] == "baton.turns.conv-settle"
+    assert letter.headers["Baton-Original-Sequence"] == str(stored.seq)
+    assert letter.headers["Baton-Error"] == "RuntimeError('Twilio is down')"
+    assert sample("baton_nats_settled_total", result="dead_letter") - dead == 1
+    assert sample("baton_nats_queue_seconds_count") - queued == 1, "first deliveries only"
+
+
+async def test_a_permanent_failure_is_dead_lettered_at_once(
+    nats_url: str, nats_client: Client, js: JetStreamContext
+) -> None:
+    async with consuming(nats_url, nats_client, policy(max_deliver=5), [refuse]) as consumer:
+        stored = await js.publish(SUBJECT, PAYLOAD)
+        letter = await exactly_one(lambda: dead_letters(js))
+        await until(lambda: b"+TERM" in consumer.settles)
+    assert consumer.settles == [b"+TERM"]
+    assert consumer.deliveries == [1]
+    assert letter.headers is not None
+    assert letter.headers["Baton-Error"] == "PermanentFailure('refused')"
+    assert letter.headers["Baton-Original-Sequence"] == str(stored.seq)
+
+
+async def test_deliveries_past_the_listed_delays_wait_the_last_delay(
+    nats_url: str, nats_client: Client, js: JetStreamContext
+) -> None:
+    async with consuming(nats_url, nats_client, policy(max_deliver=4), [fail]) as consumer:
+        await js.publish(SUBJECT, PAYLOAD)
+        await until(lambda: b"+TERM" in consumer.settles)
+    assert consumer.settles == [
+        b'-NAK {"delay": 10000000}',
+        b'-NAK {"delay": 20000000}',
+        b'-NAK {"delay": 20000000}',
+        b"+TERM",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("delivered", "seconds"), [(1, 0.5), (2, 2.0), (3, 5.0), (4, 10.0), (5, 10.0), (9, 10.0)]
+)
+def test_the_default_delays_grow_then_hold(delivered: int, seconds: float) -> None:
+    assert RedeliveryPolicy(consumer=CONSUMER).delay(delivered) == seconds
+
+
+def test_the_consumer_config_carries_the_policy() -> None:
+    config = RedeliveryPolicy(consumer=CONSUMER, max_deliver=7, ack_wait_seconds=12.5)
+    consumer = config.consumer_config(max_ack_pending=64)
+    assert (consumer.ack_wait, consumer.max_deliver, consumer.max_ack_pending) == (12.5, 7, 64)
