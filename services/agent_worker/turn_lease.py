@@ -13,10 +13,13 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from libs.contracts.subjects import subject_token
+
+WRONG_LAST_SEQUENCE = 10071
+"""JetStream's error code for a write whose expected last sequence is not the key's."""
 
 
 class LeaseTimeout(Exception):
@@ -55,8 +58,14 @@ class TurnLease:
         return await self._kv.update(subject_token(conversation_id), self._value(), last=revision)
 
     async def release(self, conversation_id: str, revision: int) -> None:
-        with contextlib.suppress(KeyWrongLastSequenceError, KeyNotFoundError):
+        """Delete our lease; one another worker took over (or that expired) is left alone."""
+        try:
             await self._kv.delete(subject_token(conversation_id), last=revision)
+        except (KeyWrongLastSequenceError, KeyNotFoundError):
+            pass
+        except BadRequestError as error:  # a delete with a stale ``last`` is refused as 10071
+            if error.err_code != WRONG_LAST_SEQUENCE:
+                raise
 
     @contextlib.asynccontextmanager
     async def held(

@@ -12,7 +12,7 @@ import json
 
 import pytest
 from nats.js import JetStreamContext
-from nats.js.errors import BadRequestError, KeyWrongLastSequenceError
+from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from services.agent_worker.turn_lease import LeaseTimeout, TurnLease
@@ -107,14 +107,6 @@ async def test_a_holder_whose_lease_was_taken_over_cannot_renew_it(kv: KeyValue)
     assert await owner(kv) == "worker-b"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=BadRequestError,
-    reason="TurnLease.release suppresses KeyWrongLastSequenceError, but nats-py's KeyValue.delete "
-    "with a stale `last` raises BadRequestError (err_code 10071, wrong last sequence): a worker "
-    "whose lease was taken over fails its turn in held()'s exit, so the turn is NAKed and "
-    "handled again",
-)
 async def test_a_holder_whose_lease_was_taken_over_releases_without_touching_it(
     kv: KeyValue,
 ) -> None:

@@ -39,9 +39,10 @@ from services.handoff_dispatcher.delivery import HandoffDelivery
 from services.handoff_dispatcher.records import DeliveryRecord, DeliveryRecords, DeliveryState
 from services.handoff_dispatcher.studio import RetryBudget, StudioExecutions
 from services.handoff_dispatcher.voice_end import VoiceEndSender
-from tests.emulator.harness import API_KEY, API_SECRET, FLOW_SID, Emulator
+from tests.emulator.harness import Emulator
 from tests.support.recorders import local_spans
 from tests.support.streams import messages_on
+from tests.support.twilio_fakes import API_KEY, API_SECRET, FLOW_SID
 from tests.support.waits import eventually
 
 CUSTOMER = "+15005550006"

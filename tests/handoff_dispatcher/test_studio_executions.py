@@ -21,9 +21,10 @@ from libs.contracts.messages import HandoffFailure
 from libs.platform.twilio_rest import TwilioRestClient
 from services.handoff_dispatcher.outcome import DeliveryOutcome
 from services.handoff_dispatcher.studio import RetryBudget, StudioExecutions
-from tests.emulator.harness import API_KEY, API_SECRET, CUSTOMER, FLOW_SID, OUR_NUMBER, Emulator
+from tests.emulator.harness import Emulator
 from tests.support.recorders import Heartbeats, LocalSpans, local_spans
 from tests.support.servers import serve
+from tests.support.twilio_fakes import API_KEY, API_SECRET, CUSTOMER, FLOW_SID, OUR_NUMBER
 from tests.support.twilio_rest import rest_client
 
 EXECUTIONS = f"/v2/Flows/{FLOW_SID}/Executions"

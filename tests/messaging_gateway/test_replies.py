@@ -21,8 +21,9 @@ from libs.platform.consuming import PermanentFailure
 from libs.platform.conversation_store import ConversationStore
 from libs.platform.twilio_rest import TwilioRestClient
 from services.messaging_gateway.replies import ReplyDelivery, ReplySender, TwilioUnavailable
-from tests.emulator.harness import ACCOUNT_SID, API_KEY, API_SECRET, Emulator, Receiver
+from tests.emulator.harness import Emulator, Receiver
 from tests.support.servers import serve
+from tests.support.twilio_fakes import ACCOUNT_SID, API_KEY, API_SECRET
 from tests.support.twilio_rest import rest_client
 
 CUSTOMER = "+15005550006"
