@@ -116,4 +116,8 @@ def test_build_context_sends_only_what_the_image_needs() -> None:
             assert not _ignored(probe, patterns), f"COPY {source} is excluded by .dockerignore"
     for private in (".env", ".git/config", ".venv/bin/python", ".baton/nats/x", "tests/test_x.py"):
         assert _ignored(private, patterns), f"{private} would be sent to the builder"
+    for tool in ("devtools/emulator/app.py", "devtools/baton_devtools/stack.py"):
+        assert _ignored(tool, patterns), f"{tool}: developer tools stay out of the product image"
+    copied = [args for stage in stages for args in stage.arguments("COPY")]
+    assert not [args for args in copied if "devtools" in args or "emulator" in args]
     assert _ignored("libs/__pycache__/settings.cpython-311.pyc", patterns)
