@@ -85,6 +85,8 @@ class TranscriptLine(BaseModel):
     role: Literal["customer", "agent", "human", "system"]
     text: str
     at: datetime = Field(default_factory=utc_now)
+    turn: int | None = None
+    """On an agent line: the turn it answered (so a caller's interruption can cut it)."""
 
 
 class HandoffRequested(BaseModel):
