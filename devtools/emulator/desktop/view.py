@@ -76,7 +76,7 @@ def _handoff_data(state: EmulatorState, task: Task) -> dict[str, Any]:
     execution = state.executions.get(task.execution_sid or "")
     if execution is None:
         return {}
-    data = execution.variables.get("HandoffData") or execution.parameters.get("HandoffData")
+    data = execution.variables.get("handoffData") or execution.parameters.get("HandoffData")
     return data if isinstance(data, dict) else {}
 
 
