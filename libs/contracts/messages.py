@@ -42,9 +42,11 @@ class Route(BaseModel):
     twilio_conversation_id: str | None = None
     """``CH…`` for Conversations (classic), the conversation id for the Orchestrator."""
     call_sid: str | None = None
-    profile_id: str = ""
     medium: str = ""
     """The Orchestrator's channel name for the customer's address (``SMS``, ``WHATSAPP``, …)."""
+    channel_id: str | None = None
+    """The Orchestrator communication's ``channelId`` (a bridged ``CH…``): sent back as
+    ``channelSettings.channelId``, which chat requires."""
 
 
 class CustomerTurn(BaseModel):

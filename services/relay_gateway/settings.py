@@ -25,9 +25,6 @@ class RelayGatewaySettings(PublicWebhookSettings):
     baton_taskrouter_workflow_sid: str | None = Field(default=None, pattern=r"^WW[0-9a-fA-F]{32}$")
     """With the action on the gateway (required then): enqueue handed-off calls to this
     TaskRouter workflow, with the HandoffData identifiers and attributes as task attributes."""
-    twilio_conversation_configuration_id: str | None = None
-    """Conversation Orchestrator configuration: set as ``conversationConfiguration`` on
-    ``<ConversationRelay>``, so every call is an Orchestrator conversation."""
     baton_welcome_greeting: str = "Hello! How can I assist you today?"
     """``welcomeGreeting`` spoken when the call connects."""
     baton_voice_language: str = "en-US"

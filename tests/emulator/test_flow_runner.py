@@ -163,9 +163,12 @@ async def test_sms_pair_gets_a_conversation_holding_the_thread(
     assert len(hooks.deliveries) == 2, "plain SMS keeps reaching the number's SMS URL"
     await desk(emulator, task["sid"], "accept")
     done = await desk(emulator, task["sid"], "reply", body="It ships today.")
-    assert bodies(done) == [("customer", "still waiting"), ("agent", "It ships today.")], (
-        "the thread the flow opens starts at the handoff (the summary tells what came before)"
-    )
+    assert bodies(done) == [
+        ("customer", "hi, my order is late"),
+        ("bot", "Sorry! Checking."),
+        ("customer", "still waiting"),
+        ("agent", "It ships today."),
+    ]
     completed = await desk(emulator, task["sid"], "complete")
     assert (completed["status"], completed["taskReason"]) == ("completed", "completed by the agent")
     fetched = await call(client.conversations.v1.conversations(conversation).fetch)
