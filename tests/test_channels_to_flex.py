@@ -1,0 +1,155 @@
+"""Every channel in both modes, through the shipped Studio flow run strictly by the emulator,
+to a Flex task naming the customer's real conversation, Memory profile and store.
+
+Orchestrator mode (``TWILIO_CONVERSATION_CONFIGURATION_ID``, ``deploy/studio/agent-handoff.json``):
+a call (``<ConversationRelay conversationConfiguration>``), SMS, WhatsApp, RCS and web chat are
+each one Orchestrator conversation. Classic mode (``agent-handoff-classic.json``): plain
+Programmable Messaging, Conversations (classic) and a call keyed by its CallSid.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+import pytest
+from nats.js import JetStreamContext
+
+from services.messaging_gateway.inbound_turns import sms_conversation_id
+from tests.support.route_stack import RouteStack, start_route_stack
+from tests.support.twilio_fakes import ACCOUNT_SID, OUR_NUMBER
+
+CONFIGURATION = "conv_configuration_01"
+STORE = "mem_store_00000000000000000000000001"
+WHATSAPP = f"whatsapp:{OUR_NUMBER}"
+RCS = "rcs:baton_test_agent"
+ASK = "I want to talk to a human"
+SENDERS = {
+    "twilio_conversation_configuration_id": CONFIGURATION,
+    "twilio_whatsapp_number": WHATSAPP,
+    "twilio_rcs_sender_id": RCS,
+}
+
+
+@pytest.fixture
+async def orchestrated(nats_url: str, js: JetStreamContext) -> AsyncIterator[RouteStack]:
+    async with AsyncExitStack() as stack:
+        yield await start_route_stack(
+            stack,
+            nats_url,
+            services=SENDERS,
+            memory_store_id="",
+            twilio_conversation_configuration_id=CONFIGURATION,
+            emulator_memory_store_id=STORE,
+        )
+
+
+@pytest.fixture
+async def classic(nats_url: str, js: JetStreamContext) -> AsyncIterator[RouteStack]:
+    async with AsyncExitStack() as stack:
+        yield await start_route_stack(stack, nats_url)
+
+
+async def studio_post(route: RouteStack, to: str) -> dict[str, Any]:
+    """The dispatcher's Studio execution request for this customer."""
+    posts = await route.admin("GET", "/requests", params={"path_prefix": "/v2/Flows"})
+    (post,) = [p for p in posts if p["form"]["To"] == to]
+    return dict(post["form"])
+
+
+def assert_task_names_the_customer(
+    task: dict[str, Any], conversation_id: str, store: str, profile: bool
+) -> None:
+    attributes = task["attributes"]
+    assert attributes["conversationId"] == conversation_id
+    assert attributes["storeId"] == store
+    if profile:
+        assert attributes["profileId"].startswith("mem_profile_"), attributes
+    else:
+        assert attributes["profileId"] == ""
+    assert attributes["reason"] and attributes["summary"]
+
+
+@pytest.mark.parametrize(
+    ("channel", "customer", "ours", "studio_from"),
+    [
+        ("SMS", "+15005550301", OUR_NUMBER, OUR_NUMBER),
+        ("WHATSAPP", "whatsapp:+15005550302", WHATSAPP, WHATSAPP),
+        ("RCS", "rcs:+15005550303", RCS, RCS),
+        ("CHAT", "web-visitor-304", "baton-agent", OUR_NUMBER),
+    ],
+)
+async def test_orchestrator_channel_reaches_flex(
+    orchestrated: RouteStack, channel: str, customer: str, ours: str, studio_from: str
+) -> None:
+    route = orchestrated
+    await route.admin(
+        "POST",
+        "/memory/profiles",
+        json={
+            "address": customer,
+            "traits": {"Contact": {"firstName": "Ada", "lastName": "Lovelace"}},
+            "observations": ["Prefers email receipts"],
+        },
+    )
+    sent = await route.admin(
+        "POST",
+        "/orchestrator/communication",
+        json={"author": customer, "channel": channel, "text": ASK},
+    )
+    task = await route.task_for(customer)
+    assert task is not None, f"no Flex task for {channel}"
+    assert_task_names_the_customer(task, sent["conversation_id"], STORE, profile=True)
+    attributes = task["attributes"]
+    assert attributes["customerName"] == "Ada Lovelace"
+    assert "Prefers email receipts" in attributes["summary"]
+    assert task["conversationSid"].startswith("CH")
+    form = await studio_post(route, customer)
+    assert form["From"] == studio_from
+    replies = await route.eventually(lambda: route.outbox(customer), lambda found: len(found) >= 1)
+    assert replies and all(r["from"] == ours for r in replies), replies
+
+
+async def test_orchestrator_call_reaches_flex(orchestrated: RouteStack) -> None:
+    route = orchestrated
+    caller = "+15005550305"
+    placed = await route.admin("POST", "/calls", json={"from": caller, "prompts": [ASK]})
+    call = await route.eventually(
+        lambda: route.admin("GET", f"/calls/{placed['call_sid']}"),
+        lambda found: found["state"] == "in-queue",
+    )
+    assert call["state"] == "in-queue", call
+    data = json.loads(call["handoff_data"])
+    assert data["conversationId"].startswith("conv_conversation_")
+    assert data["conversationId"] != placed["call_sid"]
+    task = await route.task_for(caller)
+    assert task is not None
+    assert_task_names_the_customer(task, data["conversationId"], STORE, profile=True)
+    assert task["callSid"] == placed["call_sid"]
+
+
+async def test_classic_channels_reach_flex(classic: RouteStack) -> None:
+    route = classic
+    texter, writer, caller = "+15005550311", "+15005550312", "+15005550313"
+    await route.admin("POST", "/sms", json={"from": texter, "body": ASK})
+    sms_task = await route.task_for(texter)
+    assert sms_task is not None
+    sms_id = sms_conversation_id(ACCOUNT_SID, OUR_NUMBER, texter)
+    assert_task_names_the_customer(sms_task, sms_id, "mem_store_01", profile=False)
+
+    written = await route.admin(
+        "POST", "/conversations/message", json={"author": writer, "body": ASK}
+    )
+    conversation_task = await route.task_for(writer)
+    assert conversation_task is not None
+    assert_task_names_the_customer(
+        conversation_task, written["conversation_sid"], "mem_store_01", profile=False
+    )
+    assert conversation_task["conversationSid"] == written["conversation_sid"]
+
+    placed = await route.admin("POST", "/calls", json={"from": caller, "prompts": [ASK]})
+    call_task = await route.task_for(caller)
+    assert call_task is not None
+    assert_task_names_the_customer(call_task, placed["call_sid"], "mem_store_01", profile=False)
