@@ -19,7 +19,7 @@ from nats.js import JetStreamContext
 
 from services.messaging_gateway.inbound_turns import sms_conversation_id
 from tests.support.route_stack import RouteStack, start_route_stack
-from tests.support.twilio_fakes import ACCOUNT_SID, OUR_NUMBER
+from tests.support.twilio_fakes import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER
 
 CONFIGURATION = "conv_configuration_01"
 STORE = "mem_store_00000000000000000000000001"
@@ -153,3 +153,110 @@ async def test_classic_channels_reach_flex(classic: RouteStack) -> None:
     call_task = await route.task_for(caller)
     assert call_task is not None
     assert_task_names_the_customer(call_task, placed["call_sid"], "mem_store_01", profile=False)
+
+
+async def orchestrator_conversation(route: RouteStack, conversation_id: str) -> dict[str, Any]:
+    response = await route.http.get(
+        f"{route.emulator}/v2/Conversations/{conversation_id}", auth=(ACCOUNT_SID, AUTH_TOKEN)
+    )
+    found: dict[str, Any] = response.json()
+    return found
+
+
+async def test_orchestrator_conversation_follows_the_handoff_and_the_hand_back(
+    orchestrated: RouteStack,
+) -> None:
+    """A human agent's message is no customer turn; after the handoff the conversation is
+    INACTIVE with its status callbacks cleared (as TAC leaves it); a hand-back makes it ACTIVE
+    and reporting to the gateway again, and the bot answers."""
+    route, customer = orchestrated, "+15005550321"
+    first = await route.admin(
+        "POST", "/orchestrator/communication", json={"author": customer, "text": "opening hours?"}
+    )
+    conversation_id = first["conversation_id"]
+    await route.eventually(lambda: route.outbox(customer), lambda found: len(found) == 1)
+    human = await route.admin(
+        "POST",
+        "/orchestrator/communication",
+        json={
+            "author": "flex-agent-sam",
+            "author_type": "HUMAN_AGENT",
+            "text": "Hi, Sam here",
+            "conversation_id": conversation_id,
+        },
+    )
+    assert json.loads(human["answer"]) == {"status": "human agent message"}
+    await route.admin(
+        "POST",
+        "/orchestrator/communication",
+        json={"author": customer, "text": ASK, "conversation_id": conversation_id},
+    )
+    task = await route.task_for(customer)
+    assert task is not None
+    handed = await route.eventually(
+        lambda: orchestrator_conversation(route, conversation_id),
+        lambda found: "configuration" in found,
+    )
+    assert handed["status"] == "INACTIVE"
+    assert handed["configuration"] == {"statusCallbacks": []}
+
+    await route.admin("POST", f"/desktop/tasks/{task['sid']}/accept")
+    back = await route.admin("POST", f"/desktop/tasks/{task['sid']}/handback")
+    assert back["handback"]["status_code"] == 200, back
+    restored = await orchestrator_conversation(route, conversation_id)
+    assert restored["status"] == "ACTIVE"
+    (callback,) = restored["configuration"]["statusCallbacks"]
+    assert callback["url"].endswith("/messaging/orchestrator")
+    answered = len(await route.outbox(customer))
+    await route.admin(
+        "POST",
+        "/orchestrator/communication",
+        json={
+            "author": customer,
+            "text": "how do returns work?",
+            "conversation_id": conversation_id,
+        },
+    )
+    replies = await route.eventually(
+        lambda: route.outbox(customer), lambda found: len(found) > answered
+    )
+    assert "30 days" in replies[-1]["body"], "the bot stayed silent after the hand-back"
+
+
+async def test_a_closed_conversation_starts_afresh_with_the_bot(
+    nats_url: str, js: JetStreamContext
+) -> None:
+    """INACTIVE → CLOSED by the configuration's timeouts after a handoff: the customer's next
+    message opens a new conversation, which the bot answers."""
+    async with AsyncExitStack() as stack:
+        route = await start_route_stack(
+            stack,
+            nats_url,
+            services=SENDERS,
+            memory_store_id="",
+            twilio_conversation_configuration_id=CONFIGURATION,
+            emulator_memory_store_id=STORE,
+            emulator_orchestrator_inactive_seconds=60.0,
+            emulator_orchestrator_closed_seconds=1.0,
+        )
+        customer = "+15005550322"
+        sent = await route.admin(
+            "POST", "/orchestrator/communication", json={"author": customer, "text": ASK}
+        )
+        assert await route.task_for(customer) is not None
+        closed = await route.eventually(
+            lambda: orchestrator_conversation(route, sent["conversation_id"]),
+            lambda found: found["status"] == "CLOSED",
+        )
+        assert closed["status"] == "CLOSED"
+        answered = len(await route.outbox(customer))
+        again = await route.admin(
+            "POST",
+            "/orchestrator/communication",
+            json={"author": customer, "text": "how do returns work?"},
+        )
+        assert again["conversation_id"] != sent["conversation_id"]
+        replies = await route.eventually(
+            lambda: route.outbox(customer), lambda found: len(found) > answered
+        )
+        assert "30 days" in replies[-1]["body"]

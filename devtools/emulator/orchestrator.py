@@ -390,6 +390,8 @@ class InboundCommunication(BaseModel):
     text: str = ""
     to: str | None = None
     """Our address on the channel; defaults to the account's sender for it (``TWILIO_…``)."""
+    author_type: Literal["CUSTOMER", "HUMAN_AGENT"] = "CUSTOMER"
+    """``HUMAN_AGENT``: a person in Flex writes into the conversation."""
     webhook_url: str | None = None
     """Overrides ``EMULATOR_ORCHESTRATOR_WEBHOOK_URL`` for this message."""
 
@@ -412,6 +414,7 @@ def _customer_conversation(
     for conversation in state.orchestrator.values():
         apply_status_timeouts(conversation, settings)
         if conversation.status == "CLOSED":
+            close_bridged(state, conversation)
             continue
         addresses = {(p.type, p.address, p.channel) for p in conversation.participants}
         if {
@@ -420,6 +423,14 @@ def _customer_conversation(
         } <= addresses:
             return conversation
     return new_conversation(state)
+
+
+def close_bridged(state: EmulatorState, conversation: OrchestratorConversation) -> None:
+    """Orchestrator owns the lifecycle: a CLOSED conversation closes the one bridged to it."""
+    classic = state.conversations.get(conversation.channel_id or "")
+    if classic is not None and classic.state != "closed":
+        classic.state = "closed"
+        classic.date_updated = utc_now()
 
 
 def bridge(
@@ -470,9 +481,14 @@ async def customer_communicates(
         )
     ours = inbound.to or our_address(settings, inbound.channel)
     conversation = _customer_conversation(state, inbound, ours, settings)
-    customer = participant_for(state, conversation, "CUSTOMER", inbound.author, inbound.channel)
+    author = participant_for(
+        state, conversation, inbound.author_type, inbound.author, inbound.channel
+    )
     agent = participant_for(state, conversation, "AI_AGENT", ours, inbound.channel)
-    classic = bridge(state, settings, conversation, inbound.author, ours, inbound.channel)
+    if inbound.author_type == "CUSTOMER":
+        classic = bridge(state, settings, conversation, inbound.author, ours, inbound.channel)
+    else:
+        classic = state.conversations.get(conversation.channel_id or "")
     if conversation.status == "INACTIVE":
         conversation.status = "ACTIVE"
     now = utc_now()
@@ -485,6 +501,7 @@ async def customer_communicates(
         "idempotency_token": None,
         "error": None,
         "handed_off": False,
+        "answer": None,
     }
     if classic is not None:
         add_message(classic, inbound.author, inbound.text)
@@ -500,7 +517,7 @@ async def customer_communicates(
             "author": {
                 "address": inbound.author,
                 "channel": inbound.channel,
-                "participantId": customer.id,
+                "participantId": author.id,
             },
             "content": {"type": "TEXT", "text": inbound.text},
             "recipients": [
@@ -518,5 +535,6 @@ async def customer_communicates(
             status_code=delivery.status_code,
             idempotency_token=delivery.idempotency_token,
             error=delivery.error,
+            answer=delivery.response_body,
         )
     return answer
