@@ -33,17 +33,23 @@ SENDERS = {
 }
 
 
+async def start_orchestrated(stack: AsyncExitStack, nats_url: str, **emulator: Any) -> RouteStack:
+    """The route in Orchestrator mode: the store comes from the configuration."""
+    return await start_route_stack(
+        stack,
+        nats_url,
+        services=SENDERS,
+        memory_store_id="",
+        twilio_conversation_configuration_id=CONFIGURATION,
+        emulator_memory_store_id=STORE,
+        **emulator,
+    )
+
+
 @pytest.fixture
 async def orchestrated(nats_url: str, js: JetStreamContext) -> AsyncIterator[RouteStack]:
     async with AsyncExitStack() as stack:
-        yield await start_route_stack(
-            stack,
-            nats_url,
-            services=SENDERS,
-            memory_store_id="",
-            twilio_conversation_configuration_id=CONFIGURATION,
-            emulator_memory_store_id=STORE,
-        )
+        yield await start_orchestrated(stack, nats_url)
 
 
 @pytest.fixture
@@ -128,6 +134,20 @@ async def test_orchestrator_call_reaches_flex(orchestrated: RouteStack) -> None:
     assert task is not None
     assert_task_names_the_customer(task, data["conversationId"], STORE, profile=True)
     assert task["callSid"] == placed["call_sid"]
+
+    await route.admin("POST", f"/desktop/tasks/{task['sid']}/accept")
+    back = await route.admin("POST", f"/desktop/tasks/{task['sid']}/handback")
+    assert back["handback"]["status_code"] == 200, back
+    sid = placed["call_sid"]
+    await route.eventually(
+        lambda: route.admin("GET", f"/calls/{sid}"), lambda found: found["state"] == "in-progress"
+    )
+    await route.admin("POST", f"/calls/{sid}/say", json={"text": "how do returns work?"})
+    heard = await route.eventually(
+        lambda: route.admin("GET", f"/calls/{sid}"),
+        lambda found: "30 days" in found["transcript"][-1]["text"],
+    )
+    assert "30 days" in heard["transcript"][-1]["text"], "the bot stayed silent after hand-back"
 
 
 async def test_classic_channels_reach_flex(classic: RouteStack) -> None:
@@ -229,13 +249,9 @@ async def test_a_closed_conversation_starts_afresh_with_the_bot(
     """INACTIVE → CLOSED by the configuration's timeouts after a handoff: the customer's next
     message opens a new conversation, which the bot answers."""
     async with AsyncExitStack() as stack:
-        route = await start_route_stack(
+        route = await start_orchestrated(
             stack,
             nats_url,
-            services=SENDERS,
-            memory_store_id="",
-            twilio_conversation_configuration_id=CONFIGURATION,
-            emulator_memory_store_id=STORE,
             emulator_orchestrator_inactive_seconds=60.0,
             emulator_orchestrator_closed_seconds=1.0,
         )
