@@ -24,7 +24,7 @@ browser:
 	test -x $(CHROMIUM) || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium) || echo "chromium unavailable: the browser test will be skipped"
 
 lint: $(STAMP)
-	$(BIN)/ruff check baton libs services devtools tests
+	$(BIN)/ruff check baton libs services devtools tests examples
 	$(BIN)/mypy
 
 unit: $(STAMP)

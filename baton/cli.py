@@ -1,4 +1,5 @@
-"""The ``baton`` command: run one service, declare the streams, read a handoff's trace.
+"""The ``baton`` command: run one service, declare the streams, read a handoff's trace,
+deploy the Agent Handoff Studio flow.
 
 Developer commands (``baton up``, ``baton emulator``, ``baton sms``, ``baton call``) come
 from the ``baton-devtools`` distribution, which registers them under the ``baton.commands``
@@ -13,6 +14,7 @@ import logging
 import sys
 from importlib.metadata import entry_points
 
+from baton import studio
 from baton.services import BY_NAME, service
 
 COMMAND_PLUGINS = "baton.commands"
@@ -117,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     init.set_defaults(handler=_streams_init)
 
+    studio.register(commands)
     for plugin in entry_points(group=COMMAND_PLUGINS):
         plugin.load()(commands)
     return parser

@@ -272,3 +272,57 @@ async def test_orchestrator_closing_a_handed_off_conversation_releases_it(
     assert response.json() == {"status": "closed"}
     state = await store.get("conv_closing")
     assert (state.status, state.epoch) == (ConversationStatus.ACTIVE, 1)
+
+
+async def test_orchestrator_events_of_another_configuration_are_ignored(
+    nats_url: str, js: JetStreamContext
+) -> None:
+    """Only events of ``TWILIO_CONVERSATION_CONFIGURATION_ID`` act (TAC filters the same way)."""
+    settings = MessagingGatewaySettings(
+        **twilio_env(
+            nats_url,
+            public_base_url=PUBLIC,
+            twilio_api_base_url="http://127.0.0.1:9",
+            twilio_conversation_configuration_id="conv_configuration_ours",
+        )
+    )
+    store = ConversationStore(await js.key_value(CONVERSATIONS_BUCKET))
+
+    def handed_off(state: ConversationState) -> ConversationState:
+        state.status = ConversationStatus.HANDED_OFF
+        return state
+
+    await store.apply("conv_other", handed_off)
+    async with serve(create_app(settings)) as gateway, httpx.AsyncClient() as client:
+
+        async def closed(configuration: str) -> dict[str, str]:
+            data = {"id": "conv_other", "status": "CLOSED", "configurationId": configuration}
+            response = await post_signed_json(
+                client,
+                f"{gateway}/messaging/orchestrator",
+                {"eventType": "CONVERSATION_UPDATED", "data": data},
+                public_url=f"{PUBLIC}/messaging/orchestrator",
+            )
+            answer: dict[str, str] = response.json()
+            return answer
+
+        assert await closed("conv_configuration_theirs") == {"status": "ignored"}
+        assert (await store.get("conv_other")).status is ConversationStatus.HANDED_OFF
+        assert await closed("conv_configuration_ours") == {"status": "closed"}
+    assert (await store.get("conv_other")).status is ConversationStatus.ACTIVE
+
+
+async def test_an_attachment_is_named_in_the_turn(gateway: str, js: JetStreamContext) -> None:
+    params = {**sms_params(""), "NumMedia": "1", "MediaContentType0": "image/jpeg"}
+    params["MediaUrl0"] = "https://api.twilio.com/2010-04-01/Accounts/AC/Messages/MM/Media/ME"
+    async with httpx.AsyncClient() as client:
+        response = await post_signed_form(
+            client, f"{gateway}/messaging/sms", params, public_url=f"{PUBLIC}/messaging/sms"
+        )
+    assert response.status_code == 200
+    raw = await js.get_msg(TURNS_STREAM, seq=1)
+    turn = CustomerTurn.model_validate_json(raw.data or b"")
+    assert (
+        turn.text
+        == "[The customer sent 1 attachment (image/jpeg), which the assistant cannot open.]"
+    )

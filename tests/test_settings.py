@@ -10,24 +10,7 @@ import pytest
 
 from libs.platform.settings import load_settings
 from services.handoff_dispatcher.settings import HandoffDispatcherSettings
-from tests.support.twilio_fakes import ACCOUNT_SID, API_KEY, FLOW_SID
-
-VALID = {
-    "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-    "TWILIO_AUTH_TOKEN": "token",
-    "TWILIO_API_KEY": API_KEY,
-    "TWILIO_API_SECRET": "s3cr3t-value",
-    "TWILIO_PHONE_NUMBER": "+15005550001",
-    "TWILIO_STUDIO_HANDOFF_FLOW_SID": FLOW_SID,
-}
-
-
-def clean_env(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> None:
-    for name in list(os.environ):
-        if name.startswith(("TWILIO_", "BATON_", "NATS_", "PUBLIC_", "OPENAI_")):
-            monkeypatch.delenv(name)
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
+from tests.support.env_settings import VALID, clean_env
 
 
 def test_valid_environment_loads(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,8 @@ from nats.js import JetStreamContext
 
 from baton_devtools.nats_server import free_port
 from libs.contracts.messages import HandoffFailure, HandoffOutcome, HandoffResult
-from libs.contracts.subjects import HANDOFF_RESULT
+from libs.contracts.subjects import CONVERSATIONS_BUCKET, HANDOFF_RESULT
+from libs.platform.conversation_store import ConversationStore
 from services.agent_worker.agent import TurnContext, TurnTools
 from services.agent_worker.main import create_app as create_worker
 from services.agent_worker.settings import AgentWorkerSettings
@@ -22,12 +23,39 @@ from services.handoff_dispatcher.main import create_app as create_dispatcher
 from services.handoff_dispatcher.settings import HandoffDispatcherSettings
 from services.relay_gateway.main import create_app as create_relay
 from services.relay_gateway.settings import RelayGatewaySettings
+from tests.support.env_settings import settings_error
 from tests.support.relay_caller import dial, relay_signature
 from tests.support.servers import serve
 from tests.support.streams import HANDOFF_STREAM, wait_for_messages
 from tests.support.twilio_fakes import post_signed_form, sid, twilio_env
 
 SLOW_TOKEN_SECONDS = 0.25
+WORKFLOW = "WW" + "55" * 16
+RELAY_ATTRIBUTES = {
+    "ttsProvider": "ElevenLabs",
+    "transcriptionProvider": "Deepgram",
+    "speechModel": "nova-3-general",
+    "hints": "Baton,Flex",
+    "intelligenceService": "GA" + "11" * 16,
+    "welcomeGreetingInterruptible": "none",
+    "profanityFilter": False,
+    "ttsLanguage": "en-US",
+    "transcriptionLanguage": "en-US",
+    "preemptible": True,
+    "reportInputDuringAgentSpeech": True,
+    "elevenlabsTextNormalization": "on",
+    "interruptSensitivity": "high",
+    "debug": "speaker-events",
+}
+LANGUAGES = [
+    {
+        "code": "es-MX",
+        "ttsProvider": "ElevenLabs",
+        "voice": "UgBBYS2sOqTuMpoF3BR0",
+        "transcriptionProvider": "Deepgram",
+        "speechModel": "nova-3-general",
+    }
+]
 
 
 @dataclass
@@ -159,6 +187,35 @@ async def test_interrupt_cuts_the_reply(voice: VoiceStack) -> None:
     await caller.hang_up()
 
 
+async def agent_lines(js: JetStreamContext, call_sid: str, expected: list[str]) -> list[str]:
+    """The agent's lines in the conversation's history, once they are ``expected`` (or 10 s)."""
+    store = ConversationStore(await js.key_value(CONVERSATIONS_BUCKET))
+    for _ in range(200):
+        lines = [line.text for line in (await store.get(call_sid)).history if line.role == "agent"]
+        if lines == expected:
+            break
+        await asyncio.sleep(0.05)
+    return lines
+
+
+async def test_history_keeps_only_what_the_caller_heard(voice: VoiceStack) -> None:
+    """An interrupted reply is recorded as ``utteranceUntilInterrupt``, whether the cut comes
+    while the reply is generated or after it was, while Twilio still plays it."""
+    call_sid = sid("CA")
+    caller = await dial(voice.relay_urls[0], call_sid)
+    await caller.say("tell me something slow")
+    await caller.next_frame()
+    heard = {"type": "interrupt", "utteranceUntilInterrupt": "part0", "durationUntilInterruptMs": 9}
+    await caller.send(heard)
+    await caller.next_frame()
+    await caller.say("what is new")
+    assert text_of(await caller.reply()) == "You said: what is new"
+    await caller.send({**heard, "utteranceUntilInterrupt": "You said:"})
+    expected = ["part0", "You said:"]
+    assert await agent_lines(voice.js, call_sid, expected) == expected
+    await caller.hang_up()
+
+
 async def test_handoff_sends_end_after_the_final_reply(voice: VoiceStack) -> None:
     call_sid = sid("CA")
     caller = await dial(voice.relay_urls[0], call_sid)
@@ -265,9 +322,13 @@ async def test_twiml_options_and_action_on_the_gateway(nats_url: str, js: JetStr
     settings = RelayGatewaySettings(
         **twilio_env(nats_url, public_base_url=public),
         baton_voice_action="gateway",
+        baton_taskrouter_workflow_sid=WORKFLOW,
         baton_welcome_greeting="Hi from Baton",
         baton_voice_interruptible="speech",
         baton_relay_parameters='{"tenant": "acme"}',
+        twilio_conversation_configuration_id="conv_configuration_01",
+        baton_relay_attributes=json.dumps(RELAY_ATTRIBUTES),
+        baton_relay_languages=json.dumps(LANGUAGES),
     )
     async with serve(create_relay(settings), port) as url, httpx.AsyncClient() as client:
         call_sid = sid("CA")
@@ -284,6 +345,14 @@ async def test_twiml_options_and_action_on_the_gateway(nats_url: str, js: JetStr
         assert 'interruptible="speech"' in incoming.text
         assert '<Parameter name="tenant" value="acme" />' in incoming.text
         assert f'<Parameter name="callSid" value="{call_sid}" />' in incoming.text
+        assert 'conversationConfiguration="conv_configuration_01"' in incoming.text
+        for name, value in RELAY_ATTRIBUTES.items():
+            rendered = str(value).lower() if isinstance(value, bool) else value
+            assert f'{name}="{rendered}"' in incoming.text, name
+        assert (
+            '<Language code="es-MX" speechModel="nova-3-general" transcriptionProvider="Deepgram"'
+            ' ttsProvider="ElevenLabs" voice="UgBBYS2sOqTuMpoF3BR0" />'
+        ) in incoming.text
 
         ended = await post_signed_form(
             client,
@@ -298,8 +367,8 @@ async def test_twiml_options_and_action_on_the_gateway(nats_url: str, js: JetStr
             {"CallSid": call_sid, "SessionStatus": "ended", "HandoffData": '{"a":1}'},
             public_url=f"{public}/voice/action",
         )
-        assert "<Hangup" not in handoff.text
-        assert "Flows/" in handoff.text and "Trigger=incomingCall" in handoff.text
+        assert "<Hangup" not in handoff.text and "<Redirect" not in handoff.text
+        assert f'<Enqueue workflowSid="{WORKFLOW}"><Task>{{}}</Task>' in handoff.text
         forged = await client.post(f"{url}/voice/action", data={"CallSid": call_sid})
         assert forged.status_code == 403
 
@@ -315,9 +384,9 @@ async def test_action_enqueues_to_taskrouter_with_handoff_attributes(
         baton_taskrouter_workflow_sid="WW" + "77" * 16,
     )
     data = {
-        "conversationId": "CA1",
-        "storeId": "",
-        "profileId": "",
+        "conversationId": "conv_conversation_01",
+        "storeId": "mem_store_01",
+        "profileId": "mem_profile_01",
         "attributes": {"reason": "caller asked", "department": "billing"},
     }
     async with serve(create_relay(settings), port) as url, httpx.AsyncClient() as client:
@@ -331,9 +400,26 @@ async def test_action_enqueues_to_taskrouter_with_handoff_attributes(
     assert json.loads(task.replace("&quot;", '"')) == {
         "reason": "caller asked",
         "department": "billing",
-        "conversationId": "CA1",
-        "profileId": "",
+        "conversationId": "conv_conversation_01",
+        "storeId": "mem_store_01",
+        "profileId": "mem_profile_01",
     }
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"BATON_VOICE_ACTION": "gateway"}, "BATON_TASKROUTER_WORKFLOW_SID"),
+        ({"BATON_RELAY_ATTRIBUTES": '{"ttsProvidr": "Google"}'}, "BATON_RELAY_ATTRIBUTES"),
+        ({"BATON_RELAY_ATTRIBUTES": '{"interruptSensitivity": "max"}'}, "BATON_RELAY_ATTRIBUTES"),
+        ({"BATON_RELAY_ATTRIBUTES": '{"language": "en-US"}'}, "BATON_RELAY_ATTRIBUTES"),
+        ({"BATON_RELAY_LANGUAGES": '[{"voice": "x"}]'}, "BATON_RELAY_LANGUAGES"),
+    ],
+)
+def test_relay_options_are_checked_at_start(
+    monkeypatch: pytest.MonkeyPatch, extra: dict[str, str], named: str
+) -> None:
+    assert named in settings_error(monkeypatch, RelayGatewaySettings, extra)
 
 
 async def test_a_reconnected_call_is_answered_again(voice: VoiceStack) -> None:

@@ -40,6 +40,20 @@ async def _multi_form(request: Request) -> tuple[dict[str, str], dict[str, list[
     return single, lists
 
 
+services_router = APIRouter(prefix="/v1/Services", dependencies=[Depends(require_twilio_auth)])
+
+
+@services_router.post("/{service_sid}/Conversations/{conversation_sid}/Webhooks", status_code=201)
+async def create_service_webhook(
+    service_sid: str, conversation_sid: str, request: Request, state: State, settings: Settings
+) -> dict[str, Any]:
+    """The same, addressed through the conversation's service (``/v1/Services/{IS}/…``)."""
+    conversation = find_conversation(state, request, conversation_sid)
+    if conversation.chat_service_sid != service_sid:
+        raise not_found(request.url.path)
+    return await create_webhook(conversation_sid, request, state, settings)
+
+
 @router.post("/{conversation_sid}/Webhooks", status_code=201)
 async def create_webhook(
     conversation_sid: str, request: Request, state: State, settings: Settings

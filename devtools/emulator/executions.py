@@ -11,8 +11,8 @@ from typing import Any
 from emulator.store import EmulatorState, Execution, ExecutionStep
 from emulator.wire import new_sid, utc_now
 
-FIRST_WIDGET = "split_by_channel"
-"""The Agent Handoff template branches on the channel (voice or messaging) right after Trigger."""
+TRIGGER = "Trigger"
+ENDED = "Ended"
 
 
 def contact_sid(state: EmulatorState, flow_sid: str, to: str) -> str:
@@ -32,8 +32,10 @@ def new_execution(
     parameters: dict[str, Any],
     trigger: dict[str, Any],
     event: str,
+    first_widget: str = ENDED,
 ) -> Execution:
-    """Store an active execution and its first step (the Trigger widget firing ``event``)."""
+    """Store an active execution; its first step is the Trigger widget firing ``event``, to the
+    widget the flow's definition names (``Ended`` for a flow without one)."""
     now = utc_now()
     execution = Execution(
         sid=new_sid("FN"),
@@ -47,7 +49,7 @@ def new_execution(
         date_updated=now,
         trigger=trigger,
     )
-    add_step(execution, event, "Trigger", FIRST_WIDGET, "trigger", dict(trigger))
+    add_step(execution, event, TRIGGER, first_widget, "trigger", dict(trigger))
     state.executions[execution.sid] = execution
     return execution
 

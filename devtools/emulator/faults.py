@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from emulator.auth import credential_kind
 from emulator.dependencies import State
 from emulator.errors import code_for_status, error_response
+from emulator.recording import from_studio
 from emulator.settings import EmulatorSettings
 from emulator.store import EmulatorState, Fault
 
@@ -80,7 +81,7 @@ class FaultMiddleware:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
+        if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX) or from_studio(scope):
             await self.app(scope, receive, send)
             return
         if credential_kind(self.settings, Headers(scope=scope).get("authorization")) is None:

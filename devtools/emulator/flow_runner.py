@@ -1,303 +1,217 @@
-"""The "Agent Handoff" Studio template, run on every execution of the handoff flow.
+"""Runs a Studio flow definition widget by widget, as strictly as Studio does.
 
-Messaging branch (a digital handoff, ``Parameters.HandoffData``)::
+The handoff flow is a definition file shipped in ``deploy/studio/`` (see ``flow_definitions``),
+not code: the Trigger widget picks the path (``incomingRequest`` for a REST execution carrying
+``Parameters.HandoffData``, ``incomingCall`` for the ``<Connect action>``), Liquid templates
+read ``flow``, ``trigger``, ``widgets`` and ``contact``, and each HTTP Request widget calls the
+emulated Twilio API exactly as the request is written, with the account's credentials. A request
+Twilio would refuse (an unknown conversation id, a participant without ``channelId``, a
+conversation that was not bridged) fails the widget; a failure with no transition ends the
+execution, with no task. There is no fallback Studio does not have.
 
-    Trigger → split_by_channel → fetch_conversation → resume_conversation → send_to_flex
-
-``fetch_conversation`` is the template's HTTP Request widget: it finds the Conversations
-(classic) conversation from HandoffData's ``conversationId`` — a ``CH…`` SID, or an
-Orchestrator conversation whose ``channelId`` names it — and for a plain SMS pair (which has
-no conversation) opens one for the To/From binding, holding the thread so far.
-``resume_conversation`` attaches the flow's ``onMessageAdded`` webhook; ``send_to_flex`` creates
-a Flex Interaction (and so a task carrying the HandoffData attributes) and marks the
-conversation "handed-off", which deletes its ``onMessageAdded`` webhooks: from then on the
-customer's messages reach the human agent only.
-
-Voice branch (the flow webhook, ``trigger.call.HandoffData``)::
-
-    Trigger → split_by_channel → set_variables → send_to_flex
-
-The execution stays active while its Flex task is open, so Studio's one-active-execution
-rule still answers a repeated handoff for the same contact with 409.
+Every widget passed is a step (``transitioned_from`` → ``transitioned_to``); its output is in
+the execution context under ``widgets.<name>``. An execution that sent the customer to Flex
+stays active while the task is open, so Studio's one-active-execution rule answers a repeated
+handoff for the same contact with 409.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
+from fastapi import FastAPI
+from liquid import Environment, Undefined
+from liquid.exceptions import LiquidError
+from opentelemetry import propagate
 from twilio.twiml.voice_response import VoiceResponse
 
-from emulator.conversations import add_message, add_participant, bound_conversation
-from emulator.conversations import new_conversation as open_conversation
-from emulator.errors import TwilioError
-from emulator.executions import FIRST_WIDGET, add_step
-from emulator.interactions import create_interaction
+from emulator.executions import ENDED, add_step, execution_context
+from emulator.flow_definitions import FlowDefinition, State
+from emulator.recording import STUDIO_HEADER
 from emulator.settings import EmulatorSettings
-from emulator.sms_threads import SMS_ORIGIN
-from emulator.store import Conversation, EmulatorState, Execution, Task
-from emulator.taskrouter import create_task
-from emulator.webhook_targets import MESSAGE_ADDED, new_webhook, remove_message_added
+from emulator.store import EmulatorState, Execution
+from emulator.taskrouter import channel_name, create_task
 
-ENDED = "Ended"
-HANDOFF_KEYS = ("profileId", "storeId")
+TWILIO_DOMAIN = ".twilio.com"
+MAX_STEPS = 50
 
-
-def handoff_data(raw: Any) -> dict[str, Any]:
-    """HandoffData as the flow reads it: an object, or a JSON string Set Variables parses."""
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw) if raw.strip() else {}
-        except ValueError:
-            return {}
-    return dict(raw) if isinstance(raw, dict) else {}
+def to_json(value: Any) -> str:
+    """Studio's ``to_json`` filter; a missing value is ``null``."""
+    return json.dumps(None if isinstance(value, Undefined) else value, separators=(",", ":"))
 
 
-def _routing_attributes(data: dict[str, Any]) -> dict[str, Any]:
-    attributes = data.get("attributes")
-    merged: dict[str, Any] = dict(attributes) if isinstance(attributes, dict) else {}
-    merged.update({key: data[key] for key in HANDOFF_KEYS if data.get(key)})
-    return merged
+liquid = Environment()
+liquid.filters["to_json"] = to_json
+
+CONDITIONS: dict[str, Callable[[str, str], bool]] = {
+    "equal_to": lambda left, right: left == right,
+    "not_equal_to": lambda left, right: left != right,
+    "is_not_empty": lambda left, _: bool(left.strip()),
+    "is_empty": lambda left, _: not left.strip(),
+    "starts_with": lambda left, right: left.startswith(right),
+    "contains": lambda left, right: right in left,
+    "does_not_contain": lambda left, right: right not in left,
+}
 
 
-def medium_of(address: str) -> str:
-    """The customer's channel as Flex names it, from their address."""
-    if address.startswith("whatsapp:"):
-        return "whatsapp"
-    return "sms" if address.startswith("+") else "chat"
+class WidgetFailed(Exception):
+    """The widget ends on its failure event (Studio's ``failed``)."""
 
 
-def _fail(execution: Execution, widget: str, error: TwilioError) -> None:
-    add_step(execution, "failed", widget, ENDED, "failure", {"error": error.message})
-    execution.status = "ended"
+@dataclass
+class FlowRun:
+    """One run of a definition for one execution, against the emulator's own API."""
 
+    app: FastAPI
+    state: EmulatorState
+    settings: EmulatorSettings
+    execution: Execution
+    definition: FlowDefinition
+    twiml: str | None = None
+    task_sid: str | None = None
+    _steps: int = field(default=0)
 
-# --- messaging branch ---------------------------------------------------------------------
+    def render(self, template: str) -> str:
+        return liquid.from_string(template).render(**execution_context(self.execution))
 
+    async def run(self, event: str) -> None:
+        """Run from the Trigger's ``event`` (the execution's first step already names it)."""
+        target = self.definition.first_widget(event)
+        while target is not None and self._steps < MAX_STEPS:
+            self._steps += 1
+            widget = self.definition.states[target]
+            try:
+                outcome, output = await self._widget(widget)
+            except (LiquidError, ValueError) as error:
+                outcome, output = "failed", {"error": str(error)}
+            self.execution.widgets[widget.name] = output
+            target = widget.next_for(outcome)
+            add_step(self.execution, outcome, widget.name, target or ENDED, widget.type, output)
+        if self.task_sid is None:
+            self.execution.status = "ended"
 
-def _add_customer(
-    state: EmulatorState, conversation: Conversation, customer: str, ours: str
-) -> None:
-    """Bind the customer's address; a binding held elsewhere falls back to an identity."""
-    if any(customer in (p.address, p.identity) for p in conversation.participants):
-        return
-    try:
-        add_participant(state, conversation, address=customer, proxy_address=ours)
-    except TwilioError:
-        add_participant(state, conversation, identity=customer)
+    async def _widget(self, widget: State) -> tuple[str, dict[str, Any]]:
+        if widget.type == "set-variables":
+            return "next", self._set_variables(widget)
+        if widget.type == "split-based-on":
+            return self._split(widget), {"input": self.render(widget.properties.get("input", ""))}
+        if widget.type == "make-http-request":
+            return await self._http_request(widget)
+        if widget.type == "send-to-flex":
+            return self._send_call_to_flex(widget)
+        return "failed", {"error": f"{widget.type} cannot run here"}
 
+    def _set_variables(self, widget: State) -> dict[str, Any]:
+        for variable in widget.properties.get("variables") or []:
+            value: Any = self.render(str(variable.get("value", "")))
+            if variable.get("type") == "json_object":
+                value = json.loads(value) if value.strip() else {}
+            self.execution.variables[str(variable["key"])] = value
+        return dict(self.execution.variables)
 
-def _sms_thread(state: EmulatorState, customer: str, ours: str) -> Conversation:
-    """A conversation for an SMS pair, holding every text of the pair so far."""
-    conversation = open_conversation(state, friendly_name=f"SMS {customer}")
-    conversation.origin = SMS_ORIGIN
-    _add_customer(state, conversation, customer, ours)
-    pair = {(customer, ours), (ours, customer)}
-    texts = sorted(state.sms_messages.values(), key=lambda text: text.date_created)
-    for text in texts:
-        if (text.from_, text.to) in pair:
-            add_message(conversation, text.from_, text.body).date_created = text.date_created
-    return conversation
+    def _split(self, widget: State) -> str:
+        for transition in widget.transitions:
+            for condition in transition.get("conditions") or []:
+                left = self.render(str((condition.get("arguments") or [""])[0]))
+                test = CONDITIONS.get(str(condition.get("type")))
+                if test is not None and test(left, str(condition.get("value", ""))):
+                    return str(transition.get("event", "match"))
+        return "noMatch"
 
-
-def _orchestrator_thread(
-    state: EmulatorState, conversation_id: str, customer: str, ours: str
-) -> Conversation | None:
-    """The classic conversation behind an Orchestrator conversation (its ``channelId``)."""
-    orchestrated = state.orchestrator.get(conversation_id)
-    if orchestrated is None:
-        return None
-    existing = state.conversations.get(orchestrated.channel_id)
-    if existing is not None and existing.state != "closed":
-        return existing
-    reuse = existing is None
-    conversation = open_conversation(state, sid=orchestrated.channel_id if reuse else None)
-    orchestrated.channel_id = conversation.sid
-    conversation.origin = "orchestrator"
-    _add_customer(state, conversation, customer, ours)
-    for said in orchestrated.communications:
-        add_message(conversation, said.author, said.text).date_created = said.at
-    return conversation
-
-
-def fetch_conversation(
-    state: EmulatorState, execution: Execution, conversation_id: str
-) -> tuple[Conversation, str]:
-    """The HTTP Request widget: the conversation to resume, and how it was found."""
-    customer, ours = execution.to, execution.from_
-    classic = state.conversations.get(conversation_id)
-    if classic is not None and classic.state != "closed":
-        return classic, "conversationSid"
-    orchestrated = _orchestrator_thread(state, conversation_id, customer, ours)
-    if orchestrated is not None:
-        return orchestrated, "channelId"
-    bound = bound_conversation(state, customer, ours)
-    if bound is not None:
-        return bound, "address"
-    return _sms_thread(state, customer, ours), "created"
-
-
-def resume_conversation(execution: Execution, conversation: Conversation) -> str:
-    """Attach the flow to the conversation with an ``onMessageAdded`` studio webhook."""
-    webhook = new_webhook("studio", flow_sid=execution.flow_sid, filters=[MESSAGE_ADDED])
-    conversation.webhooks.append(webhook)
-    if conversation.state == "inactive":
-        conversation.state = "active"
-    return webhook.sid
-
-
-def send_messaging_to_flex(
-    state: EmulatorState,
-    settings: EmulatorSettings,
-    execution: Execution,
-    conversation: Conversation,
-    data: dict[str, Any],
-    trace_id: str | None,
-) -> Task:
-    customer = execution.to
-    medium = medium_of(customer)
-    attributes = _routing_attributes(data)
-    attributes.update(
-        {
-            "conversationId": str(data.get("conversationId") or conversation.sid),
-            "conversationSid": conversation.sid,
-            "customerAddress": customer,
-            "channel": medium,
-            "channelType": medium,
-            "from": customer,
-            "direction": "inbound",
+    async def _http_request(self, widget: State) -> tuple[str, dict[str, Any]]:
+        properties = widget.properties
+        url = self.render(str(properties.get("url", "")))
+        parts = urlsplit(url)
+        if not (parts.hostname or "").endswith(TWILIO_DOMAIN):
+            return "failed", {"status_code": 0, "error": f"{url} is not reachable from here"}
+        fields = {
+            str(item["key"]): self.render(str(item.get("value", "")))
+            for item in properties.get("parameters") or []
         }
-    )
-    interaction = create_interaction(
-        state,
-        settings,
-        channel={
-            "type": medium,
-            "initiated_by": "customer",
-            "properties": {"media_channel_sid": conversation.sid},
-        },
-        routing={
-            "properties": {
-                "workspace_sid": settings.emulator_taskrouter_workspace_sid,
-                "workflow_sid": settings.emulator_taskrouter_workflow_sid,
-                "task_channel_unique_name": "sms" if medium == "sms" else "chat",
-                "attributes": attributes,
-            }
-        },
-        trace_id=trace_id,
-    )
-    task = state.tasks[interaction.task_sid]
-    task.execution_sid = execution.sid
-    task.conversation_sid = conversation.sid
-    execution.task_sid = task.sid
-    removed = remove_message_added(conversation)
-    conversation.handed_off = True
-    conversation.flex_task_sid = task.sid
-    execution.widgets["send_to_flex"] = {
-        "sid": task.sid,
-        "interaction_sid": interaction.sid,
-        "removed_webhooks": removed,
-    }
-    return task
+        headers = {STUDIO_HEADER: self.execution.sid}
+        propagate.inject(headers)
+        auth = None
+        if properties.get("add_twilio_auth"):
+            auth = (self.settings.twilio_account_sid, self.settings.twilio_auth_token)
+        transport = httpx.ASGITransport(app=self.app)
+        async with httpx.AsyncClient(transport=transport, base_url=self.settings.public_url) as api:
+            response = await api.request(
+                str(properties.get("method", "GET")),
+                parts.path + (f"?{parts.query}" if parts.query else ""),
+                data=fields or None,
+                headers=headers,
+                auth=auth,
+            )
+        output: dict[str, Any] = {
+            "status_code": response.status_code,
+            "content_type": response.headers.get("content-type", ""),
+            "body": response.text,
+        }
+        try:
+            output["parsed"] = response.json()
+        except ValueError:
+            output["parsed"] = None
+        if response.is_success:
+            self._link_task(output["parsed"])
+        return ("success" if response.is_success else "failed"), output
 
+    def _link_task(self, parsed: Any) -> None:
+        """A Flex Interaction the flow created routes a task: the execution lasts as long."""
+        routing = parsed.get("routing") if isinstance(parsed, dict) else None
+        properties = routing.get("properties") if isinstance(routing, dict) else None
+        task = self.state.tasks.get(str((properties or {}).get("sid") or ""))
+        if task is not None:
+            task.execution_sid = self.execution.sid
+            self.execution.task_sid = self.task_sid = task.sid
 
-def run_messaging_branch(
-    state: EmulatorState,
-    settings: EmulatorSettings,
-    execution: Execution,
-    *,
-    trace_id: str | None = None,
-) -> Task | None:
-    """Run the messaging branch to its end; ``None`` (and a ``failed`` step) if it cannot."""
-    data = handoff_data(execution.parameters.get("HandoffData"))
-    conversation_id = str(data.get("conversationId") or "")
-    add_step(
-        execution,
-        "messaging",
-        FIRST_WIDGET,
-        "fetch_conversation",
-        "split-based-on",
-        {"input": "messaging"},
-    )
-    widget = "fetch_conversation"
-    try:
-        conversation, found_by = fetch_conversation(state, execution, conversation_id)
-        fetched = {"conversationSid": conversation.sid, "foundBy": found_by}
-        execution.widgets[widget] = {"status_code": 200, "parsed": fetched}
-        add_step(execution, "success", widget, "resume_conversation", "make-http-request", fetched)
-        widget = "resume_conversation"
-        webhook_sid = resume_conversation(execution, conversation)
-        resumed = {"conversationSid": conversation.sid, "webhookSid": webhook_sid}
-        execution.widgets[widget] = resumed
-        add_step(execution, "success", widget, "send_to_flex", "resume-conversation", resumed)
-        widget = "send_to_flex"
-        task = send_messaging_to_flex(state, settings, execution, conversation, data, trace_id)
-    except TwilioError as error:
-        _fail(execution, widget, error)
-        return None
-    add_step(execution, "handed-off", widget, ENDED, "send-to-flex", {"taskSid": task.sid})
-    return task
-
-
-# --- voice branch -------------------------------------------------------------------------
-
-
-def _open_call_task(state: EmulatorState, call_sid: str) -> Task | None:
-    for task in state.tasks.values():
-        if task.call_sid == call_sid and task.assignment_status not in ("completed", "canceled"):
-            return task
-    return None
-
-
-def run_voice_branch(
-    state: EmulatorState,
-    settings: EmulatorSettings,
-    execution: Execution,
-    call: dict[str, str],
-    *,
-    trace_id: str | None = None,
-) -> str:
-    """Run the voice branch; returns the TwiML the live call continues with."""
-    response = VoiceResponse()
-    raw = call.get("HandoffData", "")
-    if not raw:
-        add_step(execution, "noMatch", FIRST_WIDGET, ENDED, "split-based-on", {"input": "voice"})
-        execution.status = "ended"
-        response.hangup()
-        return str(response)
-    add_step(
-        execution, "voice", FIRST_WIDGET, "set_variables", "split-based-on", {"input": "voice"}
-    )
-    data = handoff_data(raw)
-    execution.variables["HandoffData"] = data
-    add_step(
-        execution, "next", "set_variables", "send_to_flex", "set-variables", {"HandoffData": data}
-    )
-    call_sid, caller = call.get("CallSid", ""), call.get("From", "")
-    attributes = _routing_attributes(data)
-    attributes.update(
-        {
-            "conversationId": str(data.get("conversationId") or call_sid),
-            "customerAddress": caller,
-            "channel": "voice",
+    def _send_call_to_flex(self, widget: State) -> tuple[str, dict[str, Any]]:
+        """The call waits in TaskRouter for an agent, with the widget's attributes on its task."""
+        call = self.execution.trigger.get("call")
+        if not isinstance(call, dict):
+            return "failedToEnqueue", {"error": "Send to Flex here needs a call"}
+        try:
+            attributes = json.loads(self.render(str(widget.properties.get("attributes") or "{}")))
+        except ValueError:
+            return "failedToEnqueue", {"error": "attributes are not a JSON object"}
+        if not isinstance(attributes, dict):
+            return "failedToEnqueue", {"error": "attributes are not a JSON object"}
+        call_sid, caller = str(call.get("CallSid", "")), str(call.get("From", ""))
+        for key, value in {
             "call_sid": call_sid,
             "from": caller,
-            "to": call.get("To", ""),
+            "to": str(call.get("To", "")),
             "direction": "inbound",
             "type": "inbound",
             "name": caller,
-        }
-    )
-    task = _open_call_task(state, call_sid) if call_sid else None
-    if task is None:
+            "customerAddress": caller,
+            "channel": "voice",
+        }.items():
+            attributes.setdefault(key, value)
+        workspace = self.settings.emulator_taskrouter_workspace_sid
         task = create_task(
-            state, settings, attributes=attributes, channel="voice", trace_id=trace_id
+            self.state,
+            self.settings,
+            attributes=attributes,
+            workflow_sid=str(widget.properties.get("workflow") or "") or None,
+            channel=channel_name(workspace, str(widget.properties.get("channel") or "voice")),
         )
         task.call_sid = call_sid or None
-    task.execution_sid = execution.sid
-    execution.task_sid = task.sid
-    execution.widgets["send_to_flex"] = {"sid": task.sid}
-    add_step(execution, "enqueued", "send_to_flex", ENDED, "send-to-flex", {"taskSid": task.sid})
-    enqueue = response.enqueue(workflow_sid=task.workflow_sid)
-    enqueue.task(json.dumps(attributes))
-    return str(response)
+        task.execution_sid = self.execution.sid
+        self.execution.task_sid = self.task_sid = task.sid
+        response = VoiceResponse()
+        response.enqueue(workflow_sid=task.workflow_sid).task(json.dumps(attributes))
+        self.twiml = str(response)
+        return "enqueued", {"sid": task.sid}
+
+    def call_twiml(self) -> str:
+        """What the call continues with: the queue, else the flow ended and so does the call."""
+        if self.twiml is not None:
+            return self.twiml
+        response = VoiceResponse()
+        response.hangup()
+        return str(response)

@@ -2,7 +2,10 @@
 
 ``Channel`` and ``Routing`` are JSON strings inside the form. ``Routing.properties.attributes``
 are copied onto the task as they are, plus ``flexInteractionSid``,
-``flexInteractionChannelSid`` and the bound conversation's ``conversationSid``.
+``flexInteractionChannelSid`` and, for a bound conversation, its ``conversationSid`` and the
+customer (``customerAddress``, ``from``, ``channelType``). Binding an existing conversation
+hands it to Flex: it is marked "handed-off" and its ``onMessageAdded`` webhooks are deleted,
+so the bot no longer hears the customer and nothing is delivered twice.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from emulator.auth import require_twilio_auth
 from emulator.dependencies import Settings, State
 from emulator.errors import TwilioError, missing, not_found
 from emulator.settings import EmulatorSettings
-from emulator.store import EmulatorState, Interaction, Task
+from emulator.sms_threads import SMS_ORIGIN
+from emulator.store import Conversation, EmulatorState, Interaction, Task
 from emulator.taskrouter import DEFAULT_TIMEOUT, channel_name, channel_sid, create_task
 from emulator.tracing import caller_trace_id, incoming_context
+from emulator.webhook_targets import remove_message_added
 from emulator.wire import form_fields, is_sid, new_sid, utc_now
 
 CHANNEL_TYPES = ("sms", "whatsapp", "web", "chat", "email", "messenger", "gbm", "voice")
@@ -49,6 +54,31 @@ def _routing_attributes(properties: dict[str, Any]) -> dict[str, Any]:
     return dict(raw)
 
 
+def _customer_attributes(conversation: Conversation, channel_type: str) -> dict[str, str]:
+    """What Flex puts on a conversation's task about the customer."""
+    customer = next(
+        (p.address or p.identity for p in conversation.participants if p.address or p.identity),
+        "",
+    )
+    return {
+        "customerAddress": customer or "",
+        "from": customer or "",
+        "channelType": channel_type,
+        "channel": channel_type,
+    }
+
+
+def _hand_to_flex(conversation: Conversation, task: Task) -> None:
+    """The conversation is the human's: "handed-off", without ``onMessageAdded`` webhooks. A
+    conversation nobody listened to is the thread a flow opened for a plain SMS pair."""
+    if conversation.origin == "conversations" and not conversation.webhooks:
+        conversation.origin = SMS_ORIGIN
+    remove_message_added(conversation)
+    conversation.handed_off = True
+    conversation.flex_task_sid = task.sid
+    task.conversation_sid = conversation.sid
+
+
 def create_interaction(
     state: EmulatorState,
     settings: EmulatorSettings,
@@ -75,8 +105,11 @@ def create_interaction(
     sid, interaction_channel = new_sid("KD"), new_sid("UO")
     media_sid = (channel.get("properties") or {}).get("media_channel_sid")
     attributes = _routing_attributes(properties)
+    conversation = state.conversations.get(str(media_sid or ""))
     if media_sid:
         attributes.setdefault("conversationSid", media_sid)
+    if conversation is not None:
+        attributes.update(_customer_attributes(conversation, str(channel_type)))
     attributes["flexInteractionSid"] = sid
     attributes["flexInteractionChannelSid"] = interaction_channel
     default_channel = "voice" if channel_type == "voice" else "chat"
@@ -100,8 +133,8 @@ def create_interaction(
         context=context,
     )
     task.interaction_sid = sid
-    if media_sid in state.conversations:
-        task.conversation_sid = str(media_sid)
+    if conversation is not None:
+        _hand_to_flex(conversation, task)
     interaction = Interaction(
         sid=sid,
         channel=channel,

@@ -21,6 +21,13 @@ from emulator.wire import utc_now
 
 TWILIO_API_ROOTS = ("/v1/", "/v2/", "/2010-04-01/")
 """Version roots of every Twilio product path; the admin API and docs are not recorded."""
+STUDIO_HEADER = "x-emulator-studio-execution"
+"""Marks a request a Studio flow's HTTP Request widget made: Twilio calling itself, which an
+app never sees (neither recorded nor given the faults queued for the app)."""
+
+
+def from_studio(scope: Scope) -> bool:
+    return STUDIO_HEADER in Headers(scope=scope)
 _HIDDEN_HEADERS = {"authorization", "cookie"}
 
 
@@ -51,7 +58,11 @@ class RequestRecorder:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(TWILIO_API_ROOTS):
+        if (
+            scope["type"] != "http"
+            or not scope["path"].startswith(TWILIO_API_ROOTS)
+            or from_studio(scope)
+        ):
             await self.app(scope, receive, send)
             return
         body, replay = await self._buffer(receive)

@@ -3,7 +3,9 @@
 The signed voice webhook (``CallStatus=ringing``) returns TwiML; its verbs run in order:
 ``<Connect><ConversationRelay>`` opens the WebSocket (signed over its ``ws(s)://`` URL, no
 params), sends ``setup`` with the ``<Parameter>``s, speaks the caller's prompts and collects
-the agent's ``text`` frames; when the session ends (``end``, or the app closing the socket)
+the agent's ``text`` frames (a ``conversationConfiguration`` naming the account's configuration
+makes the call an Orchestrator conversation first, as ConversationRelay does);
+when the session ends (``end``, or the app closing the socket)
 the signed ``<Connect action>`` callback (with ``HandoffData`` after ``end``) returns the next
 TwiML. An action on ``webhooks.twilio.com`` is the Studio flow webhook: it is served by this
 emulator. ``<Enqueue>`` holds the caller for a Flex agent until the agent completes the task,
@@ -28,6 +30,7 @@ from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
+from emulator.orchestrator import open_voice_conversation
 from emulator.settings import EmulatorSettings
 from emulator.store import CallRecord, EmulatorState, OutboxEntry
 from emulator.studio_webhooks import WEBHOOKS_HOST
@@ -241,6 +244,11 @@ class RelayCall:
         record = self.record
         record.session_sid = new_sid("VX")
         record.custom_parameters = parameters
+        configuration = relay.get("conversationConfiguration")
+        if configuration and configuration == self._settings.twilio_conversation_configuration_id:
+            open_voice_conversation(
+                self._state, self._settings, record.sid, record.from_, record.to
+            )
         self._set_state("in-progress")
         greeting = relay.get("welcomeGreeting")
         if greeting:

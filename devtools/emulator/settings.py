@@ -32,6 +32,12 @@ class EmulatorSettings(BaseSettings):
         default=fake_account.STUDIO_FLOW_SID, pattern=r"^FW[0-9a-fA-F]{32}$"
     )
     twilio_phone_number: str = fake_account.PHONE_NUMBER
+    twilio_whatsapp_number: str = f"whatsapp:{fake_account.PHONE_NUMBER}"
+    """Our WhatsApp sender (the customer writes to it on the WHATSAPP channel)."""
+    twilio_rcs_sender_id: str = "rcs:baton_test_agent"
+    """Our RCS sender (the customer writes to it on the RCS channel)."""
+    baton_bot_identity: str = "baton-agent"
+    """Our chat identity (the customer writes to it on the CHAT channel)."""
     twilio_conversation_configuration_id: str | None = None
     """Reported as ``configurationId`` on Conversation Orchestrator conversations."""
     emulator_public_url: str = f"http://127.0.0.1:{DEFAULT_PORT}"
@@ -71,6 +77,17 @@ class EmulatorSettings(BaseSettings):
     emulator_handback_url: str | None = None
     """Told (signed JSON ``{"conversationId", "taskSid"}``) when the agent hands a conversation
     back to the bot."""
+    emulator_studio_directory: str | None = None
+    """Where the shipped Studio flows are (default: the repository's ``deploy/studio``)."""
+    emulator_studio_flow: str | None = None
+    """The shipped flow the handoff flow runs until one is deployed (default by mode:
+    ``agent-handoff.json`` with an Orchestrator configuration, else the classic variant)."""
+    emulator_memory_store_id: str = "mem_store_00000000000000000000000001"
+    """The configuration's Memory store (``memoryStoreId``): profiles resolved for customers."""
+    emulator_orchestrator_bridge: bool = True
+    """The configuration bridges Conversations (classic) (``conversationsV1Bridge``): digital
+    Orchestrator conversations have a ``CH…`` behind them, named by the participants'
+    ``channelId``."""
     emulator_trace_url: str = "http://localhost:16686/trace/{trace_id}"
     """The trace link on a task in the agent desktop (Jaeger's UI by default)."""
 

@@ -45,6 +45,19 @@ class Execution:
 
 
 @dataclass
+class DeployedFlow:
+    """A flow created or updated through ``/v2/Flows``: its definition is what runs."""
+
+    sid: str
+    friendly_name: str
+    status: str
+    definition: dict[str, Any]
+    revision: int
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass
 class SmsMessage:
     sid: str
     to: str
@@ -128,6 +141,19 @@ class OrchestratorParticipant:
     type: str
     address: str
     channel: str
+    channel_id: str | None = None
+    """The address's ``channelId``: the ``CH…`` a bridged conversation has behind it, or the
+    ``CallSid`` of a call."""
+    profile_id: str | None = None
+
+
+@dataclass
+class MemoryProfile:
+    id: str
+    address: str
+    created_at: datetime
+    traits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    observations: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -135,7 +161,8 @@ class OrchestratorConversation:
     id: str
     status: str
     name: str | None
-    channel_id: str
+    channel_id: str | None
+    """The ``CH…`` of the Conversations (classic) conversation bridged to it, if any."""
     created_at: datetime
     updated_at: datetime
     configuration: dict[str, Any] = field(default_factory=dict)
@@ -358,9 +385,12 @@ class CallRecord:
 class EmulatorState:
     executions: dict[str, Execution] = field(default_factory=dict)
     flows: set[str] = field(default_factory=set)
+    flows_deployed: dict[str, DeployedFlow] = field(default_factory=dict)
     sms_messages: dict[str, SmsMessage] = field(default_factory=dict)
     conversations: dict[str, Conversation] = field(default_factory=dict)
     orchestrator: dict[str, OrchestratorConversation] = field(default_factory=dict)
+    memory_profiles: dict[str, MemoryProfile] = field(default_factory=dict)
+    """By the customer's bare address."""
     outbox: list[OutboxEntry] = field(default_factory=list)
     requests: list[RecordedRequest] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)

@@ -4,8 +4,10 @@ Digital handoff is a form POST of ``To``, ``From`` and ``Parameters`` (a JSON st
 flow reads as ``{{flow.data.*}}``). Studio keeps one active Execution per ``To``/``From`` pair
 on a flow and answers a second create with 409/20409 — the rule that makes a duplicate handoff
 visible. Any well-formed flow SID is accepted; its flow comes into being on first use. An
-execution of the handoff flow (``TWILIO_STUDIO_HANDOFF_FLOW_SID``) runs the Agent Handoff
-template's messaging branch before the answer is sent (see ``flow_runner``).
+execution of a flow with a definition (deployed with ``/v2/Flows``, or the shipped handoff
+flow) runs it from its ``incomingRequest`` trigger before the answer is sent (see
+``flow_runner``). ``POST /v2/Flows``, ``POST /v2/Flows/{FW}`` and ``POST /v2/Flows/Validate``
+take a definition as Studio does.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from emulator.auth import require_twilio_auth
 from emulator.dependencies import Settings, State
 from emulator.errors import CONFLICT, TwilioError, missing, not_found
 from emulator.executions import execution_context, new_execution
-from emulator.flow_runner import run_messaging_branch
+from emulator.flow_definitions import definition_for, first_widget, parse_definition
+from emulator.flow_runner import FlowRun
 from emulator.settings import EmulatorSettings
-from emulator.store import EmulatorState, Execution, ExecutionStep
-from emulator.tracing import caller_trace_id, incoming_context, tracer
-from emulator.wire import form_fields, is_sid, iso, meta_page, utc_now
+from emulator.store import DeployedFlow, EmulatorState, Execution, ExecutionStep
+from emulator.tracing import incoming_context, tracer
+from emulator.wire import form_fields, is_sid, iso, meta_page, new_sid, utc_now
 
 TO_FROM_LIMIT_BYTES = 300
 TRIGGER_EVENT = "incomingRequest"
@@ -122,6 +125,87 @@ def _date_filter(request: Request, name: str) -> datetime | None:
         raise TwilioError(400, f"{name} must be an ISO 8601 date-time") from error
 
 
+def flow_json(settings: EmulatorSettings, flow: DeployedFlow) -> dict[str, Any]:
+    url = f"{settings.public_url}/v2/Flows/{flow.sid}"
+    return {
+        "sid": flow.sid,
+        "account_sid": settings.twilio_account_sid,
+        "friendly_name": flow.friendly_name,
+        "definition": flow.definition,
+        "status": flow.status,
+        "revision": flow.revision,
+        "commit_message": None,
+        "valid": True,
+        "errors": [],
+        "warnings": [],
+        "date_created": iso(flow.date_created),
+        "date_updated": iso(flow.date_updated),
+        "webhook_url": f"https://webhooks.twilio.com/v1/Accounts/{settings.twilio_account_sid}"
+        f"/Flows/{flow.sid}",
+        "url": url,
+        "links": {"revisions": f"{url}/Revisions", "executions": f"{url}/Executions"},
+    }
+
+
+async def _flow_form(request: Request) -> tuple[str, str, dict[str, Any]]:
+    form = await form_fields(request)
+    for name in ("FriendlyName", "Status", "Definition"):
+        if not form.get(name):
+            raise missing(name)
+    if form["Status"] not in ("draft", "published"):
+        raise TwilioError(400, "Status must be draft or published")
+    parse_definition(form["Definition"])
+    return form["FriendlyName"], form["Status"], json.loads(form["Definition"])
+
+
+@router.post("/Validate")
+async def validate_flow(request: Request) -> dict[str, bool]:
+    """Studio's flow validator: 200 ``{"valid": true}``, or 400 naming the problem."""
+    await _flow_form(request)
+    return {"valid": True}
+
+
+@router.post("", status_code=201)
+async def create_flow(request: Request, state: State, settings: Settings) -> dict[str, Any]:
+    name, status, definition = await _flow_form(request)
+    now = utc_now()
+    flow = DeployedFlow(new_sid("FW"), name, status, definition, 1, now, now)
+    state.flows.add(flow.sid)
+    state.flows_deployed[flow.sid] = flow
+    return flow_json(settings, flow)
+
+
+@router.get("/{flow_sid}")
+async def fetch_flow(
+    flow_sid: str, request: Request, state: State, settings: Settings
+) -> dict[str, Any]:
+    flow = state.flows_deployed.get(flow_sid)
+    if flow is None:
+        raise not_found(request.url.path)
+    return flow_json(settings, flow)
+
+
+@router.post("/{flow_sid}")
+async def update_flow(
+    flow_sid: str, request: Request, state: State, settings: Settings
+) -> dict[str, Any]:
+    """A new revision of a flow; the emulator accepts any well-formed SID as an existing flow."""
+    _flow(state, request, flow_sid)
+    name, status, definition = await _flow_form(request)
+    now = utc_now()
+    previous = state.flows_deployed.get(flow_sid)
+    state.flows_deployed[flow_sid] = DeployedFlow(
+        flow_sid,
+        name,
+        status,
+        definition,
+        previous.revision + 1 if previous else 1,
+        previous.date_created if previous else now,
+        now,
+    )
+    return flow_json(settings, state.flows_deployed[flow_sid])
+
+
 @router.post("/{flow_sid}/Executions", status_code=201)
 async def create_execution(
     flow_sid: str, request: Request, state: State, settings: Settings
@@ -147,6 +231,7 @@ async def create_execution(
                 409, f"Execution {existing.sid} is already active for this contact", CONFLICT
             )
     trigger = {"request": {"to": to, "from": from_, "parameters": parameters}}
+    definition = definition_for(state, settings, flow_sid)
     execution = new_execution(
         state,
         flow_sid,
@@ -155,16 +240,15 @@ async def create_execution(
         parameters=parameters,
         trigger=trigger,
         event=TRIGGER_EVENT,
+        first_widget=first_widget(definition, TRIGGER_EVENT),
     )
-    if flow_sid == settings.twilio_studio_handoff_flow_sid:
+    if definition is not None:
         with tracer.start_as_current_span(
             "studio.flow.run",
             context=incoming_context(request.headers),
             attributes={"studio.flow_sid": flow_sid, "studio.execution_sid": execution.sid},
         ):
-            run_messaging_branch(
-                state, settings, execution, trace_id=caller_trace_id(request.headers)
-            )
+            await FlowRun(request.app, state, settings, execution, definition).run(TRIGGER_EVENT)
     return execution_json(settings, execution)
 
 

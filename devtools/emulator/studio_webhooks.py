@@ -2,8 +2,8 @@
 
 Twilio requests it as a voice URL or as ``<Connect action>`` (``?Trigger=incomingCall``, with
 the ConversationRelay ``HandoffData``); each request starts an execution of the flow's Incoming
-Call path and is answered with the TwiML the call continues with. For the handoff flow that is
-the template's voice branch; any other flow has no widgets here and answers an empty
+Call path and is answered with the TwiML the call continues with: the flow's definition runs
+from its ``incomingCall`` trigger (see ``flow_runner``); a flow without one answers an empty
 ``<Response/>``. No Basic auth: Twilio calls its own webhook host.
 """
 
@@ -14,8 +14,9 @@ from fastapi import APIRouter, Request, Response
 from emulator.dependencies import Settings, State
 from emulator.errors import not_found
 from emulator.executions import new_execution
-from emulator.flow_runner import run_voice_branch
-from emulator.tracing import caller_trace_id, incoming_context, tracer
+from emulator.flow_definitions import definition_for, first_widget
+from emulator.flow_runner import FlowRun
+from emulator.tracing import incoming_context, tracer
 from emulator.wire import form_fields, is_sid
 
 WEBHOOKS_HOST = "webhooks.twilio.com"
@@ -38,6 +39,7 @@ async def flow_webhook(
     if request.query_params.get("FlowEvent") == "return":
         return twiml('<?xml version="1.0" encoding="UTF-8"?><Response />')
     state.flows.add(flow_sid)
+    definition = definition_for(state, settings, flow_sid)
     execution = new_execution(
         state,
         flow_sid,
@@ -46,16 +48,16 @@ async def flow_webhook(
         parameters={},
         trigger={"call": call},
         event=TRIGGER_EVENT,
+        first_widget=first_widget(definition, TRIGGER_EVENT),
     )
-    if flow_sid != settings.twilio_studio_handoff_flow_sid:
+    if definition is None:
         execution.status = "ended"
         return twiml('<?xml version="1.0" encoding="UTF-8"?><Response />')
+    run = FlowRun(request.app, state, settings, execution, definition)
     with tracer.start_as_current_span(
         "studio.flow.run",
         context=incoming_context(request.headers),
         attributes={"studio.flow_sid": flow_sid, "studio.execution_sid": execution.sid},
     ):
-        answer = run_voice_branch(
-            state, settings, execution, call, trace_id=caller_trace_id(request.headers)
-        )
-    return twiml(answer)
+        await run.run(TRIGGER_EVENT)
+    return twiml(run.call_twiml())

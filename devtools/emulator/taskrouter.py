@@ -226,6 +226,25 @@ def _integer(form: dict[str, str], name: str, default: int, low: int, high: int)
     return value
 
 
+@router.get("/{workspace_sid}/TaskChannels")
+async def list_task_channels(
+    workspace_sid: str, request: Request, settings: Settings
+) -> dict[str, Any]:
+    if not is_sid(workspace_sid, "WS"):
+        raise not_found(request.url.path)
+    records = [
+        {
+            "sid": channel_sid(workspace_sid, name),
+            "unique_name": name,
+            "friendly_name": name.title(),
+            "workspace_sid": workspace_sid,
+            "account_sid": settings.twilio_account_sid,
+        }
+        for name in CHANNELS
+    ]
+    return meta_page(request, settings.public_url, "channels", records)
+
+
 @router.post("/{workspace_sid}/Tasks", status_code=201)
 async def create(
     workspace_sid: str, request: Request, state: State, settings: Settings

@@ -27,6 +27,8 @@ from libs.contracts.messages import AgentReply, ReplyKind, Route, TranscriptLine
 
 HISTORY_LIMIT = 60
 """Turns kept per conversation; older ones fall off (the turn log keeps them for 72 h)."""
+CUTS_LIMIT = 8
+"""Interruptions remembered for replies not recorded yet (a reply is recorded within a turn)."""
 
 
 class ConversationStatus(StrEnum):
@@ -47,6 +49,8 @@ class ConversationState(BaseModel):
     """Stream sequence of the last customer turn the agent has consumed."""
     route: Route | None = None
     history: list[TranscriptLine] = Field(default_factory=list)
+    heard: dict[int, str] = Field(default_factory=dict)
+    """What the caller heard of a reply they interrupted, by turn, until that reply is recorded."""
     handoff_reason: str = ""
     handoff_turn_received_at: datetime | None = None
     """When the customer turn that led to the current handoff arrived (turn → task latency)."""
@@ -133,11 +137,31 @@ def record_turns(
     def record(state: ConversationState) -> ConversationState:
         state.last_turn_seq = max(state.last_turn_seq, through_sequence)
         state.route = route
-        state.history.extend(lines)
+        for line in lines:
+            if line.role == "agent" and line.turn in state.heard:
+                line = line.model_copy(update={"text": state.heard.pop(line.turn)})
+            state.history.append(line)
         del state.history[:-HISTORY_LIMIT]
         return state
 
     return record
+
+
+def cut_reply(turn: int, heard: str) -> Transition:
+    """The caller interrupted the reply to ``turn``: the history keeps only what they heard
+    (ConversationRelay's ``utteranceUntilInterrupt``), whether or not the reply is recorded yet."""
+
+    def cut(state: ConversationState) -> ConversationState:
+        for line in reversed(state.history):
+            if line.role == "agent" and line.turn == turn:
+                line.text = heard
+                return state
+        state.heard[turn] = heard
+        for stale in sorted(state.heard)[:-CUTS_LIMIT]:
+            del state.heard[stale]
+        return state
+
+    return cut
 
 
 def _back_to_bot(state: ConversationState) -> ConversationState:

@@ -42,9 +42,11 @@ class Route(BaseModel):
     twilio_conversation_id: str | None = None
     """``CH…`` for Conversations (classic), the conversation id for the Orchestrator."""
     call_sid: str | None = None
-    profile_id: str = ""
     medium: str = ""
     """The Orchestrator's channel name for the customer's address (``SMS``, ``WHATSAPP``, …)."""
+    channel_id: str | None = None
+    """The Orchestrator communication's ``channelId`` (a bridged ``CH…``): sent back as
+    ``channelSettings.channelId``, which chat requires."""
 
 
 class CustomerTurn(BaseModel):
@@ -85,6 +87,8 @@ class TranscriptLine(BaseModel):
     role: Literal["customer", "agent", "human", "system"]
     text: str
     at: datetime = Field(default_factory=utc_now)
+    turn: int | None = None
+    """On an agent line: the turn it answered (so a caller's interruption can cut it)."""
 
 
 class HandoffRequested(BaseModel):

@@ -20,6 +20,9 @@ ACCOUNT_SID_PATTERN = r"^AC[0-9a-fA-F]{32}$"
 API_KEY_PATTERN = r"^SK[0-9a-fA-F]{32}$"
 FLOW_SID_PATTERN = r"^FW[0-9a-fA-F]{32}$"
 E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+WHATSAPP_PATTERN = r"^whatsapp:\+[1-9][0-9]{6,14}$"
+CsvList = Annotated[list[str], NoDecode]
+"""A comma-separated list in the environment, as TAC's plural sender variables."""
 
 
 def _default_instance_id() -> str:
@@ -75,6 +78,9 @@ class TwilioAccountSettings(BatonSettings):
     """Checks ``X-Twilio-Signature`` on every webhook and WebSocket upgrade."""
     twilio_api_base_url: str | None = Field(default=None, pattern=r"^https?://")
     """When set, every Twilio REST call goes to this base URL with Twilio's own paths."""
+    twilio_conversation_configuration_id: str | None = None
+    """The Conversation Orchestrator configuration: every channel (calls included, through
+    ``<ConversationRelay conversationConfiguration>``) is then one Orchestrator conversation."""
 
 
 class TwilioApiKeySettings(TwilioAccountSettings):
@@ -85,7 +91,38 @@ class TwilioApiKeySettings(TwilioAccountSettings):
     twilio_api_secret: SecretStr = Field(min_length=1)
     """The API key's secret."""
     twilio_phone_number: str = Field(pattern=E164_PATTERN)
-    """Your Twilio number (E.164): the ``From`` of replies and of Studio executions."""
+    """Your Twilio number (E.164): the ``From`` of SMS and chat replies and Studio executions."""
+    twilio_phone_numbers: CsvList = Field(default_factory=list)
+    """Every number you answer on (comma-separated); ``TWILIO_PHONE_NUMBER`` is the default."""
+    twilio_whatsapp_number: str | None = Field(
+        default=None, pattern=r"^whatsapp:\+[1-9][0-9]{6,14}$"
+    )
+    """Your WhatsApp sender (``whatsapp:+…``): the ``From`` of WhatsApp replies and handoffs."""
+    twilio_whatsapp_numbers: CsvList = Field(default_factory=list)
+    """Every WhatsApp sender you answer on (comma-separated)."""
+    twilio_rcs_sender_id: str | None = Field(default=None, min_length=1)
+    """Your RCS sender (``rcs:…``): the ``From`` of RCS replies and handoffs."""
+    twilio_rcs_sender_ids: CsvList = Field(default_factory=list)
+    """Every RCS sender you answer on (comma-separated)."""
+
+    @field_validator(
+        "twilio_phone_numbers", "twilio_whatsapp_numbers", "twilio_rcs_sender_ids", mode="before"
+    )
+    @classmethod
+    def _split_csv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    def senders(self, medium: str) -> list[str]:
+        """Our addresses on an Orchestrator channel (``SMS``, ``WHATSAPP``, ``RCS``), default
+        first, as TAC pairs each singular setting with its plural list."""
+        default, more = {
+            "WHATSAPP": (self.twilio_whatsapp_number, self.twilio_whatsapp_numbers),
+            "RCS": (self.twilio_rcs_sender_id, self.twilio_rcs_sender_ids),
+        }.get(medium.upper(), (self.twilio_phone_number, self.twilio_phone_numbers))
+        ordered = [default, *more] if default else list(more)
+        return list(dict.fromkeys(ordered))
 
 
 class PublicWebhookSettings(TwilioAccountSettings):

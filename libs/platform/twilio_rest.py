@@ -21,6 +21,7 @@ class TwilioProduct(StrEnum):
     CONVERSATIONS = "https://conversations.twilio.com"
     TASKROUTER = "https://taskrouter.twilio.com"
     FLEX = "https://flex-api.twilio.com"
+    MEMORY = "https://memory.twilio.com"
 
 
 class TwilioRestClient:

@@ -73,7 +73,7 @@ class TurnProcessor:
             )
             text = await self._runner.answer(context, latest, coalesced=len(pending))
             if text:
-                lines.append(TranscriptLine(role="agent", text=text))
+                lines.append(TranscriptLine(role="agent", text=text, turn=latest.sequence))
         else:
             log.info(
                 "conversation %s is %s: turn recorded, no reply", conversation_id, state.status

@@ -40,6 +40,7 @@ from libs.platform.span_attributes import (
     EXECUTION_SID,
     HANDOFF_ID,
 )
+from services.handoff_dispatcher.identity import CustomerIdentity, IdentityResolver
 from services.handoff_dispatcher.outcome import DeliveryOutcome
 from services.handoff_dispatcher.records import DeliveryRecord, DeliveryRecords, DeliveryState
 from services.handoff_dispatcher.slis import record_handoff_slis
@@ -52,23 +53,55 @@ SEND_TO_FLEX_ATTRIBUTES_LIMIT = 1024
 """Studio's SendToFlex widget takes at most 1,024 characters of attributes JSON."""
 
 
+def flex_channel_type(request: HandoffRequested) -> str:
+    """The Flex Interactions channel type of the customer's channel."""
+    route = request.route
+    if route.channel is Channel.VOICE:
+        return "voice"
+    medium = route.medium.upper()
+    address = route.customer_address
+    if medium == "WHATSAPP" or address.startswith("whatsapp:"):
+        return "whatsapp"
+    if medium == "CHAT" or not (address.startswith(("+", "rcs:")) or medium in ("SMS", "RCS")):
+        return "chat"
+    return "sms"
+
+
+def handoff_summary(request: HandoffRequested, identity: CustomerIdentity) -> str:
+    """The model's summary, then what Memory recalls about the customer."""
+    parts = [request.summary] if request.summary else []
+    if identity.memories:
+        parts.append("Known about the customer: " + "; ".join(identity.memories) + ".")
+    return " ".join(parts)
+
+
 def build_handoff_data(
-    request: HandoffRequested, static_attributes: dict[str, Any], store_id: str
+    request: HandoffRequested, static_attributes: dict[str, Any], identity: CustomerIdentity
 ) -> HandoffData:
-    """HandoffData as TAC builds it; the request's ``reason`` always wins, as in TAC."""
+    """HandoffData as TAC builds it; the request's ``reason`` always wins, as in TAC.
+
+    The identifiers are repeated in ``attributes``: the template shows only ``attributes`` on
+    the Flex task, and the human (and a hand-back) needs the conversation they name.
+    """
     attributes: dict[str, Any] = {**static_attributes, **request.attributes}
     attributes["reason"] = request.reason
     attributes["handoffChannel"] = request.route.channel.value
-    if request.summary:
-        attributes["summary"] = request.summary
+    attributes["channelType"] = flex_channel_type(request)
+    attributes["conversationId"] = identity.conversation_id
+    attributes["storeId"] = identity.store_id
+    attributes["profileId"] = identity.profile_id
+    if identity.customer_name:
+        attributes["customerName"] = identity.customer_name
+    summary = handoff_summary(request, identity)
+    if summary:
+        attributes["summary"] = summary
         overflow = len(json.dumps(attributes)) - SEND_TO_FLEX_ATTRIBUTES_LIMIT
         if overflow > 0:
-            attributes["summary"] = request.summary[: max(0, len(request.summary) - overflow - 1)]
-    conversation_id = request.route.twilio_conversation_id or request.conversation_id
+            attributes["summary"] = summary[: max(0, len(summary) - overflow - 1)]
     return HandoffData(
-        conversation_id=conversation_id,
-        store_id=store_id,
-        profile_id=request.route.profile_id,
+        conversation_id=identity.conversation_id,
+        store_id=identity.store_id,
+        profile_id=identity.profile_id,
         attributes=attributes,
     )
 
@@ -89,7 +122,7 @@ class HandoffDelivery:
     studio: StudioExecutions
     voice: VoiceEndSender
     static_attributes: dict[str, Any]
-    memory_store_id: str
+    identity: IdentityResolver
     phone_number: str
     failed_message: str
     tracer: Tracer = field(default_factory=lambda: trace.get_tracer("baton.handoff_dispatcher"))
@@ -142,7 +175,8 @@ class HandoffDelivery:
     async def _deliver(
         self, request: HandoffRequested, previous: DeliveryRecord | None, heartbeat: Heartbeat
     ) -> DeliveryRecord:
-        data = build_handoff_data(request, self.static_attributes, self.memory_store_id)
+        identity = await self.identity.resolve(request)
+        data = build_handoff_data(request, self.static_attributes, identity)
         to = request.route.customer_address
         outcome: DeliveryOutcome | None = None
         if request.route.channel is Channel.VOICE:
@@ -179,6 +213,8 @@ class HandoffDelivery:
             attempts=outcome.attempts,
         )
         await self.records.put(request.conversation_id, request.epoch, record)
+        if outcome.delivered:
+            await self.identity.hand_to_humans(identity)
         log.info(
             "handoff %s %s after %s attempt(s)", request.handoff_id, record.state, outcome.attempts
         )

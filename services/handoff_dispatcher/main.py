@@ -31,6 +31,7 @@ from libs.platform.settings import load_settings
 from libs.platform.tracing import instrument_app, service_tracer
 from libs.platform.twilio_rest import TwilioRestClient
 from services.handoff_dispatcher.delivery import HandoffDelivery
+from services.handoff_dispatcher.identity import IdentityResolver
 from services.handoff_dispatcher.records import DeliveryRecords
 from services.handoff_dispatcher.settings import HandoffDispatcherSettings
 from services.handoff_dispatcher.studio import RetryBudget, StudioExecutions
@@ -98,7 +99,11 @@ def create_app(settings: HandoffDispatcherSettings | None = None) -> FastAPI:
                     broker.connection, settings.baton_voice_end_wait_seconds, tracer
                 ),
                 static_attributes=settings.baton_handoff_attributes,
-                memory_store_id=settings.twilio_memory_store_id,
+                identity=IdentityResolver(
+                    rest,
+                    settings.twilio_conversation_configuration_id or "",
+                    settings.twilio_memory_store_id,
+                ),
                 phone_number=settings.twilio_phone_number,
                 failed_message=settings.baton_handoff_failed_message,
                 tracer=tracer,

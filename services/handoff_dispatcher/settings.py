@@ -18,9 +18,7 @@ class HandoffDispatcherSettings(TwilioApiKeySettings):
     twilio_studio_handoff_flow_sid: str = Field(pattern=FLOW_SID_PATTERN)
     """The Studio flow (``FW…``) built from the "Agent Handoff" template."""
     twilio_memory_store_id: str = ""
-    """Sent as ``storeId`` in HandoffData."""
-    twilio_conversation_configuration_id: str = ""
-    """The Conversation Orchestrator configuration, when you use the Orchestrator."""
+    """Overrides the ``storeId`` in HandoffData (normally the configuration's memory store)."""
     baton_handoff_attributes: JsonObject = Field(default_factory=dict)
     """Routing attributes for every handoff (JSON object), e.g. ``{"department": "support"}``."""
     baton_studio_max_attempts: int = Field(default=4, ge=1, le=20)

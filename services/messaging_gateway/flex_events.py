@@ -4,7 +4,8 @@
   signed form). ``task.created`` closes the "customer turn → Flex task" measurement.
 - ``POST /messaging/handback`` is a signed JSON notice ``{"conversationId": …}``: the
   conversation returns to the bot in a new epoch, so nothing written before the handoff
-  is delivered late.
+  is delivered late. An Orchestrator conversation is made ACTIVE again with its status
+  callbacks restored; a call's is found by its ``CallSid``.
 
 Both name the conversation by the ``conversationId`` Baton put in HandoffData.
 """
@@ -22,6 +23,7 @@ from libs.contracts.conversation import give_back_to_bot
 from libs.platform.twilio_signature import TwilioSignature
 from services.messaging_gateway.dependencies import StoreDep
 from services.messaging_gateway.metrics import HANDOFF_TURN_TO_TASK
+from services.messaging_gateway.orchestrator_api import OrchestratorApi
 
 log = logging.getLogger("baton.messaging_gateway.flex")
 
@@ -52,7 +54,11 @@ def handoff_conversation(form: dict[str, str]) -> str:
     return str(attributes.get("conversationId") or "") if isinstance(attributes, dict) else ""
 
 
-def flex_router(signature: TwilioSignature) -> APIRouter:
+ORCHESTRATOR_ID_PREFIXES = ("CA", "CH", "sms-")
+"""Ids Baton keys conversations by itself; any other id a hand-back names is Orchestrator's."""
+
+
+def flex_router(signature: TwilioSignature, orchestrator: OrchestratorApi) -> APIRouter:
     router = APIRouter(prefix="/messaging", tags=["flex"])
 
     @router.post("/taskrouter-events")
@@ -76,8 +82,12 @@ def flex_router(signature: TwilioSignature) -> APIRouter:
             notice = HandBack.model_validate_json(body)
         except ValidationError as error:
             raise HTTPException(status_code=400, detail="conversationId is required") from error
-        state = (await store.apply(notice.conversation_id, give_back_to_bot())).state
-        log.info("conversation %s handed back (epoch %s)", notice.conversation_id, state.epoch)
+        key = notice.conversation_id
+        if not key.startswith(ORCHESTRATOR_ID_PREFIXES):
+            await orchestrator.return_to_bot(key)
+            key = await orchestrator.call_sid(key) or key
+        state = (await store.apply(key, give_back_to_bot())).state
+        log.info("conversation %s handed back (epoch %s)", key, state.epoch)
         return {"status": state.status.value, "epoch": state.epoch}
 
     return router

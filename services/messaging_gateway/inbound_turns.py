@@ -9,6 +9,7 @@ lacks what a turn needs raises :class:`IncompleteWebhook` (a 400 for Twilio).
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 
 from libs.contracts.messages import Channel, CustomerTurn, Route
@@ -35,6 +36,24 @@ def sms_conversation_id(account_sid: str, our_number: str, customer: str) -> str
     return f"sms-{digest[:32]}"
 
 
+def with_attachments(text: str, count: int, kind: str = "") -> str:
+    """A message with media keeps its words and says what came with them, so the agent can
+    tell the customer it cannot open it (instead of answering an empty message)."""
+    if count <= 0:
+        return text
+    what = f"{count} attachment{'s' if count > 1 else ''}" + (f" ({kind})" if kind else "")
+    note = f"[The customer sent {what}, which the assistant cannot open.]"
+    return f"{text}\n{note}" if text else note
+
+
+def media_count(raw: str) -> int:
+    try:
+        media = json.loads(raw) if raw else []
+    except ValueError:
+        return 0
+    return len(media) if isinstance(media, list) else 0
+
+
 def sms_turn(sms: InboundSms, message_key: str, account_sid: str) -> CustomerTurn:
     if not message_key:
         raise IncompleteWebhook("From, To and MessageSid are required")
@@ -42,7 +61,7 @@ def sms_turn(sms: InboundSms, message_key: str, account_sid: str) -> CustomerTur
         conversation_id=sms_conversation_id(account_sid, sms.to, sms.from_),
         message_id=message_key,
         route=Route(channel=Channel.SMS, customer_address=sms.from_, agent_address=sms.to),
-        text=sms.body,
+        text=with_attachments(sms.body, sms.num_media, sms.media_type),
     )
 
 
@@ -65,14 +84,21 @@ def conversations_turn(
             agent_address=bot_identity,
             twilio_conversation_id=event.conversation_sid,
         ),
-        text=event.body,
+        text=with_attachments(event.body, media_count(event.media)),
     )
 
 
 def orchestrator_turn(
-    communication: Communication, message_key: str, our_addresses: frozenset[str], our_number: str
+    communication: Communication,
+    message_key: str,
+    our_addresses: frozenset[str],
+    agent_address: str,
 ) -> CustomerTurn | Skipped:
-    """A customer's text in an Orchestrator conversation; ours and empty ones are skipped."""
+    """A customer's text in an Orchestrator conversation; ours and empty ones are skipped.
+
+    ``agent_address`` is our sender on the customer's channel (the address they wrote to);
+    the ``channelId`` is kept for the reply's ``channelSettings``.
+    """
     author = communication.author
     text = communication.content.text or ""
     if author.address in our_addresses or not text:
@@ -85,10 +111,10 @@ def orchestrator_turn(
         route=Route(
             channel=Channel.ORCHESTRATOR,
             customer_address=author.address,
-            agent_address=our_number,
+            agent_address=agent_address,
             twilio_conversation_id=communication.conversation_id,
             medium=author.channel,
-            profile_id=author.profile_id,
+            channel_id=communication.channel_id,
         ),
         text=text,
     )

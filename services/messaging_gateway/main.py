@@ -33,6 +33,7 @@ from libs.platform.twilio_signature import TwilioSignature
 from services.messaging_gateway.dependencies import GatewayRuntime
 from services.messaging_gateway.flex_events import flex_router
 from services.messaging_gateway.inbound_turns import IncompleteWebhook
+from services.messaging_gateway.orchestrator_api import OrchestratorApi, OurAddresses
 from services.messaging_gateway.replies import ReplyDelivery, ReplySender
 from services.messaging_gateway.settings import MessagingGatewaySettings
 from services.messaging_gateway.webhooks import TurnPublisher, messaging_router
@@ -89,14 +90,16 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
     signature = TwilioSignature(
         settings.twilio_auth_token.get_secret_value(), settings.public_base_url
     )
-    app.include_router(flex_router(signature))
+    orchestrator = OrchestratorApi(rest, settings.public_base_url)
+    app.include_router(flex_router(signature, orchestrator))
     app.include_router(
         messaging_router(
             signature,
             TurnPublisher(broker),
             account_sid=settings.twilio_account_sid,
-            bot_identity=settings.baton_bot_identity,
-            our_number=settings.twilio_phone_number,
+            addresses=OurAddresses.from_settings(settings, settings.baton_bot_identity),
+            orchestrator=orchestrator,
+            configuration_id=settings.twilio_conversation_configuration_id,
         )
     )
     return app

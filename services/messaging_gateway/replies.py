@@ -22,6 +22,21 @@ class TwilioUnavailable(Exception):
     """429, 5xx or a timeout: worth another try."""
 
 
+def send_message_action(reply: AgentReply) -> dict[str, object]:
+    """``SEND_MESSAGE`` from our sender on the customer's channel; ``channelSettings.channelId``
+    (required for chat) is the ``channelId`` the customer's message came with."""
+    route = reply.route
+    medium = route.medium or "SMS"
+    payload: dict[str, object] = {
+        "from": {"address": route.agent_address, "channel": medium},
+        "to": [{"address": route.customer_address, "channel": medium}],
+        "content": {"text": reply.text},
+    }
+    if route.channel_id:
+        payload["channelSettings"] = {"channelId": route.channel_id}
+    return {"type": "SEND_MESSAGE", "payload": payload}
+
+
 class ReplySender:
     def __init__(self, rest: TwilioRestClient, account_sid: str, bot_identity: str) -> None:
         self._rest = rest
@@ -55,19 +70,11 @@ class ReplySender:
                 {"Author": self._bot_identity, "Body": reply.text},
             )
         if route.channel is Channel.ORCHESTRATOR:
-            medium = route.medium or "SMS"
             return await self._rest.send_json(
                 "POST",
                 TwilioProduct.CONVERSATIONS,
                 f"/v2/Conversations/{route.twilio_conversation_id}/Actions",
-                {
-                    "type": "SEND_MESSAGE",
-                    "payload": {
-                        "from": {"address": route.agent_address, "channel": medium},
-                        "to": [{"address": route.customer_address, "channel": medium}],
-                        "content": {"text": reply.text},
-                    },
-                },
+                send_message_action(reply),
             )
         raise PermanentFailure(f"no digital reply path for channel {route.channel}")
 

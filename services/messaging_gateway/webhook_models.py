@@ -24,6 +24,8 @@ class InboundSms(TwilioForm):
     from_: str = Field(alias="From", min_length=1)
     to: str = Field(alias="To", min_length=1)
     body: str = Field(default="", alias="Body")
+    num_media: int = Field(default=0, alias="NumMedia", ge=0)
+    media_type: str = Field(default="", alias="MediaContentType0")
 
 
 class ConversationsEvent(TwilioForm):
@@ -34,6 +36,8 @@ class ConversationsEvent(TwilioForm):
     message_sid: str = Field(default="", alias="MessageSid")
     author: str = Field(default="", alias="Author")
     body: str = Field(default="", alias="Body")
+    media: str = Field(default="", alias="Media")
+    """A JSON list of the message's media, when it has any."""
 
 
 class JsonEvent(BaseModel):
@@ -41,10 +45,11 @@ class JsonEvent(BaseModel):
 
 
 class Author(JsonEvent):
+    """An author or recipient: Twilio's communication participant (no profile on it)."""
+
     address: str = ""
     channel: str = "SMS"
     participant_id: str = Field(default="", alias="participantId")
-    profile_id: str = Field(default="", alias="profileId")
 
 
 class Content(JsonEvent):
@@ -57,7 +62,9 @@ class Communication(JsonEvent):
     id: str = ""
     conversation_id: str = Field(default="", alias="conversationId")
     author: Author = Field(default_factory=Author)
+    recipients: list[Author] = Field(default_factory=list)
     content: Content = Field(default_factory=Content)
+    channel_id: str | None = Field(default=None, alias="channelId")
 
 
 class ConversationUpdate(JsonEvent):

@@ -31,7 +31,14 @@ from services.messaging_gateway.inbound_turns import (
     orchestrator_turn,
     sms_turn,
 )
+from services.messaging_gateway.orchestrator_api import (
+    AGENT_TYPES,
+    HUMAN_AGENT,
+    OrchestratorApi,
+    OurAddresses,
+)
 from services.messaging_gateway.webhook_models import (
+    Communication,
     CommunicationCreated,
     ConversationsEvent,
     ConversationUpdated,
@@ -83,16 +90,32 @@ class TurnPublisher:
         return {"status": "accepted"}
 
 
+async def author_skipped(
+    communication: Communication, orchestrator: OrchestratorApi
+) -> Skipped | None:
+    """Our own and a human agent's messages are no customer turn (by participant type)."""
+    author = communication.author
+    if not author.participant_id:
+        return None
+    kind = await orchestrator.participant_type(communication.conversation_id, author.participant_id)
+    if kind in AGENT_TYPES:
+        return Skipped("own message")
+    if kind == HUMAN_AGENT:
+        return Skipped("human agent message")
+    return None
+
+
 def messaging_router(
     signature: TwilioSignature,
     publisher: TurnPublisher,
     *,
     account_sid: str,
-    bot_identity: str,
-    our_number: str,
+    addresses: OurAddresses,
+    orchestrator: OrchestratorApi,
+    configuration_id: str | None,
 ) -> APIRouter:
     router = APIRouter(prefix="/messaging", tags=["messaging"])
-    our_addresses = frozenset({our_number, bot_identity})
+    bot_identity = addresses.bot_identity
 
     @router.post("/sms")
     async def inbound_sms(request: Request) -> Response:
@@ -118,9 +141,19 @@ def messaging_router(
         except ValidationError as error:
             raise HTTPException(status_code=400, detail="not an Orchestrator event") from error
         if isinstance(event, CommunicationCreated):
-            key = message_key(request, event.data.id)
-            turn = orchestrator_turn(event.data, key, our_addresses, our_number)
+            data = event.data
+            key = message_key(request, data.id)
+            written_to = [recipient.address for recipient in data.recipients]
+            agent = addresses.agent_address(data.author.channel, written_to)
+            turn = orchestrator_turn(data, key, addresses.all, agent)
+            if not isinstance(turn, Skipped):
+                turn = await author_skipped(data, orchestrator) or turn
             return await publisher.accept(turn)
+        if isinstance(event, ConversationUpdated) and configuration_id not in (
+            None,
+            event.data.configuration_id,
+        ):
+            return {"status": "ignored"}
         if isinstance(event, ConversationUpdated) and event.data.status == "CLOSED":
             if not event.data.id:
                 return {"status": "noted"}

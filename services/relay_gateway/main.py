@@ -12,7 +12,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from libs.platform.connection import create_broker
+from libs.contracts.subjects import CONVERSATIONS_BUCKET
+from libs.platform.connection import bucket, create_broker, jetstream
+from libs.platform.conversation_store import ConversationStore
 from libs.platform.health import Readiness, broker_running, health_router
 from libs.platform.settings import load_settings
 from libs.platform.tracing import instrument_app, service_tracer
@@ -40,6 +42,7 @@ def create_app(settings: RelayGatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await broker.connect()
+        app.state.store = ConversationStore(await bucket(jetstream(broker), CONVERSATIONS_BUCKET))
         app.state.drain = drain
         async with broker_running(broker, readiness):
             yield
@@ -49,7 +52,7 @@ def create_app(settings: RelayGatewaySettings | None = None) -> FastAPI:
     tracer = service_tracer(SERVICE_NAME)
     app.include_router(health_router(readiness))
     app.include_router(voice_router(settings, signature, broker, live, tracer))
-    app.include_router(relay_router(signature, broker, live, tracer))
+    app.include_router(relay_router(signature, broker, live, lambda: app.state.store, tracer))
 
     @app.post("/internal/drain")
     async def start_drain() -> dict[str, object]:

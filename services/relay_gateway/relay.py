@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, Tracer
 from pydantic import TypeAdapter, ValidationError
 
+from libs.contracts.conversation import cut_reply
 from libs.contracts.messages import (
     Channel,
     CustomerTurn,
@@ -38,6 +40,7 @@ from libs.contracts.messages import (
     VoiceToken,
 )
 from libs.contracts.subjects import VOICE_CALL, VOICE_CANCEL
+from libs.platform.conversation_store import ConversationStore
 from libs.platform.propagation import consumer_span
 from libs.platform.publishing import publish_core, publish_turn
 from libs.platform.span_attributes import CALL_SID, TURN_SEQUENCE
@@ -53,6 +56,7 @@ POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
 SETUP_TIMEOUT_SECONDS = 10.0
 COMMAND = TypeAdapter[VoiceCommand](VoiceCommand)
+StoreProvider = Callable[[], ConversationStore]
 
 
 @dataclass
@@ -100,11 +104,17 @@ class RelaySocket:
     """One socket's receive loop and its NATS subscription."""
 
     def __init__(
-        self, websocket: WebSocket, broker: NatsBroker, setup: dict[str, Any], tracer: Tracer
+        self,
+        websocket: WebSocket,
+        broker: NatsBroker,
+        setup: dict[str, Any],
+        tracer: Tracer,
+        store: StoreProvider,
     ) -> None:
         self.websocket = websocket
         self.broker = broker
         self.tracer = tracer
+        self.store = store
         self.call_sid = str(setup.get("callSid", ""))
         customer, ours = customer_address(setup)
         self.route = Route(
@@ -112,7 +122,6 @@ class RelaySocket:
             customer_address=customer,
             agent_address=ours,
             call_sid=self.call_sid,
-            profile_id=str((setup.get("customParameters") or {}).get("profileId", "")),
         )
         self.prompts = 0
         self.session_id = str(setup.get("sessionId") or uuid.uuid4().hex)
@@ -201,8 +210,11 @@ class RelaySocket:
         self.call.prompt_stored(ack.seq)
         self.timing.stored(ack.seq, opened)
 
-    async def interrupted(self) -> None:
+    async def interrupted(self, heard: object) -> None:
+        """Cut the reply; the history keeps only ``utteranceUntilInterrupt``, what was heard."""
         cut = await self.call.on_interrupt()
+        if cut and isinstance(heard, str):
+            await self.store().apply(self.call_sid, cut_reply(cut, heard))
         await publish_core(
             self.broker.connection,
             self.tracer,
@@ -220,7 +232,7 @@ class RelaySocket:
         elif kind == "dtmf":
             await self.store_turn(str(frame.get("digit", "")), "dtmf")
         elif kind == "interrupt":
-            await self.interrupted()
+            await self.interrupted(frame.get("utteranceUntilInterrupt"))
         elif kind == "error":
             log.warning("call %s: Twilio reported %s", self.call_sid, frame.get("description"))
         # "info" and unknown types are ignored, as Twilio may add new ones
@@ -230,6 +242,7 @@ def relay_router(
     signature: TwilioSignature,
     broker: NatsBroker,
     live: LiveCalls,
+    store: StoreProvider,
     tracer: Tracer | None = None,
 ) -> APIRouter:
     router = APIRouter()
@@ -255,7 +268,7 @@ def relay_router(
         if setup.get("type") != "setup" or not setup.get("callSid"):
             await websocket.close(code=POLICY_VIOLATION, reason="setup must come first")
             return
-        socket = RelaySocket(websocket, broker, setup, call_tracer)
+        socket = RelaySocket(websocket, broker, setup, call_tracer, store)
         subscription = await broker.connection.subscribe(
             VOICE_CALL.subject(socket.call_sid), cb=socket.on_command
         )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode
 
 from libs.platform.settings import (
     FLOW_SID_PATTERN,
@@ -12,6 +14,7 @@ from libs.platform.settings import (
     PublicWebhookSettings,
     parse_json_object,
 )
+from services.relay_gateway.relay_options import Interruptible, RelayAttributes, RelayLanguage
 
 
 class RelayGatewaySettings(PublicWebhookSettings):
@@ -20,15 +23,15 @@ class RelayGatewaySettings(PublicWebhookSettings):
     baton_voice_action: Literal["studio", "gateway"] = "studio"
     """``<Connect action>``: the Studio flow webhook (TAC's default) or ``/voice/action`` here."""
     baton_taskrouter_workflow_sid: str | None = Field(default=None, pattern=r"^WW[0-9a-fA-F]{32}$")
-    """With the action on the gateway: enqueue handed-off calls to this TaskRouter workflow,
-    with the HandoffData attributes as task attributes (else the call goes to the Studio flow)."""
+    """With the action on the gateway (required then): enqueue handed-off calls to this
+    TaskRouter workflow, with the HandoffData identifiers and attributes as task attributes."""
     baton_welcome_greeting: str = "Hello! How can I assist you today?"
     """``welcomeGreeting`` spoken when the call connects."""
     baton_voice_language: str = "en-US"
     """``language`` of speech recognition and text-to-speech."""
     baton_tts_voice: str | None = None
     """``voice`` of text-to-speech (provider default when unset)."""
-    baton_voice_interruptible: Literal["none", "dtmf", "speech", "any"] = "any"
+    baton_voice_interruptible: Interruptible = "any"
     """``interruptible``: what lets the caller cut the agent off."""
     baton_dtmf_detection: bool = True
     """``dtmfDetection``: key presses reach the agent."""
@@ -36,12 +39,39 @@ class RelayGatewaySettings(PublicWebhookSettings):
     """``partialPrompts``: Twilio also sends interim transcripts (the agent acts on final ones)."""
     baton_relay_parameters: JsonObject = Field(default_factory=dict)
     """Extra ``<Parameter>``s for ``setup.customParameters`` (JSON object of strings)."""
+    baton_relay_attributes: Annotated[RelayAttributes, NoDecode] = Field(
+        default_factory=RelayAttributes
+    )
+    """Any other ``<ConversationRelay>`` attribute, by its TwiML name (JSON object), e.g.
+    ``{"ttsProvider": "ElevenLabs", "hints": "Baton,Flex"}``; unknown names stop the gateway."""
+    baton_relay_languages: Annotated[list[RelayLanguage], NoDecode] = Field(default_factory=list)
+    """``<Language>`` elements (JSON list), e.g. ``[{"code": "es-MX", "voice": "…"}]``."""
     baton_drain_deadline_seconds: float = Field(default=900.0, ge=0)
     """On SIGTERM or ``/internal/drain``: how long live calls may continue before exit."""
     baton_voice_end_wait_seconds: float = Field(default=60.0, gt=0)
     """How long an ``end`` waits for the goodbye's final ``last:true`` frame."""
 
-    @field_validator("baton_relay_parameters", mode="before")
+    @field_validator("baton_relay_parameters", "baton_relay_attributes", mode="before")
     @classmethod
-    def _parse_parameters(cls, value: Any) -> dict[str, Any]:
-        return parse_json_object(value)
+    def _parse_object(cls, value: Any) -> Any:
+        return value if isinstance(value, RelayAttributes) else parse_json_object(value)
+
+    @field_validator("baton_relay_languages", mode="before")
+    @classmethod
+    def _parse_languages(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else []
+        if not isinstance(value, list):
+            raise ValueError("must be a JSON list of <Language> objects")
+        return value
+
+    @model_validator(mode="after")
+    def _gateway_action_needs_a_workflow(self) -> Self:
+        """A call handed off to ``/voice/action`` is enqueued with its HandoffData: a
+        ``<Redirect>`` to the flow would start a fresh execution without it."""
+        if self.baton_voice_action == "gateway" and not self.baton_taskrouter_workflow_sid:
+            raise ValueError(
+                "BATON_VOICE_ACTION=gateway needs BATON_TASKROUTER_WORKFLOW_SID "
+                "(else use BATON_VOICE_ACTION=studio)"
+            )
+        return self

@@ -40,7 +40,11 @@ def connect_twiml(settings: RelayGatewaySettings, parameters: dict[str, str]) ->
         interruptible=settings.baton_voice_interruptible,
         dtmf_detection=settings.baton_dtmf_detection,
         partial_prompts=settings.baton_partial_prompts,
+        conversation_configuration=settings.twilio_conversation_configuration_id,
+        **settings.baton_relay_attributes.twiml_kwargs(),
     )
+    for language in settings.baton_relay_languages:
+        relay.language(**language.twiml_kwargs())
     for name, value in {**settings.baton_relay_parameters, **parameters}.items():
         relay.parameter(name=name, value=str(value))
     response = VoiceResponse()

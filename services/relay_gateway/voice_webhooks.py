@@ -18,7 +18,7 @@ from libs.platform.span_attributes import CALL_SID
 from libs.platform.twilio_signature import TwilioSignature
 from services.relay_gateway.relay import LiveCalls
 from services.relay_gateway.settings import RelayGatewaySettings
-from services.relay_gateway.twiml import ACTION_PATH, connect_twiml, studio_voice_handoff_url
+from services.relay_gateway.twiml import ACTION_PATH, connect_twiml
 
 log = logging.getLogger("baton.relay_gateway.webhooks")
 ENDED_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
@@ -28,26 +28,30 @@ def xml(twiml: str, status_code: int = 200) -> Response:
     return Response(twiml, media_type="application/xml", status_code=status_code)
 
 
-def append_handoff_route(
-    response: VoiceResponse, settings: RelayGatewaySettings, handoff_data: str
-) -> None:
-    """Enqueue to TaskRouter with the handoff attributes, or hand the call to the Studio flow."""
-    if settings.baton_taskrouter_workflow_sid:
-        try:
-            data = json.loads(handoff_data)
-        except ValueError:
-            data = {}
-        attributes = dict(data.get("attributes") or {}) if isinstance(data, dict) else {}
-        if isinstance(data, dict):
-            attributes.update({k: data[k] for k in ("conversationId", "profileId") if k in data})
-        enqueue = response.enqueue(workflow_sid=settings.baton_taskrouter_workflow_sid)
-        enqueue.task(json.dumps(attributes))
-        return
-    response.redirect(
-        studio_voice_handoff_url(
-            settings.twilio_account_sid, settings.twilio_studio_handoff_flow_sid
-        )
-    )
+HANDOFF_IDENTIFIERS = ("conversationId", "storeId", "profileId")
+
+
+def handoff_task_attributes(handoff_data: str) -> dict[str, object]:
+    """``{conversationId, storeId, profileId, ...attributes}``, as teams enqueuing from their
+    own action handler build the task; unreadable HandoffData still enqueues the call."""
+    try:
+        data = json.loads(handoff_data)
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        return {}
+    attributes = {key: data[key] for key in HANDOFF_IDENTIFIERS if key in data}
+    extra = data.get("attributes")
+    if isinstance(extra, dict):
+        attributes.update(extra)
+    return attributes
+
+
+def append_handoff_route(response: VoiceResponse, workflow_sid: str, handoff_data: str) -> None:
+    """Enqueue the call to TaskRouter with the handoff attributes (never a bare ``<Redirect>``,
+    which would start the flow afresh without ``HandoffData``)."""
+    enqueue = response.enqueue(workflow_sid=workflow_sid)
+    enqueue.task(json.dumps(handoff_task_attributes(handoff_data)))
 
 
 def voice_router(
@@ -86,9 +90,10 @@ def voice_router(
         call_sid = str(form.get("CallSid", ""))
         response = VoiceResponse()
         handoff_data = str(form.get("HandoffData", ""))
-        if handoff_data:
+        workflow = settings.baton_taskrouter_workflow_sid
+        if handoff_data and workflow and form.get("CallStatus", "in-progress") == "in-progress":
             log.info("call %s left the relay with HandoffData", call_sid)
-            append_handoff_route(response, settings, handoff_data)
+            append_handoff_route(response, workflow, handoff_data)
         else:
             await tell_owner_call_ended(call_sid)
             response.hangup()

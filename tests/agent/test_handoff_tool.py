@@ -85,14 +85,13 @@ def test_the_session_carries_tac_fields_from_the_route() -> None:
         customer_address="whatsapp:" + CUSTOMER,
         agent_address="whatsapp:" + OUR_NUMBER,
         twilio_conversation_id="conv_123",
-        profile_id="mem_profile_1",
         medium="whatsapp",
     )
     context = TurnContext(conversation_id="CONV-x", epoch=2, route=route, text="hi", history=[])
     session = ConversationSession.from_turn(context, FakeHandoff().tools())
     assert session.conversation_id == "conv_123"
     assert session.channel == "WHATSAPP"
-    assert session.profile_id == "mem_profile_1"
+    assert session.profile_id is None, "Twilio's profile is resolved at handoff, not guessed"
     assert session.author_info is not None and session.author_info.address.endswith(CUSTOMER)
     assert session.ai_agent_info is not None
     assert session.ai_agent_info.address.endswith(OUR_NUMBER)

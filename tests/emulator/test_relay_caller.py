@@ -175,7 +175,8 @@ async def test_call_talks_to_the_relay_and_goes_to_flex_on_end(
     assert action["form"]["SessionStatus"] == "ended" and action["form"]["CallSid"] == sid
     (task,) = (await emulator.get("/_emulator/desktop/tasks"))["tasks"]
     assert task["callSid"] == sid and task["reason"] == "caller asked for a human"
-    assert task["attributes"]["conversationId"] == sid
+    assert task["attributes"]["call_sid"] == sid
+    assert "conversationId" not in task["attributes"], "the flow shows HandoffData.attributes only"
 
     await emulator.post(f"/_emulator/calls/{sid}/hangup", {})
     ended = await wait_until(emulator, sid, lambda c: c["state"] == "completed")

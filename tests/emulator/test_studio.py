@@ -49,11 +49,12 @@ async def test_create_fetch_context_and_steps(emulator: Emulator) -> None:
 
     steps = await call(flow.executions(created.sid).steps.list)
     assert [(step.transitioned_from, step.transitioned_to) for step in steps] == [
-        ("Trigger", "split_by_channel"),
-        ("split_by_channel", "fetch_conversation"),
-        ("fetch_conversation", "resume_conversation"),
-        ("resume_conversation", "send_to_flex"),
-        ("send_to_flex", "Ended"),
+        ("Trigger", "is_conversation"),
+        ("is_conversation", "open_conversation"),
+        ("open_conversation", "add_customer"),
+        ("add_customer", "keep_conversation"),
+        ("keep_conversation", "send_conversation_to_flex"),
+        ("send_conversation_to_flex", "Ended"),
     ]
     step = await call(flow.executions(created.sid).steps(steps[0].sid).fetch)
     assert step.execution_sid == created.sid and step.name == "incomingRequest"

@@ -13,6 +13,7 @@ import httpx
 from baton_devtools.nats_server import free_port
 from emulator.app import create_app as create_emulator
 from emulator.settings import EmulatorSettings
+from services.agent_worker.agent import Agent
 from services.agent_worker.main import create_app as create_worker
 from services.agent_worker.settings import AgentWorkerSettings
 from services.handoff_dispatcher.main import create_app as create_dispatcher
@@ -91,6 +92,7 @@ async def start_digital_stack(
     dispatcher: bool = True,
     dispatcher_overrides: dict[str, Any] | None = None,
     worker_overrides: dict[str, Any] | None = None,
+    agent: Agent | None = None,
 ) -> DigitalStack:
     emulator_port, gateway_port = free_port(), free_port()
     emulator_url = f"http://127.0.0.1:{emulator_port}"
@@ -100,9 +102,8 @@ async def start_digital_stack(
     common = twilio_env(nats_url, twilio_api_base_url=emulator_url)
     gateway = MessagingGatewaySettings(**common, public_base_url=gateway_url)
     await stack.enter_async_context(serve(create_gateway(gateway), gateway_port))
-    await stack.enter_async_context(
-        serve(create_worker(AgentWorkerSettings(nats_url=nats_url, **(worker_overrides or {}))))
-    )
+    worker_settings = AgentWorkerSettings(nats_url=nats_url, **(worker_overrides or {}))
+    await stack.enter_async_context(serve(create_worker(worker_settings, agent=agent)))
     if dispatcher:
         settings = HandoffDispatcherSettings(
             **common,

@@ -73,8 +73,16 @@ class RouteStack:
         return found
 
 
-async def start_route_stack(stack: AsyncExitStack, nats_url: str, **emulator: Any) -> RouteStack:
-    """Emulator, both gateways, one worker and the dispatcher; extra emulator settings apply."""
+async def start_route_stack(
+    stack: AsyncExitStack,
+    nats_url: str,
+    *,
+    services: dict[str, Any] | None = None,
+    memory_store_id: str = "mem_store_01",
+    **emulator: Any,
+) -> RouteStack:
+    """Emulator, both gateways, one worker and the dispatcher; extra emulator settings apply,
+    ``services`` settings go to every service (``memory_store_id`` is the dispatcher's)."""
     emulator_port, messaging_port, relay_port = free_port(), free_port(), free_port()
     emulator_url = f"http://127.0.0.1:{emulator_port}"
     messaging_url = f"http://127.0.0.1:{messaging_port}"
@@ -89,16 +97,16 @@ async def start_route_stack(stack: AsyncExitStack, nats_url: str, **emulator: An
         **emulator,
     )
     await stack.enter_async_context(serve(create_emulator(settings), emulator_port))
-    common = twilio_env(nats_url, twilio_api_base_url=emulator_url)
+    common = twilio_env(nats_url, twilio_api_base_url=emulator_url, **(services or {}))
     messaging = MessagingGatewaySettings(**common, public_base_url=messaging_url)
     await stack.enter_async_context(serve(create_messaging(messaging), messaging_port))
-    relay = RelayGatewaySettings(**twilio_env(nats_url, public_base_url=relay_url))
+    relay = RelayGatewaySettings(**{**common, "public_base_url": relay_url})
     await stack.enter_async_context(serve(create_relay(relay), relay_port))
     await stack.enter_async_context(serve(create_worker(AgentWorkerSettings(nats_url=nats_url))))
     dispatcher = HandoffDispatcherSettings(
         **common,
         baton_handoff_attributes=ATTRIBUTES,
-        twilio_memory_store_id="mem_store_01",
+        twilio_memory_store_id=memory_store_id,
         baton_studio_backoff_seconds=0.1,
     )
     await stack.enter_async_context(serve(create_dispatcher(dispatcher)))

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from emulator.settings import EmulatorSettings
+from emulator.sms_threads import SMS_ORIGIN
 from emulator.store import CallRecord, Conversation, EmulatorState, Task
 from emulator.taskrouter import FINAL, task_attributes
 from emulator.wire import utc_now
@@ -37,6 +38,23 @@ def conversation_transcript(
         else:
             role = "bot"
         lines.append(_line(role, message.author, message.body, message.date_created))
+    return lines
+
+
+def texts_before(
+    state: EmulatorState, conversation: Conversation, customer: str
+) -> list[dict[str, Any]]:
+    """The pair's plain SMS before a flow opened a conversation for it: what the human would
+    read in the customer's messaging history."""
+    ours = {p.proxy_address for p in conversation.participants if p.proxy_address}
+    lines = []
+    for text in sorted(state.sms_messages.values(), key=lambda t: t.date_created):
+        if text.date_created >= conversation.date_created:
+            continue
+        if text.from_ == customer and text.to in ours:
+            lines.append(_line("customer", customer, text.body, text.date_created))
+        elif text.to == customer and text.from_ in ours:
+            lines.append(_line("bot", text.from_, text.body, text.date_created))
     return lines
 
 
@@ -76,7 +94,7 @@ def _handoff_data(state: EmulatorState, task: Task) -> dict[str, Any]:
     execution = state.executions.get(task.execution_sid or "")
     if execution is None:
         return {}
-    data = execution.variables.get("HandoffData") or execution.parameters.get("HandoffData")
+    data = execution.variables.get("handoffData") or execution.parameters.get("HandoffData")
     return data if isinstance(data, dict) else {}
 
 
@@ -87,7 +105,10 @@ def transcript(
     conversation = state.conversations.get(task.conversation_sid or "")
     if conversation is not None:
         customer = str(task_attributes(task).get("customerAddress") or "")
-        return conversation_transcript(conversation, customer, agent)
+        earlier = (
+            texts_before(state, conversation, customer) if conversation.origin == SMS_ORIGIN else []
+        )
+        return earlier + conversation_transcript(conversation, customer, agent)
     call = state.calls.get(task.call_sid or "")
     carried = handoff_transcript(_handoff_data(state, task))
     if carried:

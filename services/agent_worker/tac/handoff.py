@@ -64,7 +64,6 @@ class ConversationSession(BaseModel):
             conversation_id=route.twilio_conversation_id or turn.conversation_id,
             channel=tac_channel(route),
             call_sid=route.call_sid,
-            profile_id=route.profile_id or None,
             author_info=ParticipantInfo(address=route.customer_address),
             ai_agent_info=ParticipantInfo(address=route.agent_address),
             metadata={"baton_conversation_id": turn.conversation_id, "epoch": turn.epoch},
