@@ -36,6 +36,7 @@ from libs.platform.conversation_store import ConversationStore
 from libs.platform.metrics import REGISTRY
 from libs.platform.twilio_rest import TwilioRestClient
 from services.handoff_dispatcher.delivery import HandoffDelivery
+from services.handoff_dispatcher.identity import IdentityResolver
 from services.handoff_dispatcher.records import DeliveryRecord, DeliveryRecords, DeliveryState
 from services.handoff_dispatcher.studio import RetryBudget, StudioExecutions
 from services.handoff_dispatcher.voice_end import VoiceEndSender
@@ -119,7 +120,7 @@ async def dispatcher(
         studio=StudioExecutions(emulator_rest, FLOW_SID, RetryBudget(2, 0.0, 0.0)),
         voice=VoiceEndSender(nats_client, 1.0, tracer),
         static_attributes={"department": "support"},
-        memory_store_id="mem_store_1",
+        identity=IdentityResolver(emulator_rest, "", "mem_store_1"),
         phone_number=OURS,
         failed_message=FAILED_MESSAGE,
         tracer=tracer,
@@ -175,6 +176,10 @@ async def test_a_delivered_digital_handoff_marks_the_conversation_handed_off(
                 "department": "support",
                 "reason": "customer asked for a human",
                 "handoffChannel": "sms",
+                "channelType": "sms",
+                "conversationId": CONVERSATION,
+                "storeId": "mem_store_1",
+                "profileId": "",
             },
         }
     }

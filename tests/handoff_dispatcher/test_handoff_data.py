@@ -8,6 +8,7 @@ import pytest
 
 from libs.contracts.messages import Channel, HandoffRequested, Route
 from services.handoff_dispatcher.delivery import build_handoff_data, studio_from_address
+from services.handoff_dispatcher.identity import CustomerIdentity
 
 CUSTOMER = "+15005550006"
 OURS = "+15005550001"
@@ -31,16 +32,18 @@ def test_the_studio_parameters_are_tacs_payload_under_handoff_data() -> None:
         customer_address=CUSTOMER,
         agent_address="baton-bot",
         twilio_conversation_id=CONVERSATION,
-        profile_id="mem_profile_1",
     )
+    identity = CustomerIdentity(CONVERSATION, store_id="mem_store_1", profile_id="mem_profile_1")
     data = build_handoff_data(
-        request(route=route, summary="Wants a refund."), {"department": "support"}, "mem_store_1"
+        request(route=route, summary="Wants a refund."), {"department": "support"}, identity
     )
     assert data.studio_parameters() == (
         '{"HandoffData":{"conversationId":"CH88888888888888888888888888888888",'
         '"storeId":"mem_store_1","profileId":"mem_profile_1","attributes":'
         '{"department":"support","reason":"customer asked for a human",'
-        '"handoffChannel":"conversations","summary":"Wants a refund."}}}'
+        '"handoffChannel":"conversations","channelType":"sms",'
+        '"conversationId":"CH88888888888888888888888888888888","storeId":"mem_store_1",'
+        '"profileId":"mem_profile_1","summary":"Wants a refund."}}}'
     )
     assert (
         json.loads(data.end_frame()["handoffData"])
@@ -52,7 +55,7 @@ def test_the_requests_reason_wins_and_its_attributes_override_the_static_ones() 
     data = build_handoff_data(
         request(attributes={"priority": "high", "reason": "from the app", "department": "vip"}),
         {"department": "support", "reason": "configured", "queue": "main"},
-        "",
+        CustomerIdentity("conv-1"),
     )
     assert data.attributes == {
         "department": "vip",
@@ -60,6 +63,10 @@ def test_the_requests_reason_wins_and_its_attributes_override_the_static_ones() 
         "queue": "main",
         "priority": "high",
         "handoffChannel": "sms",
+        "channelType": "sms",
+        "conversationId": "conv-1",
+        "storeId": "",
+        "profileId": "",
     }
     assert "summary" not in data.attributes, "an empty summary is left out"
     assert (data.conversation_id, data.store_id, data.profile_id) == ("conv-1", "", "")
@@ -67,7 +74,8 @@ def test_the_requests_reason_wins_and_its_attributes_override_the_static_ones() 
 
 def test_a_long_summary_is_cut_to_fit_send_to_flex_1024_characters() -> None:
     summary = "The customer was double charged for order 1234. " * 60
-    data = build_handoff_data(request(summary=summary), {"department": "support"}, "mem_store_1")
+    identity = CustomerIdentity("conv-1", store_id="mem_store_1")
+    data = build_handoff_data(request(summary=summary), {"department": "support"}, identity)
     encoded = json.dumps(data.attributes)
     assert 1000 <= len(encoded) <= 1024, len(encoded)
     kept = data.attributes["summary"]
@@ -77,14 +85,15 @@ def test_a_long_summary_is_cut_to_fit_send_to_flex_1024_characters() -> None:
 
 def test_a_summary_that_fits_is_kept_whole() -> None:
     summary = "Double charged; wants a refund." * 20
-    data = build_handoff_data(request(summary=summary), {}, "")
+    data = build_handoff_data(request(summary=summary), {}, CustomerIdentity("conv-1"))
     assert data.attributes["summary"] == summary
     assert len(json.dumps(data.attributes)) < 1024
 
 
 def test_a_summary_of_escaped_characters_still_fits() -> None:
     """``json.dumps`` writes each of these as ``\\uXXXX``: six characters for one."""
-    data = build_handoff_data(request(summary="Zahlungsrückstand – ärgerlich. " * 40), {}, "")
+    summary = "Zahlungsrückstand – ärgerlich. " * 40
+    data = build_handoff_data(request(summary=summary), {}, CustomerIdentity("conv-1"))
     assert len(json.dumps(data.attributes)) <= 1024
 
 

@@ -112,17 +112,20 @@ async def orchestrator_conversation(emulator: Emulator, customer: str, channel: 
 
 
 @pytest.mark.parametrize(
-    ("customer", "medium", "channel"),
-    [("whatsapp:+15005550006", "WHATSAPP", "WHATSAPP"), (CUSTOMER, "", "SMS")],
+    ("customer", "ours", "medium", "channel"),
+    [
+        ("whatsapp:+15005550006", "whatsapp:+15005550001", "WHATSAPP", "WHATSAPP"),
+        (CUSTOMER, OURS, "", "SMS"),
+    ],
 )
 async def test_an_orchestrator_reply_is_a_send_message_action(
-    emulator: Emulator, sender: ReplySender, customer: str, medium: str, channel: str
+    emulator: Emulator, sender: ReplySender, customer: str, ours: str, medium: str, channel: str
 ) -> None:
     conversation = await orchestrator_conversation(emulator, customer, channel)
     route = Route(
         channel=Channel.ORCHESTRATOR,
         customer_address=customer,
-        agent_address=OURS,
+        agent_address=ours,
         twilio_conversation_id=conversation,
         medium=medium,
     )
@@ -135,7 +138,7 @@ async def test_an_orchestrator_reply_is_a_send_message_action(
         "json": {
             "type": "SEND_MESSAGE",
             "payload": {
-                "from": {"address": OURS, "channel": channel},
+                "from": {"address": ours, "channel": channel},
                 "to": [{"address": customer, "channel": channel}],
                 "content": {"text": "On its way."},
             },

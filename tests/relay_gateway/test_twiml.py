@@ -29,6 +29,7 @@ def test_the_gateway_action_and_every_relay_option() -> None:
     configured = relay_settings(
         public_base_url="https://voice.example.test/baton",
         baton_voice_action="gateway",
+        baton_taskrouter_workflow_sid="WW" + "44" * 16,
         baton_tts_voice="en-US-Journey-O",
         baton_voice_interruptible="speech",
         baton_dtmf_detection=False,
