@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: up test lint unit bench streams docs browser clean
+.PHONY: up test lint unit bench eval streams docs browser clean
 
 $(STAMP): pyproject.toml devtools/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m baton_devtools.bench
+
+# Escalation decisions on the labelled set (and the model's, when OPENAI_API_KEY is set).
+eval: $(STAMP)
+	$(BIN)/python -m baton_devtools.escalation_eval
 
 streams: $(STAMP)
 	$(BIN)/baton streams init
