@@ -1,0 +1,157 @@
+"""Portuguese: pedir um atendente, relatar uma invasão, contestar uma cobrança, a irritação."""
+
+from __future__ import annotations
+
+from services.agent_worker.escalation.lexicon import Lexicon
+
+LEXICON = Lexicon(
+    language="pt",
+    words={
+        "det": "um|uma|o|a|os|as|algum|alguma|seu|sua",
+        "noun": "atendentes?|pessoas?|humanos?|ser humano|gerente|supervisor(a)?|operador(a)?"
+        "|alguem(?! mais)|colaborador(a)?|colega|agente|consultor(a)?|responsavel"
+        "|funcionari[oa]|atendimento humano|representante|especialista",
+        "adj": "de verdade|real|humano|humana|de carne e osso|seu|sua",
+        "human": "({det} )?{noun}( {adj})*",
+        "denial": "(nao|nunca) fui eu|nao era eu|eu nao (fiz|pedi|reconheco)|que eu nao (fiz"
+        "|pedi|reconheco)|sem (a )?minha (autorizacao|permissao)",
+        "talk": "falar|conversar|resolver isso|tratar disso",
+        "bot": "robo|bot|maquina|ia|inteligencia artificial|assistente virtual|chatbot",
+        "intruder": "alguem( mais)?|outra pessoa|um estranho|hackers?|golpistas?|terceiros",
+        "credential": "conta|e-?mail|senha|palavra-passe|cartao|dados|endereco|perfil|telefone"
+        "|celular|login|usuario",
+        "charge": "cobrancas?|cobrado|debitos?|pagamentos?|faturas?|valor(es)?|taxas?|multas?"
+        "|tarifas?|lancamentos?|frete|assinatura",
+    },
+    negators=r"nao|nunca|jamais|nem|nada|ninguem|nenhum|nenhuma|sem|n",
+    fillers=frozenset(
+        "eu me estou to ta esta e sou fui muito tao bem ja isso o a um uma de que mais mesmo"
+        " realmente".split()
+    ),
+    asked_for_human={
+        "talk to a person": "{talk} (com|c/|c|pra|para) ({det} )?{human}",
+        "transfer me": "(transfere|transfira|transferir|transferem|passa|passe|passar|passem"
+        "|coloca|coloque|colocar|encaminha|encaminhe|encaminhar|conecta|conecte) (me )?(pra|para"
+        "|com|a|em contato com) ({det} )?{human}",
+        "want a person": "(quero|preciso de|gostaria de|queria|prefiro|desejo) (ser atendid[oa]"
+        " por |falar com )?{human}",
+        "served by a person": "(atendid[oa]|atendimento|atender|atenda|atende) (por|com|de)"
+        " {human}",
+        "call a person": "(chamar|chama|chame) ({det} )?{human}",
+        "a person, please": "^(um |uma )?{human}( por favor| pf| pfv| agora| ja)*$",
+        "not a bot": "(nao|n) quero (falar|conversar) com ({det} )?{bot}",
+        "is there a person": "(tem|ha|existe) (alguem|uma pessoa|algum atendente)( de verdade"
+        "| real)? (com quem|que)",
+        "call me": "{human} … (pode|podia|poderia|possa) (me )?(ligar|retornar|telefonar)"
+        "|(me )?(liguem|ligue|retornem|retorne) (de volta|pra mim)",
+        "a colleague can do it": "(colega|colaborador|atendente|funcionario)( seu| sua)? …"
+        " (pode|podia|poderia) (fazer|resolver|ajudar|cuidar)",
+    },
+    account_security={
+        "hacked": "hackead[oa]s?|hackearam|invadid[oa]s?|invadiram|clonad[oa]s?|clonaram"
+        "|comprometid[oa]s?|sequestrad[oa]",
+        "someone is in my account": "{intruder} … (mudou|trocou|alterou|esta usando|ta usando"
+        "|usou|usa|sabe|tem|entrou|acessou|invadiu|descobriu) … (meu|minha|a minha|o meu)"
+        " {credential}",
+        "someone changed it": "{intruder} (o |a )?(mudou|trocou|alterou)",
+        "they got into my account": "(entraram|acessaram|invadiram|usaram|mexeram) (na|a|em)"
+        " (minha )?conta|(mudaram|trocaram|alteraram) (a|minha) (senha|e-mail|email"
+        "|palavra-passe)",
+        "changed, and not by me": ("(senha|e-?mail|conta|telefone|endereco) (foi|foram)"
+                                   " (alterad[oa]|mudad[oa]|trocad[oa])|(compras?|pedidos?) …"
+                                   " (com|na|pela) (a )?minha conta", "{denial}"),
+        "activity I did not do": "(pedidos?|compras?|acessos?|logins?|alteracoes|mudancas) …"
+        " (na|da|pela|em) (minha )?conta … (nao|nunca) (fiz|realizei|pedi|comprei|autorizei)",
+        "codes I did not request": "(codigos?|sms|mensagens|e-mails|alertas?) … (nao|nunca)"
+        " (pedi|solicitei|requisitei)",
+        "that was not me": ("(nao|nunca) fui eu|nao era eu",
+                            "login|acess\\w*|entr\\w*|pedid\\w*|compr\\w*|alert\\w*|aviso"
+                            "|alter\\w*|mud\\w*|troc\\w*"),
+        "stolen": "(roubaram|clonaram|furtaram) (o |a )?(meu|minha) (cartao|conta|senha"
+        "|identidade|dados)|(meu|minha) (cartao|conta|senha|identidade) (foi|foram)"
+        " (roubad[oa]|clonad[oa]|furtad[oa])|roubo de identidade",
+        "phished": ("falso|falsa|phishing|golpe|fraudulento|parecia (de voces|ser de voces"
+                    "|seu)", "(coloquei|digitei|informei|passei|enviei|dei) (a |o )?(minha"
+                    "|meu) (senha|palavra-passe|cartao|dados|codigo)"),
+        "lock my account": "(bloqueiem|bloqueie|bloqueia|bloquear|suspendam|suspender"
+        "|desativem|desativar) (a )?(minha )?conta",
+        "fraud on my account": "(fraude|atividade suspeita|acessos? suspeitos?"
+        "|acesso nao autorizado) (na|em) minha (conta|cartao)|(fui|sou) vitima de (fraude"
+        "|golpe)|(denunciar|reportar) (uma )?fraude",
+    },
+    billing_dispute={
+        "charged twice": "(cobrad[oa]|cobraram|cobrou|debitad[oa]|debitaram|descontaram) …"
+        " (duas vezes|2 vezes|em dobro|de novo|novamente)|cobranca (duplicada|dupla|em dobro)",
+        "a charge I do not recognise": "{charge} … (nao|nunca) (reconheco|autorizei|fiz|pedi"
+        "|contratei|solicitei)|nao reconheco (essa|esta|esse|este|a|o|uma|um) {charge}",
+        "a payment I never authorised": "(nunca|nao) autorizei (esse|este|essa|esta|o|a"
+        "|nenhum|nenhuma) (pagamento|cobranca|debito|compra)",
+        "dispute a charge": "(quero|vou|preciso|gostaria de|desejo) (contestar|reclamar de"
+        "|questionar|estornar) (a |o |essa |esta |esse |este )?{charge}"
+        "|(quero|pedir|solicito|solicitar) o estorno|(pedir|abrir|fazer|solicitar) (o |um )?"
+        "chargeback",
+        "billed after cancelling": "(continuam|continua|seguem) (cobrando|me cobrando|debitando"
+        "|descontando)|(cobr\\w+|debit\\w+) … (mesmo depois|mesmo apos|apesar de|embora) …"
+        " (cancelei|cancelado|cancelada)",
+        "overcharged": "(cobr\\w+|debit\\w+|descont\\w+) … (a mais|demais|a maior)|(era|eram|custava|deveria ser"
+        "|deveria custar) … (e|mas) (me )?(cobraram|cobrou|debitaram|descontaram)",
+        "bill is wrong": "(fatura|cobranca|valor|conta|boleto) (esta|veio|ta|e) (errad[oa]"
+        "|incorret[oa])|(valor|cobranca) (errad[oa]|incorret[oa])",
+        "charged for what I did not get": "cobr\\w+ … (mas|porem) (so )?(recebi|chegou"
+        "|chegaram)",
+        "reverse the charge": ("cobr|multa|taxa|fatura|debit",
+                               "quero que (retirem|devolvam|estornem|cancelem|tirem)"
+                               "|quero (meu|o) dinheiro de volta"),
+    },
+    frustration={
+        "ridiculous": "absurdo|ridiculo|inaceitavel|vergonha|lamentavel|palhacada|uma piada"
+        "|um lixo|descaso",
+        "fed up": "saco cheio|(perdendo|perdi|acabou|acabando) (a )?(minha )?paciencia"
+        "|nao aguento mais|ja deu|cansei",
+        "angry": "furios[oa]|irritad[oa]|brav[oa]|revoltad[oa]|puto|puta da vida|nervos[oa]",
+        "disappointed": "decepcionad[oa]|decepcao|insatisfeit[oa]|nao estou satisfeit[oa]"
+        "|descontente",
+        "worst": "pior (atendimento|servico|empresa|experiencia)|(atendimento|servico)"
+        " (pessimo|horrivel|horroroso|terrivel|de quinta)|(pessimo|horrivel|horroroso|terrivel)"
+        " (atendimento|servico)",
+        "useless": "nao (serve|serves|servem) (pra|para) nada|inutil",
+        "complaint": "reclame aqui|procon|(abrir|fazer|registrar) uma reclamacao",
+        "waste of time": "perda de tempo|perder (meu )?tempo",
+    },
+    impatience={
+        "ugh": "serio|fala serio|ah nao|af+e?|pelo amor de deus",
+        "not what I asked": "nao (foi|era|e) (bem )?isso (o )?que (eu )?perguntei"
+        "|voce nao (esta )?(entendendo|me ouvindo)",
+        "annoying": "que raiva|chato|irritante|(estou|to) ficando",
+        "again and again": "(terceira|quarta|quinta|varias|\\d+) vez(es)?|quantas vezes"
+        "|ja (falei|disse|expliquei)",
+        "unbelievable": "inacreditavel|nao acredito",
+        "did not help": "nao (me )?(ajuda|ajudou)|nao resolve(u)?|ninguem resolve nada",
+    },
+    not_a_request=(
+        "^(e preciso|e necessario|precisa|tenho que|tem que|sera que (eu )?preciso)",
+        "(voce e|vc e|e voce|estou falando com|isso e) (um |uma )?(pessoa|humano|robo|bot"
+        "|maquina)",
+    ),
+    hypothetical=(
+        "^(como|o que (faco|fazer|acontece)|quando|onde|qual|quais|voces tem|tem como"
+        "|e seguro|existe)",
+        "(se|caso) (alguem|minha|meu|eu)",
+    ),
+    still_unresolved={
+        "still": "continua|continuam|ainda (nao|da|aparece|esta)|tambem nao|mesmo (problema"
+        "|erro)|continua igual",
+        "did not work": "nao (funciona|funcionou|resolveu|aparece)",
+        "nothing": "nao chegou nada|nada (chegou|aconteceu|mudou|ainda)|(e|mas) nada",
+        "already tried": "ja (fiz|tentei|confirmei|verifiquei|atualizei)|nao esta no spam",
+    },
+    non_answer=(
+        "nao tenho certeza (se|de que) entendi|nao (tenho|encontrei) (uma |nenhuma )?(resposta"
+        "|informacao)|ainda nao tenho (uma )?resposta|nao consigo (te |lhe )?ajudar com isso",
+    ),
+    greeting=("^(oi|ola|bom dia|boa tarde|boa noite|e ai|opa)( tudo bem)?$",),
+    closing=(
+        "obrigad[oa]|valeu|brigad[oa]|era so isso|e so isso|tchau|ate mais|deixa pra la"
+        "|deixa para la|esquece|resolvido|deu certo|perfeito|achei",
+    ),
+)
