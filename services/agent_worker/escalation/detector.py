@@ -4,10 +4,12 @@ Each lexicon's rules run over each sentence. A match counts unless:
 
 * one of the two meaningful words before it negates it, in any of the languages ("I'm
   *not* frustrated", "je ne veux pas…"), looking back no further than a comma;
-* for a request for a person, the sentence only asks whether one is needed ("do I need
-  to speak to someone to…?") or whether the agent is one ("are you a real person?");
+* for a request for a person, the person is negated ("ich brauche *keinen* Mitarbeiter"),
+  or the sentence only asks whether one is needed ("do I need to speak to someone to…?"),
+  whether the agent is one ("are you a real person?") or mentions someone's agent;
 * for security and billing, it follows a question about the topic ("how do you protect
-  my account against fraud?", "what if someone…").
+  my account against fraud?", "what if someone…");
+* for frustration, it follows a past-tense "was" ("I was fed up with my old one").
 
 A rule made of several templates needs all of them in the message.
 """
@@ -20,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from services.agent_worker.escalation.evidence import Evidence
 from services.agent_worker.escalation.languages import LEXICONS
 from services.agent_worker.escalation.lexicon import Lexicon
+from services.agent_worker.escalation.patterns import has_gap
 from services.agent_worker.escalation.text import Sentence, sentences, words
 from services.agent_worker.escalation.triggers import WORDED_TRIGGERS, Trigger
 
@@ -27,6 +30,11 @@ _SCOPE_BREAK = re.compile(r"[,:;(]|\s[-–—]\s")
 _TOPICAL = (Trigger.ACCOUNT_SECURITY, Trigger.BILLING_DISPUTE)
 _NEGATOR = re.compile("|".join(f"(?:{lexicon.negators})" for lexicon in LEXICONS))
 """A negator of any of the languages: a rule can match words of another language."""
+_PAST = re.compile("|".join(f"(?:{lexicon.past})" for lexicon in LEXICONS))
+_DEGREE = frozenset(
+    "so really very too such quite tan muy tres vraiment si echt total ganz so muito bem tao de"
+    " en".split()
+)
 
 
 def find(message: str, triggers: Iterable[Trigger] = WORDED_TRIGGERS) -> Evidence | None:
@@ -42,10 +50,15 @@ def find(message: str, triggers: Iterable[Trigger] = WORDED_TRIGGERS) -> Evidenc
 
 
 def matches(
-    lexicon: Lexicon, pattern: re.Pattern[str], message: str, *, negatable: bool = True
+    lexicon: Lexicon,
+    pattern: re.Pattern[str],
+    message: str,
+    *,
+    trigger: Trigger | None = None,
+    negatable: bool = True,
 ) -> str:
     """The words of ``message`` that ``pattern`` matches (not negated); ``""`` if none."""
-    return _first(lexicon, None, pattern, list(sentences(message)), negatable=negatable)
+    return _first(lexicon, trigger, pattern, list(sentences(message)), negatable=negatable)
 
 
 def _first(
@@ -62,7 +75,12 @@ def _first(
         for match in pattern.finditer(sentence.text):
             if negatable and _negated(lexicon, sentence.text[: match.start()]):
                 continue
+            if trigger is Trigger.ASKED_FOR_HUMAN and has_gap(pattern):
+                if _person_negated(lexicon, sentence.text, match):
+                    continue
             if trigger in _TOPICAL and _topic_question(lexicon, sentence.text, match.start()):
+                continue
+            if trigger is Trigger.FRUSTRATION and _in_the_past(sentence.text[: match.start()]):
                 continue
             return sentence.original[match.start() : match.end()]
     return ""
@@ -76,6 +94,20 @@ def _negated(lexicon: Lexicon, before: str) -> bool:
     scope = _SCOPE_BREAK.split(before)[-1]
     meaningful = [word for word in words(scope) if word not in lexicon.fillers]
     return any(_NEGATOR.fullmatch(word) for word in meaningful[-2:])
+
+
+def _person_negated(lexicon: Lexicon, text: str, match: re.Match[str]) -> bool:
+    """ "I need *no* agent", "ich brauche *keinen* Mitarbeiter": the person itself is negated."""
+    last = text.rfind(" ", match.start(), match.end())
+    return last > match.start() and _negated(lexicon, text[match.start() : last])
+
+
+def _in_the_past(before: str) -> bool:
+    """ "I was (so) fed up with…": the feeling belonged to another time."""
+    recent = words(_SCOPE_BREAK.split(before)[-1])
+    while recent and recent[-1] in _DEGREE:
+        recent.pop()
+    return bool(recent) and _PAST.fullmatch(recent[-1]) is not None
 
 
 def _topic_question(lexicon: Lexicon, text: str, start: int) -> bool:

@@ -10,6 +10,7 @@ import re
 
 from services.agent_worker.escalation.detector import matches
 from services.agent_worker.escalation.languages import LEXICONS
+from services.agent_worker.escalation.triggers import Trigger
 
 _SHOUTING = re.compile(r"\b[^\W\d_]{5,}\b")
 _INSISTENT = re.compile(r"[?!]{2,}")
@@ -21,7 +22,7 @@ def impatience(message: str) -> list[tuple[str, str]]:
         (f"{lexicon.language}: {name}", found)
         for lexicon in LEXICONS
         for name, (pattern, *_) in lexicon.impatience_rules
-        if (found := matches(lexicon, pattern, message))
+        if (found := matches(lexicon, pattern, message, trigger=Trigger.FRUSTRATION))
     ]
     shouted = [word for word in _SHOUTING.findall(message) if word.isupper()]
     if shouted and not message.isupper():

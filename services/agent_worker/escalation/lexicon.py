@@ -26,6 +26,8 @@ class Lexicon:
     """A negating word (a regular expression matched against whole words)."""
     fillers: frozenset[str]
     """Words skipped when looking back for a negator: "I'm not *really* angry"."""
+    past: str
+    """Past-tense "was": a feeling in the past ("I *was* fed up with my old one") is not now."""
     asked_for_human: Rules
     account_security: Rules
     billing_dispute: Rules

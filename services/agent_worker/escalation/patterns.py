@@ -21,7 +21,7 @@ from typing import TypeAlias
 from services.agent_worker.escalation.text import strip_accents
 
 GAP_WORDS = 10
-_GAP = rf"\W*(?:[\w'-]+\W+){{0,{GAP_WORDS}}}?"
+_GAP = rf"\W*(?<![\w'])(?:[\w'-]+\W+){{0,{GAP_WORDS}}}?"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _SENTINEL = "\x00"
 
@@ -43,6 +43,11 @@ def compile_template(template: str, words: Mapping[str, str]) -> re.Pattern[str]
     source = re.sub(r"\s*…\s*", _SENTINEL, source.strip())
     source = re.sub(r"\s+", r"\\W+", source).replace(_SENTINEL, _GAP)
     return re.compile(rf"(?<!\w)(?:{source})(?![\w'])")
+
+
+def has_gap(pattern: re.Pattern[str]) -> bool:
+    """Whether the template had a ``…``: its words may be far apart."""
+    return _GAP in pattern.pattern
 
 
 def compile_rule(rule: Rule, words: Mapping[str, str]) -> tuple[re.Pattern[str], ...]:

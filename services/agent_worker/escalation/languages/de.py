@@ -17,7 +17,12 @@ LEXICON = Lexicon(
         "human": "({det} )?({adj} )?{noun}",
         "denial": "ohne mein(e)? (wissen|erlaubnis|zustimmung|einverständnis)|das war (nicht ich"
         "|ich nicht)|war ich nicht|(die|das|den) ich (nicht|nie)|ich (habe|hab) (das )?(nicht"
-        "|nie)",
+        "|nie)|(bin|ich bin) (aber |doch )?in|war (noch )?nie in",
+        "strong": "mensch(en)?|echte[nr]? (mensch(en)?|person)|mitarbeiter(in)?|berater(in)?"
+        "|kundenservice|kundendienst|ansprechpartner(in)?|menschliche[nr]? mitarbeiter(in)?"
+        "|support",
+        "cue": "möchte|will|brauche|hätte gern|bitte|kann ich|könnte ich|darf ich|verbinden"
+        "|weiterleiten|durchstellen|sprechen|reden|chatten",
         "talk": "sprechen|reden|chatten|telefonieren|schreiben|unterhalten|klären",
         "bot": "bot|roboter|chatbot|maschine|ki|computer|automat(en)?",
         "intruder": "jemand( anderes| fremdes)?|ein fremder|fremde|hacker|betrüger"
@@ -29,6 +34,7 @@ LEXICON = Lexicon(
     },
     negators=r"nicht|nie|niemals|kein|keine|keinen|keinem|keiner|keines|nichts|niemand|ohne"
     r"|weder",
+    past=r"war|waren|wurde",
     fillers=frozenset(
         "ich bin ist war wurde habe hab sehr so wirklich total echt gar überhaupt mich mir das"
         " es der die den dem ein eine einen einem auch ja doch schon bitte sie du".split()
@@ -36,6 +42,9 @@ LEXICON = Lexicon(
     asked_for_human={
         "talk to a person": "mit ({det} )?{human} … {talk}|{talk} (mit|zu) ({det} )?{human}",
         "prefer a person": "lieber (mit )?({det} )?{human}",
+        "asks for a person": "{cue} … {strong}|{strong} … {cue}",
+        "is anyone real there": "(ist|gibt es) (da|hier) (ein|einen) (echter|echten) (mensch"
+        "|mitarbeiter)",
         "transfer me": "verbinden sie mich|verbinde mich|stellen sie mich … durch"
         "|stell mich … durch|leiten sie mich … weiter|(geben|gib) (sie )?mir ({det} )?{human}",
         "want a person": "(möchte|will|hätte gern(e)?|hätte lieber|brauche|wünsche|bitte)"
@@ -60,14 +69,16 @@ LEXICON = Lexicon(
         "changed, and not by me": ("(passwort|kennwort|e-?mail(-adresse)?|adresse|konto"
                                    "|telefonnummer|zugangsdaten) (wurde|wurden|ist) … (geändert"
                                    "|verändert|zurückgesetzt)|(mit|in|über|von) meinem konto …"
-                                   " (bestellt|gekauft|bestellungen|eingekauft)", "{denial}"),
+                                   " (bestellt|gekauft|bestellungen|eingekauft)|(anmeldung"
+                                   "|login|zugriff) (aus|in|von)", "{denial}"),
         "activity I did not do": "konto … (bestellungen|bestellung|käufe|einkäufe|anmeldungen"
         "|logins|änderungen) … ich (nicht|nie) (aufgegeben|getätigt|gemacht|bestellt"
         "|vorgenommen|autorisiert)",
         "codes I did not request": "\\w*codes? … (nicht|nie) (angefordert|beantragt|verlangt)",
         "that was not me": ("das war (nicht ich|ich nicht)|war ich nicht",
                             "anmeld|login|einlogg|bestell|warnung|zugriff"),
-        "stolen": "(karte|kreditkarte|konto|passwort|zugangsdaten|identität|daten) (wurde|wurden"
+        "stolen": "(meine|mein|meinen) (identität|karte|kreditkarte|passwort|daten"
+        "|zugangsdaten|konto) … (gestohlen|geklaut)|(karte|kreditkarte|konto|passwort|zugangsdaten|identität|daten) (wurde|wurden"
         "|ist|sind) (mir )?(gestohlen|geklaut)|identitätsdiebstahl",
         "phished": ("gefälscht\\w*|phishing|betrug\\w*|fake|aussah wie",
                     "(mein|meine) (passwort|pin|kartendaten|zugangsdaten|daten) …"
@@ -89,11 +100,13 @@ LEXICON = Lexicon(
         " (zurückgehen|zurückbuchen)",
         "billed after cancelling": "(buchen|berechnen|ziehen) (sie )?(immer noch|weiterhin"
         "|trotzdem) (ab|ein)|(immer noch|weiterhin|trotzdem) (abgebucht|berechnet|belastet)"
-        "|(abgebucht|berechnet|buchen) … obwohl … gekündigt",
+        "|(abgebucht|berechnet|buchen) … obwohl … gekündigt|(nach|trotz) (meiner )?kündigung …"
+        " (abgerechnet|abgebucht|berechnet)",
         "overcharged": "zu viel (abgebucht|berechnet|belastet)|(sollte|sollten|waren|war) …"
         " (kosten|betragen) … (abgebucht|berechnet|belastet) (wurden|wurde)",
         "bill is wrong": "(rechnung|betrag|abbuchung|summe) (ist|war) (falsch|fehlerhaft)"
-        "|betrag stimmt nicht|(falsche|fehlerhafte) (rechnung|abbuchung)",
+        "|betrag stimmt nicht|(falsche|fehlerhafte) (rechnung|abbuchung)|{charge} … stimmt nicht"
+        " … überein",
         "charged for what I did not get": "(berechnet|abgebucht) … (aber|jedoch) nur"
         "|(geliefert|bekommen|erhalten) (wurden|wurde|habe ich) (aber )?nur",
         "reverse the charge": ("\\w*gebühr|abgebucht|berechnet|rechnung|belastet",
@@ -102,14 +115,15 @@ LEXICON = Lexicon(
         "chargeback": "rückbuchung (veranlassen|beantragen)|chargeback (beantragen|einleiten)",
     },
     frustration={
-        "ridiculous": "lächerlich|unverschämt|saftladen|sauladen|drecksladen|verarsch\\w*|frechheit|zumutung|inakzeptabel|skandal(ös)?"
+        "ridiculous": "lächerlich|das letzte|unverschämt|saftladen|sauladen|drecksladen|verarsch\\w*|frechheit|zumutung|inakzeptabel|skandal(ös)?"
         "|armselig|nutzlos|sinnlos|eine katastrophe|katastrophal|ein witz",
         "fed up": "nase voll|(echt |total |völlig )?bedient|(reicht|langt) (mir|jetzt)|geduldsfaden|(verliere|verlier)"
         " (langsam )?(die|meine) geduld|geduld ist (am ende|zu ende)|(habe|hab) genug",
-        "angry": "wütend|stinksauer|stocksauer|sauer|verärgert|zornig|genervt",
+        "angry": "(bin|ist) (echt |total |so )?geladen|wütend|stinksauer|stocksauer|sauer|verärgert|zornig|genervt",
         "disappointed": "enttäuscht|enttäuschend|unzufrieden|nicht zufrieden",
         "worst": "schlechteste[nrs]? (service|kundenservice|kundendienst|firma|erfahrung|support)"
-        "|(miserabler|furchtbarer|katastrophaler) (service|kundenservice|kundendienst|support)",
+        "|(miserabler|mieser|furchtbarer|katastrophaler) (service|kundenservice|kundendienst"
+        "|support|laden)",
         "complaint": "beschwerde (einreichen|einlegen|machen)|(will|möchte) mich beschweren"
         "|ich beschwere mich",
         "waste of time": "zeitverschwendung|verschwende meine zeit|verschwendet meine zeit",
@@ -126,6 +140,7 @@ LEXICON = Lexicon(
         "|nichts funktioniert",
     },
     not_a_request=(
+        "(mein|meine|ihr|sein) (\\w+)?(vertreter|berater|makler|agent)",
         "^(muss|müssen|brauche ich|braucht man|ist es (nötig|notwendig|erforderlich)"
         "|sollte ich)",
         "(bist du|sind sie|seid ihr|ist das) (ein |eine )?(mensch|bot|roboter|person"

@@ -16,6 +16,11 @@ LEXICON = Lexicon(
         "person": "({det} )?({adj} )?{noun}",
         "task": "(?! to (?!{talk}|help|call|message|contact|discuss|sort|deal|look|handle"
         "|review|assist))",
+        "strong": "humans?|human beings?|(real|actual|live) (person|people|agent|human)s?"
+        "|agents?|representatives?|operators?|customer (service|support|care)"
+        "|support (team|staff)|staff|(someone|somebody|anybody|anyone) real",
+        "cue": "want|wanna|need|like|prefer|rather|can i|could i|may i|let me|please|pls|plz"
+        "|connect|transfer|put me|get me|speak|talk|chat|help me|assist me|help with",
         "talk": "talk|speak|chat|talking|speaking|chatting",
         "bot": "bots?|robots?|machines?|computers?|ai|chatbots?|automated (system|assistant"
         "|service)",
@@ -26,13 +31,15 @@ LEXICON = Lexicon(
         "denial": "i (never|did{nt}|have{nt}) (do|did|done|change|changed|update|updated|make"
         "|made|place|placed|order|ordered|request|requested|authori[sz]e|authori[sz]ed|agree"
         "|agreed)|(was{nt}|was not|not) me|without my (permission|consent|knowledge"
-        "|authori[sz]ation)",
+        "|authori[sz]ation)|i (do{nt}|did{nt}) (know|recogni[sz]e)|(i've|i have) never been"
+        "|i('m| am) (in|at)|i live in",
         "charge": "charges?|payments?|transactions?|debits?|bills?|invoices?|fees?|amounts?",
         "charged": "charged|billed|debited|taken|took|deducted|withdrawn|charging|billing",
         "nt": "n't|nt| not",
     },
     negators=r"not|no|never|without|nor|neither|hardly|nothing|nobody|none|cannot|\w+n't"
     r"|dont|didnt|doesnt|isnt|wasnt|cant|wont",
+    past=r"was|were|had been|used to be",
     fillers=frozenset(
         "really very so too at all that even ever a an the be been being am is are was were"
         " feeling getting i i'm im it it's this to just actually any more me you".split()
@@ -53,6 +60,9 @@ LEXICON = Lexicon(
         "not a bot": "(don't|do not|dont) want (to {talk} (to|with) )?({det} )?{bot}"
         "|(rather|prefer) not (to )?{talk} (to|with) ({det} )?{bot}",
         "a person to talk to": "{noun} (i|we) (can|could) {talk}",
+        "asks for a person": "{cue} … {strong}{task}|{strong} … {cue}",
+        "is anyone real there": "(is|are) (there )?(anybody|anyone|somebody|someone) (real"
+        "|human)",
         "call me back": "{person} … (call|ring|phone|message|text|e-?mail|contact) me"
         "|(call|ring|phone) me back",
         "a member of staff can do it": "(can|could|would) ({det} )?(agent|representative|rep"
@@ -68,9 +78,9 @@ LEXICON = Lexicon(
         " my {credential}",
         "someone changed it": "{intruder} (has |had )?(changed|reset) (it|them|that)",
         "someone signed in": "{intruder} (has |had )?(logged|signed|got|gotten|broke) in",
-        "changed, and not by me": ("{credential}( \\w+)? (was|were|has been|have been|got"
-                                   "|had been) (changed|updated|reset|modified|accessed|used"
-                                   "|deleted)|(orders?|purchases?|stuff|things|items) … (on"
+        "changed, and not by me": ("{credential}( \\w+){0,2} (was|were|has been|have been"
+                                   "|got|had been) (changed|updated|reset|modified|accessed"
+                                   "|used|deleted|swapped|switched|altered)|(orders?|purchases?|stuff|things|items) … (on"
                                    "|from|in|with|to) my account|my account … (orders?"
                                    "|purchases?)|(sign|log)(ged)?[ -]?ins? … (from|on)",
                                    "{denial}"),
@@ -90,6 +100,7 @@ LEXICON = Lexicon(
     },
     billing_dispute={
         "charged twice": "{charged} (me )?… (twice|two times|double|again|2x)"
+        "|(second|duplicate|double) {charge}|only (ordered|paid|bought) (it )?once"
         "|double[- ]?(charged|billed|charge|charging|billing)"
         "|duplicate (charge|payment|transaction)",
         "a charge I do not recognise": "{charge} … (do{nt}|did{nt}|can't|cannot) recogni[sz]e"
@@ -105,9 +116,10 @@ LEXICON = Lexicon(
         "|(i'm|i am|i'll be|we are) (disputing|contesting|challenging)"
         "|(dispute|contest|challenge) (this|that|the|these|those|my|your|last) {charge}",
         "billed after cancelling": "{charged} (me )?… (after|even though|although|though"
-        "|despite) … cancel+(ed|ing|led)?|still (being )?(charged|billed|charging|billing)",
+        "|despite) … cancel+(ed|ing|led)?|still (being )?(charged|billed|charging|billing"
+        "|taking|debiting)",
         "overcharged": "over-?(charged|billed|charging|billing)|{charged} (me )?… (too much"
-        "|extra|more than)|(quoted|told|promised|supposed to be|should have been|meant to be) …"
+        "|extra|more than|instead of)|(quoted|told|promised|supposed to be|should have been|meant to be) …"
         " (but|and) (you )?(took|charged|billed|debited|have taken)",
         "bill is wrong": "{charge} (is|was|looks|are|were|seems) (wrong|incorrect|not right)"
         "|(wrong|incorrect) (charges?|amounts?|bills?|invoices?|fees?)"
@@ -128,12 +140,12 @@ LEXICON = Lexicon(
         "|(a|an) (complete |total |absolute |utter |bloody )?(joke|farce)",
         "fed up": "fed up|sick (and tired )?of|had enough|(losing|lost|run out of) (my )?patience"
         "|at the end of my tether",
-        "angry": "furious|livid|angry|mad at|pissed|so annoyed|really annoyed|very annoyed",
+        "angry": "furious|livid|fuming|seething|raging|angry|mad at|pissed|so annoyed|really annoyed|very annoyed",
         "frustrated": "frustrat\\w*(?!\\W*free)",
         "disappointed": "disappoint\\w*|dissatisf\\w*|unhappy|not (happy|satisfied|impressed)",
         "worst": "worst(?! case)|(terrible|horrible|awful|dreadful|rubbish|lousy) (service"
         "|support|experience|company|help)",
-        "waste of time": "waste of (my )?time|wasting my time",
+        "waste of time": "waste of (my )?time|wasting my time|how hard (can|is) it",
         "hate": "i hate (this|you|your|dealing)",
         "complaint": "(make|file|raise|lodge) a complaint|i('m| am) complaining",
     },
@@ -151,6 +163,8 @@ LEXICON = Lexicon(
     not_a_request=(
         "^(do|does|did|is|are|will|would|should|must|can|could) … (need|needs|needed|have to"
         "|has to|required|require|necessary)",
+        "(my|his|her|our|their) (\\w+ )?(agent|representative|rep|manager|advisor)"
+        "|(i'm|i am|i work as|as) (a|an) (\\w+ )?(agent|representative|rep|operator|advisor)",
         "(are|r) (you|u) ({det} )?(real|human|person|bot|robot|ai)",
     ),
     hypothetical=(

@@ -15,7 +15,14 @@ LEXICON = Lexicon(
         "adj": "real|de verdad|de carne y hueso|humano|humana|tuyo|tuya|suyo|suya",
         "human": "({det} )?{noun}( {adj})*",
         "denial": "no (fui|he sido|era) yo|yo no (fui|hice|pedi|lo hice|cambie)|que (yo )?no"
-        " (hice|pedi|reconozco|autorice)|sin (mi )?(permiso|autorizacion|consentimiento)",
+        " (hice|pedi|reconozco|autorice)|sin (mi )?(permiso|autorizacion|consentimiento)"
+        "|(y )?yo (estoy|vivo) en|nunca he estado",
+        "strong": "humanos?|personas? (real|de verdad|humana)|una persona|agentes?"
+        "|asesor(es|a)?|operador(a|es)?|ejecutiv[oa]s?|atencion al cliente|servicio al cliente"
+        "|alguien (real|de verdad)|encargad[oa]|supervisor(a)?|gerente",
+        "cue": "quiero|necesito|quisiera|prefiero|me gustaria|deseo|puedo|podria|puedes|puede"
+        "|por favor|porfa|pas\\w*|pon\\w*|comuni(c|qu)\\w*|transfi?er\\w*|hablar|atien\\w*"
+        "|llam\\w*",
         "talk": "hablar|conversar|chatear|comunicarme|tratar esto|ver esto",
         "bot": "robot|bot|maquina|ia|inteligencia artificial|contestador|asistente virtual",
         "intruder": "alguien|un desconocido|otra persona|hackers?|estafador(es)?|terceros",
@@ -25,14 +32,16 @@ LEXICON = Lexicon(
         "|cuotas?|suscripcion|movimientos?",
     },
     negators=r"no|nunca|jamas|ni|nada|nadie|tampoco|sin|ningun|ninguna|ninguno",
+    past=r"estaba|estuve|era|fui|estabamos",
     fillers=frozenset(
         "me te se lo la le yo muy tan ya que es esta estoy soy un una el los las de en"
         " realmente".split()
     ),
     asked_for_human={
         "talk to a person": "{talk} con {human}",
-        "transfer me": "(pas\\w*|pon\\w*|comunic\\w*|transfier\\w*|transfer\\w*|deriv\\w*"
+        "transfer me": "(pas\\w*|pon\\w*|comuni(c|qu)\\w*|transfier\\w*|transfer\\w*|deriv\\w*"
         "|conect\\w*) (me )?(con|a) {human}",
+        "asks for a person": "{cue} … {strong}|{strong} … {cue}",
         "served by a person": "(atienda|atiendan|atendiera|atender|atenderme|atendido|atendida)"
         " (por )?{human}",
         "want a person": "(quiero|necesito|quisiera|prefiero|me gustaria|deseo|pido|exijo) (que me"
@@ -48,9 +57,8 @@ LEXICON = Lexicon(
     account_security={
         "hacked": "hacke\\w+|jaquead\\w+|piratead\\w+|suplantad\\w+"
         "|(cuenta|correo|contraseña|tarjeta) … (comprometid[ao]|vulnerad[ao])",
-        "someone is in my account": "{intruder} … (cambio|ha cambiado|cambiaron|esta usando|uso"
-        "|usa|tiene|sabe|conoce|entro|ha entrado|accedio|ha accedido|modifico) … (mi|mis|la)"
-        " {credential}",
+        "someone is in my account": "{intruder} … (cambi\\w*|us[oóa]|usado|usando|tiene|sabe"
+        "|conoce|entr\\w*|acced\\w*|modific\\w*) … (mi|mis|la) {credential}",
         "someone changed it": "{intruder} (me )?(la |lo |las |los )?(cambio|ha cambiado|cambiaron"
         "|modifico|ha modificado)",
         "they got into my account": "(me )?(han )?(entrado|entraron|accedido|accedieron"
@@ -58,7 +66,8 @@ LEXICON = Lexicon(
         "changed, and not by me": ("(cambi\\w*|modific\\w*) (mi|la|el) (contraseña|correo|email"
                                    "|clave|direccion|telefono)|(contraseña|correo|email|clave)"
                                    " (fue|ha sido) (cambiad[oa]|modificad[oa])|se cambio (mi|la"
-                                   "|el)|(compr\\w*|pedid\\w*) … (con|en|desde) mi cuenta",
+                                   "|el)|(compr\\w*|pedid\\w*) … (con|en|desde) mi cuenta"
+                                   "|(inicio de sesion|acceso|login) (desde|en)",
                                    "{denial}"),
         "activity I did not do": "(pedidos?|compras?|accesos?|inicios? de sesion|cambios?) …"
         " (en|de|desde) mi cuenta … (no|nunca) (hice|he hecho|realice|he realizado|pedi"
@@ -91,11 +100,13 @@ LEXICON = Lexicon(
         "({charge}|esto)",
         "billed after cancelling": "(siguen|sigue|continuan|continua) (cobrando|cobrandome"
         "|facturando|cargando)|(cobr\\w+|carg\\w+) … (aunque|a pesar de que|despues de que"
-        "|pese a que) … (cancele|di de baja|anule)",
+        "|pese a que|despues de|tras) … (cancele|cancelar|cancelarla|di de baja|darme de baja"
+        "|anule|la baja)",
         "overcharged": "(cobr\\w+|carg\\w+|factur\\w+) … (de mas|demasiado|mas de la cuenta)|(eran|era|costaba|debia ser"
         "|me dijeron) … (y|pero) (me )?(cargaron|cobraron|han cobrado|han cargado)",
         "bill is wrong": "(factura|cobro|cargo|importe|recibo) (esta|es|viene) (mal|incorrect[oa]"
-        "|equivocad[oa]|erróne[oa])|(cobro|cargo|factura|importe) … no es correct[oa]",
+        "|equivocad[oa]|erróne[oa])|(cobro|cargo|factura|importe) … no es correct[oa]"
+        "|{charge} … no (coincide|cuadra|corresponde)",
         "charged for what I did not get": "(cobr\\w+|factur\\w+) … (solo|pero) (recibi"
         "|me llego|me llegaron)",
         "reverse the charge": ("cobr|cargo|recargo|factur",
@@ -104,7 +115,7 @@ LEXICON = Lexicon(
         "chargeback": "(pedir|abrir|hacer|solicitar|iniciar) (un |el )?contracargo",
     },
     frustration={
-        "ridiculous": "vergüenza|absurdo|ridiculo|inaceptable|indignante|lamentable|una estafa"
+        "ridiculous": "vergüenza|el colmo|absurdo|ridiculo|inaceptable|indignante|lamentable|una estafa"
         "|un desastre|que desastre|una tomadura de pelo|un chiste|inutil(es)?|patetico",
         "fed up": "hart[oa]s?|hasta las narices|hasta el gorro|hasta la coronilla|(se me (esta acabando|acaba|agoto|acabo)|pierdo"
         "|perdiendo|perdi) la paciencia|no aguanto mas|ya basta",
@@ -112,8 +123,8 @@ LEXICON = Lexicon(
         "disappointed": "decepcionad[oa]|decepcion|insatisfech[oa]|descontent[oa]"
         "|no estoy (content[oa]|satisfech[oa])",
         "worst": "peor (servicio|atencion|empresa|experiencia|trato)|(pesimo|horrible|fatal"
-        "|malisimo|nefasto) (servicio|atencion|trato)|(servicio|atencion|trato) (pesimo|horrible"
-        "|fatal|malisimo|nefasto|de pena)",
+        "|malisimo|nefasto|menudo) (servicio|atencion|trato)|(servicio|atencion|trato) (mas )?"
+        "(pesimo|horrible|fatal|malisimo|nefasto|de pena|malo)",
         "useless": "no (sirves|sirve|sirven) (para nada|de nada)",
         "complaint": "(poner|presentar|hacer) una (queja|reclamacion)|libro de reclamaciones"
         "|hoja de reclamaciones",
@@ -132,6 +143,8 @@ LEXICON = Lexicon(
     },
     not_a_request=(
         "^(es necesario|hace falta|tengo que|hay que|tiene que|se necesita|debo)",
+        "(mi|su|tu) (\\w+ )?(agente|asesor|gestor|representante)|soy (un |una )?(agente|asesor"
+        "|gestor|representante)",
         "(eres|es usted|sos|estoy hablando con) (un |una )?(persona|humano|robot|bot|maquina)",
     ),
     hypothetical=(

@@ -16,7 +16,12 @@ LEXICON = Lexicon(
         "human": "({det} )?({pre} )?{noun}( {post})?",
         "denial": "ce n'(est|etait) pas moi|c'(est|etait) pas moi|sans mon (accord|autorisation"
         "|consentement)|a mon insu|je n'ai (pas|jamais) (fait|passe|demande|autorise|modifie"
-        "|change)",
+        "|change)|(alors que|mais) je (suis|vis|reside)|je n'y suis jamais alle",
+        "strong": "humains?|vraie? personne|une personne|conseill(er|ere)s?|agents?"
+        "|operat(eur|rice)s?|service client(ele)?|quelqu'un de (reel|vrai)|responsable"
+        "|interlocut(eur|rice)",
+        "cue": "veux|voudrais|souhaite|souhaiterais|prefere|aimerais|puis-je|pourrais|peux|svp"
+        "|s'il vous plait|passez|transferez|transferer|mettez|parler|discuter|joindre",
         "talk": "parler|discuter|echanger|m'entretenir|voir (ca|cela)|regler (ca|cela)",
         "bot": "robot|bot|machine|ia|intelligence artificielle|assistant virtuel|repondeur",
         "intruder": "quelqu'un( d'autre)?|une personne|un inconnu|des pirates|un pirate|un tiers"
@@ -27,14 +32,18 @@ LEXICON = Lexicon(
         "|transactions?|facturations?|sommes?",
     },
     negators=r"ne|n'\w*|pas|jamais|aucun\w*|sans|ni|personne|rien",
+    past=r"etais|etait|avais|avait|etions",
     fillers=frozenset(
         "je j' j'ai suis est c'est tres vraiment si trop un une le la les de du des me m' moi"
         " vous tu te a ai ete etre plus encore deja bien tout".split()
     ),
     asked_for_human={
-        "talk to a person": "{talk} (a|avec) ({det} )?{human}",
+        "talk to a person": "{talk} (a|au|aux|avec) ({det} )?{human}",
+        "asks for a person": "{cue} … {strong}|{strong} … {cue}",
+        "is anyone real there": "(il y a|y a t il) (quelqu'un|une personne|un humain) (de )?"
+        "(reel|vrai)",
         "transfer me": "(passez|passe|passer|transferez|redirigez|orientez|connectez|mettez|mets)"
-        " moi (a |avec )?{human}|me (transferer|passer|mettre en relation|rediriger)"
+        " moi (a |avec |vers )?{human}|me (transferer|passer|mettre en relation|rediriger)"
         "|(etre|suis) mis en relation|(mettez|mettre|mets) moi en (relation|contact)",
         "want a person": "(veux|voudrais|souhaite|souhaiterais|prefere|prefererais|aimerais"
         "|exige|demande) (avoir |parler a |voir )?{human}|(pourrais|puis|peux)(-je| je)? avoir"
@@ -63,7 +72,8 @@ LEXICON = Lexicon(
         "changed, and not by me": ("(mot de passe|adresse( mail| e-mail)?|mail|e-mail|compte"
                                    "|numero|coordonnees) (a ete|ont ete|est) (modifie|change"
                                    "|reinitialise)e?s?|(achats?|commandes?) … (avec|sur|depuis"
-                                   "|dans) mon compte", "{denial}"),
+                                   "|dans) mon compte|(alerte|connexion) (de connexion )?"
+                                   "(depuis|au|en|a)", "{denial}"),
         "activity I did not do": "(commandes?|achats?|connexions?|modifications?) … (sur|de|dans)"
         " mon compte … (n'ai|n'avons) (pas|jamais) (passe|passees|fait|faites|effectue"
         "|effectuees|commande|autorise)",
@@ -97,13 +107,13 @@ LEXICON = Lexicon(
         " {charge}",
         "billed after cancelling": "(continuez|continue|continuent) (a|de) (me )?(prelever"
         "|debiter|facturer)|(preleve|debite|facture)e?s? … (alors que|bien que|meme si|apres)"
-        " … (resilie|annule|arrete)",
+        " … (resilie|annule|arrete|resiliation|annulation)",
         "overcharged": "(trop|plus que prevu) (preleve|debite|facture|paye)|(preleve|debite"
         "|facture|pris)\\w* … (de trop|en trop)|(devaient|devait"
         "|etait|etaient|annonce|prevu) … (et|mais) (vous )?(m'avez|on m'a) (pris|preleve"
         "|debite|facture)",
         "bill is wrong": "{charge} (est|sont|etait) (faux|fausse|errone|erronee|incorrect"
-        "|incorrecte)",
+        "|incorrecte)|{charge} … ne correspond pas",
         "charged for what I did not get": "(facture|preleve|debite)e?s? … (mais|alors que)"
         " (je )?(n'en ai|n'ai) (recu|eu)",
         "reverse the charge": ("frais|facture|preleve|debite|paye",
@@ -113,13 +123,13 @@ LEXICON = Lexicon(
         "|paiement))|(faire|demander) une retrofacturation",
     },
     frustration={
-        "ridiculous": "n'importe quoi|(vous vous|on se|tu te) (moquez|moque|fichez|foutez) de"
+        "ridiculous": "n'importe quoi|le comble|(vous vous|on se|tu te) (moquez|moque|fichez|foutez) de"
         " moi|inadmissible|inacceptable|scandaleu\\w*|honteu\\w*"
         "|une honte|lamentable|ridicule|absurde|pathetique|une blague|une arnaque",
         "fed up": "j'en ai (vraiment |tellement |completement )?marre|ras le bol"
         "|(perdre|perds|perdu) (patience|ma patience)|a bout|j'en peux plus"
         "|j'en ai assez",
-        "angry": "furieu(x|se)|en colere|fache(e)?|excede(e)?|hors de moi",
+        "angry": "furieu(x|se)|en colere|remonte(e)? contre|fache(e)?|excede(e)?|hors de moi",
         "disappointed": "decu(e)?s?|decevant|insatisfait(e)?|mecontent(e)?"
         "|pas (content|satisfait)(e)?",
         "worst": "pire (service|sav|experience|entreprise|accueil)|(service|sav) (nul|pourri"
@@ -139,6 +149,8 @@ LEXICON = Lexicon(
         "did not help": "(ca|cela) ne m'aide pas|pas utile|rien ne (marche|fonctionne)",
     },
     not_a_request=(
+        "(mon|ma|son|sa|votre) (\\w+ )?(agent|conseill(er|ere)|gestionnaire)"
+        "|je suis (un |une )?(agent|conseill(er|ere))",
         "^(faut il|est-il necessaire|est-ce qu'il faut|est-ce necessaire|dois-je|doit-on"
         "|il faut)",
         "(vous etes|es-tu|etes-vous|tu es) (un |une )?(humain|robot|bot|personne|vraie personne"

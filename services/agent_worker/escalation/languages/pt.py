@@ -8,13 +8,19 @@ LEXICON = Lexicon(
     language="pt",
     words={
         "det": "um|uma|o|a|os|as|algum|alguma|seu|sua",
-        "noun": "atendentes?|pessoas?|humanos?|ser humano|gerente|supervisor(a)?|operador(a)?"
+        "noun": "sac|suporte( humano)?|atendentes?|pessoas?|humanos?|ser humano|gerente|supervisor(a)?|operador(a)?"
         "|alguem(?! mais)|colaborador(a)?|colega|agente|consultor(a)?|responsavel"
         "|funcionari[oa]|atendimento humano|representante|especialista",
         "adj": "de verdade|real|humano|humana|de carne e osso|seu|sua",
         "human": "({det} )?{noun}( {adj})*",
         "denial": "(nao|nunca) fui eu|nao era eu|eu nao (fiz|pedi|reconheco)|que eu nao (fiz"
-        "|pedi|reconheco)|sem (a )?minha (autorizacao|permissao)",
+        "|pedi|reconheco)|sem (a )?minha (autorizacao|permissao)|(e )?eu (estou|moro) em"
+        "|nunca estive",
+        "strong": "humanos?|pessoas? (real|de verdade)|uma pessoa|atendentes?"
+        "|atendimento humano|suporte humano|sac|operador(a)?|gerente|alguem de verdade"
+        "|consultor(a)?",
+        "cue": "quero|queria|preciso|gostaria|prefiro|posso|pode|podia|por favor|pfv|transf\\w*"
+        "|passa\\w*|coloca\\w*|falar|conversar|chama\\w*|atend\\w*",
         "talk": "falar|conversar|resolver isso|tratar disso",
         "bot": "robo|bot|maquina|ia|inteligencia artificial|assistente virtual|chatbot",
         "intruder": "alguem( mais)?|outra pessoa|um estranho|hackers?|golpistas?|terceiros",
@@ -24,15 +30,18 @@ LEXICON = Lexicon(
         "|tarifas?|lancamentos?|frete|assinatura",
     },
     negators=r"nao|nunca|jamais|nem|nada|ninguem|nenhum|nenhuma|sem|n",
+    past=r"estava|tava|era|fiquei|estive",
     fillers=frozenset(
         "eu me estou to ta esta e sou fui muito tao bem ja isso o a um uma de que mais mesmo"
+        " no na nos nas do da em"
         " realmente".split()
     ),
     asked_for_human={
         "talk to a person": "{talk} (com|c/|c|pra|para) ({det} )?{human}",
+        "asks for a person": "{cue} … {strong}|{strong} … {cue}",
         "transfer me": "(transfere|transfira|transferir|transferem|passa|passe|passar|passem"
         "|coloca|coloque|colocar|encaminha|encaminhe|encaminhar|conecta|conecte) (me )?(pra|para"
-        "|com|a|em contato com) ({det} )?{human}",
+        "|pro|com|a|ao|em contato com) ({det} )?{human}",
         "want a person": "(quero|preciso de|gostaria de|queria|prefiro|desejo) (ser atendid[oa]"
         " por |falar com )?{human}",
         "served by a person": "(atendid[oa]|atendimento|atender|atenda|atende) (por|com|de)"
@@ -41,7 +50,8 @@ LEXICON = Lexicon(
         "a person, please": "^(um |uma )?{human}( por favor| pf| pfv| agora| ja)*$",
         "not a bot": "(nao|n) quero (falar|conversar) com ({det} )?{bot}",
         "is there a person": "(tem|ha|existe) (alguem|uma pessoa|algum atendente)( de verdade"
-        "| real)? (com quem|que)",
+        "| real)? (com quem|que)|(tem|ha|existe) (alguem|uma pessoa|um humano) (de verdade"
+        "|real)",
         "call me": "{human} … (pode|podia|poderia|possa) (me )?(ligar|retornar|telefonar)"
         "|(me )?(liguem|ligue|retornem|retorne) (de volta|pra mim)",
         "a colleague can do it": "(colega|colaborador|atendente|funcionario)( seu| sua)? …"
@@ -55,11 +65,13 @@ LEXICON = Lexicon(
         " {credential}",
         "someone changed it": "{intruder} (o |a )?(mudou|trocou|alterou)",
         "they got into my account": "(entraram|acessaram|invadiram|usaram|mexeram) (na|a|em)"
-        " (minha )?conta|(mudaram|trocaram|alteraram) (a|minha) (senha|e-mail|email"
+        " (minha )?conta|(estao|tao) usando (o |a |os )?(meu|minha|meus|minhas) (dados|conta"
+        "|cartao|nome)|no meu nome|(mudaram|trocaram|alteraram) (a|minha) (senha|e-mail|email"
         "|palavra-passe)",
         "changed, and not by me": ("(senha|e-?mail|conta|telefone|endereco) (foi|foram)"
                                    " (alterad[oa]|mudad[oa]|trocad[oa])|(compras?|pedidos?) …"
-                                   " (com|na|pela) (a )?minha conta", "{denial}"),
+                                   " (com|na|pela) (a )?minha conta|(alerta|acesso|login)"
+                                   " (de acesso )?(de|no|na|em)", "{denial}"),
         "activity I did not do": "(pedidos?|compras?|acessos?|logins?|alteracoes|mudancas) …"
         " (na|da|pela|em) (minha )?conta … (nao|nunca) (fiz|realizei|pedi|comprei|autorizei)",
         "codes I did not request": "(codigos?|sms|mensagens|e-mails|alertas?) … (nao|nunca)"
@@ -91,12 +103,13 @@ LEXICON = Lexicon(
         "|(quero|pedir|solicito|solicitar) o estorno|(pedir|abrir|fazer|solicitar) (o |um )?"
         "chargeback",
         "billed after cancelling": "(continuam|continua|seguem) (cobrando|me cobrando|debitando"
-        "|descontando)|(cobr\\w+|debit\\w+) … (mesmo depois|mesmo apos|apesar de|embora) …"
-        " (cancelei|cancelado|cancelada)",
+        "|descontando)|(cobr\\w+|debit\\w+) … (mesmo depois|mesmo apos|apesar de|embora"
+        "|depois que|depois de|apos) … (cancelei|cancelado|cancelada|cancelar|cancelamento)",
         "overcharged": "(cobr\\w+|debit\\w+|descont\\w+) … (a mais|demais|a maior)|(era|eram|custava|deveria ser"
         "|deveria custar) … (e|mas) (me )?(cobraram|cobrou|debitaram|descontaram)",
         "bill is wrong": "(fatura|cobranca|valor|conta|boleto) (esta|veio|ta|e) (errad[oa]"
-        "|incorret[oa])|(valor|cobranca) (errad[oa]|incorret[oa])",
+        "|incorret[oa])|(valor|cobranca) (errad[oa]|incorret[oa])|{charge} … nao (bate|confere"
+        "|corresponde)",
         "charged for what I did not get": "cobr\\w+ … (mas|porem) (so )?(recebi|chegou"
         "|chegaram)",
         "reverse the charge": ("cobr|multa|taxa|fatura|debit",
@@ -104,7 +117,7 @@ LEXICON = Lexicon(
                                "|quero (meu|o) dinheiro de volta"),
     },
     frustration={
-        "ridiculous": "absurdo|ridiculo|inaceitavel|vergonha|lamentavel|palhacada|uma piada"
+        "ridiculous": "absurdo|passou (dos|do) limites?|ridiculo|inaceitavel|vergonha|lamentavel|palhacada|uma piada"
         "|um lixo|descaso",
         "fed up": "saco cheio|(perdendo|perdi|acabou|acabando) (a )?(minha )?paciencia"
         "|nao aguento mais|ja deu|cansei",
@@ -112,8 +125,8 @@ LEXICON = Lexicon(
         "disappointed": "decepcionad[oa]|decepcao|insatisfeit[oa]|nao estou satisfeit[oa]"
         "|descontente",
         "worst": "pior (atendimento|servico|empresa|experiencia)|(atendimento|servico)"
-        " (pessimo|horrivel|horroroso|terrivel|de quinta)|(pessimo|horrivel|horroroso|terrivel)"
-        " (atendimento|servico)",
+        " (pessimo|horrivel|horroroso|terrivel|de quinta|porco|lixo)|(pessimo|horrivel|horroroso"
+        "|terrivel) (atendimento|servico)",
         "useless": "nao (serve|serves|servem) (pra|para) nada|inutil",
         "complaint": "reclame aqui|procon|(abrir|fazer|registrar) uma reclamacao",
         "waste of time": "perda de tempo|perder (meu )?tempo",
@@ -129,6 +142,8 @@ LEXICON = Lexicon(
         "did not help": "nao (me )?(ajuda|ajudou)|nao resolve(u)?|ninguem resolve nada",
     },
     not_a_request=(
+        "(meu|minha|seu|sua) (\\w+ )?(corretor|agente|consultor|gerente)|sou (um |uma )?"
+        "(corretor|agente|consultor)",
         "^(e preciso|e necessario|precisa|tenho que|tem que|sera que (eu )?preciso)",
         "(voce e|vc e|e voce|estou falando com|isso e) (um |uma )?(pessoa|humano|robo|bot"
         "|maquina)",
