@@ -9,7 +9,8 @@ Each lexicon's rules run over each sentence. A match counts unless:
   whether the agent is one ("are you a real person?") or mentions someone's agent;
 * for security and billing, it follows a question about the topic ("how do you protect
   my account against fraud?", "what if someone…");
-* for frustration, it follows a past-tense "was" ("I was fed up with my old one").
+* for frustration, it follows a past-tense "was" ("I was fed up with my old one") or
+  someone else ("my cat is furious…").
 
 A rule made of several templates needs all of them in the message.
 """
@@ -31,6 +32,9 @@ _TOPICAL = (Trigger.ACCOUNT_SECURITY, Trigger.BILLING_DISPUTE)
 _NEGATOR = re.compile("|".join(f"(?:{lexicon.negators})" for lexicon in LEXICONS))
 """A negator of any of the languages: a rule can match words of another language."""
 _PAST = re.compile("|".join(f"(?:{lexicon.past})" for lexicon in LEXICONS))
+_OTHERS = re.compile(
+    r"(?<!\w)(?:" + "|".join(f"(?:{lexicon.others})" for lexicon in LEXICONS) + r")(?!\w)"
+)
 _DEGREE = frozenset(
     "so really very too such quite tan muy tres vraiment si echt total ganz so muito bem tao de"
     " en".split()
@@ -80,7 +84,7 @@ def _first(
                     continue
             if trigger in _TOPICAL and _topic_question(lexicon, sentence.text, match.start()):
                 continue
-            if trigger is Trigger.FRUSTRATION and _in_the_past(sentence.text[: match.start()]):
+            if trigger is Trigger.FRUSTRATION and _not_ours(sentence.text[: match.start()]):
                 continue
             return sentence.original[match.start() : match.end()]
     return ""
@@ -102,8 +106,10 @@ def _person_negated(lexicon: Lexicon, text: str, match: re.Match[str]) -> bool:
     return last > match.start() and _negated(lexicon, text[match.start() : last])
 
 
-def _in_the_past(before: str) -> bool:
-    """ "I was (so) fed up with…": the feeling belonged to another time."""
+def _not_ours(before: str) -> bool:
+    """ "I *was* fed up with…", "*my cat* is furious": another time's or someone else's."""
+    if _OTHERS.search(before):
+        return True
     recent = words(_SCOPE_BREAK.split(before)[-1])
     while recent and recent[-1] in _DEGREE:
         recent.pop()

@@ -28,6 +28,8 @@ class Lexicon:
     """Words skipped when looking back for a negator: "I'm not *really* angry"."""
     past: str
     """Past-tense "was": a feeling in the past ("I *was* fed up with my old one") is not now."""
+    others: str
+    """Someone else whose feelings these are ("*my cat* is furious the box was small")."""
     asked_for_human: Rules
     account_security: Rules
     billing_dispute: Rules

@@ -23,7 +23,7 @@ LEXICON = Lexicon(
         "|support",
         "cue": "möchte|will|brauche|hätte gern|bitte|kann ich|könnte ich|darf ich|verbinden"
         "|weiterleiten|durchstellen|sprechen|reden|chatten",
-        "talk": "sprechen|reden|chatten|telefonieren|schreiben|unterhalten|klären",
+        "talk": "sprechen|reden|chatten|telefonieren|schreiben|unterhalten|klären|besprechen",
         "bot": "bot|roboter|chatbot|maschine|ki|computer|automat(en)?",
         "intruder": "jemand( anderes| fremdes)?|ein fremder|fremde|hacker|betrüger"
         "|eine andere person|unbekannte",
@@ -35,6 +35,8 @@ LEXICON = Lexicon(
     negators=r"nicht|nie|niemals|kein|keine|keinen|keinem|keiner|keines|nichts|niemand|ohne"
     r"|weder",
     past=r"war|waren|wurde",
+    others=r"(mein|meine|sein|seine|ihr|ihre) (katze|hund|sohn|tochter|mann|frau|partner|kinder?"
+    r"|mutter|vater|chef|freund|freundin|nachbar|bruder|schwester)",
     fillers=frozenset(
         "ich bin ist war wurde habe hab sehr so wirklich total echt gar überhaupt mich mir das"
         " es der die den dem ein eine einen einem auch ja doch schon bitte sie du".split()
@@ -65,7 +67,10 @@ LEXICON = Lexicon(
         " … (mein|meine|meinen|meinem|meiner) {credential}",
         "someone changed it": "{intruder} hat (sie|es|ihn|das|die|alles) (geändert|umgestellt"
         "|zurückgesetzt)",
-        "someone signed in": "{intruder} hat sich (in|bei) … (eingeloggt|angemeldet)",
+        "someone signed in": "{intruder} hat sich (in|bei) … (eingeloggt|angemeldet)"
+        "|{intruder} (meldet|loggt) sich … (an|ein)",
+        "reset, and not by me": ("(passwort|kennwort) … (zurückgesetzt|geändert) (wurde"
+                                 "|worden)|passwort-?(reset|zurücksetzung)", "{denial}"),
         "changed, and not by me": ("(passwort|kennwort|e-?mail(-adresse)?|adresse|konto"
                                    "|telefonnummer|zugangsdaten) (wurde|wurden|ist) … (geändert"
                                    "|verändert|zurückgesetzt)|(mit|in|über|von) meinem konto …"
@@ -112,12 +117,16 @@ LEXICON = Lexicon(
         "reverse the charge": ("\\w*gebühr|abgebucht|berechnet|rechnung|belastet",
                                "bitte (stornieren|erstatten|zurückerstatten|zurückbuchen"
                                "|gutschreiben)|(will|möchte) (mein|das) geld zurück"),
+        "purchases on my card I did not make": "(auf|von) meiner (karte|kreditkarte"
+        "|kontoauszug) … (käufe|zahlungen|abbuchungen|buchungen) … (die|den) ich (nicht|nie)"
+        " (gemacht|getätigt|autorisiert)",
+        "billed for more than I signed up for": "(berechnet|abgebucht) … obwohl ich nur",
         "chargeback": "rückbuchung (veranlassen|beantragen)|chargeback (beantragen|einleiten)",
     },
     frustration={
         "ridiculous": "lächerlich|das letzte|unverschämt|saftladen|sauladen|drecksladen|verarsch\\w*|frechheit|zumutung|inakzeptabel|skandal(ös)?"
         "|armselig|nutzlos|sinnlos|eine katastrophe|katastrophal|ein witz",
-        "fed up": "nase voll|(echt |total |völlig )?bedient|(reicht|langt) (mir|jetzt)|geduldsfaden|(verliere|verlier)"
+        "fed up": "(nase|schnauze) voll|(echt |total |völlig )?bedient|(reicht|langt) (mir|jetzt)|geduldsfaden|(verliere|verlier)"
         " (langsam )?(die|meine) geduld|geduld ist (am ende|zu ende)|(habe|hab) genug",
         "angry": "(bin|ist) (echt |total |so )?geladen|wütend|stinksauer|stocksauer|sauer|verärgert|zornig|genervt",
         "disappointed": "enttäuscht|enttäuschend|unzufrieden|nicht zufrieden",
@@ -152,7 +161,7 @@ LEXICON = Lexicon(
         "(wenn|falls|ob) (jemand|mein|meine|ich)",
     ),
     still_unresolved={
-        "still": "immer noch|noch immer|weiterhin|nach wie vor|(das )?gleiche(s)? (problem"
+        "still": "immer noch|noch immer|weiterhin|nach wie vor|auch kein\\w*|(das )?gleiche(s)? (problem"
         "|fehler|ergebnis)|dasselbe|auch nicht|genauso",
         "did not work": "(funktioniert|klappt|geht) (immer noch |weiterhin )?(nicht|nichts)",
         "nothing": "es kommt nichts|kam nichts|nichts angekommen",

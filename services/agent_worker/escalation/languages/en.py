@@ -40,6 +40,8 @@ LEXICON = Lexicon(
     negators=r"not|no|never|without|nor|neither|hardly|nothing|nobody|none|cannot|\w+n't"
     r"|dont|didnt|doesnt|isnt|wasnt|cant|wont",
     past=r"was|were|had been|used to be",
+    others=r"(my|his|her|our|their) (cat|dog|son|daughter|husband|wife|partner|kids?|children"
+    r"|child|mum|mom|dad|mother|father|boss|friend|neighbou?r|sister|brother|baby)",
     fillers=frozenset(
         "really very so too at all that even ever a an the be been being am is are was were"
         " feeling getting i i'm im it it's this to just actually any more me you".split()
@@ -77,6 +79,8 @@ LEXICON = Lexicon(
         "|signed into|broke into|stole|took over|reset|ordering|buying|spending|shopping) …"
         " my {credential}",
         "someone changed it": "{intruder} (has |had )?(changed|reset) (it|them|that)",
+        "someone is signing in": "{intruder}('s| is| are| keeps| kept)? (logging|signing|log"
+        "|sign) (in|into|on)",
         "someone signed in": "{intruder} (has |had )?(logged|signed|got|gotten|broke) in",
         "changed, and not by me": ("{credential}( \\w+){0,2} (was|were|has been|have been"
                                    "|got|had been) (changed|updated|reset|modified|accessed"
@@ -133,12 +137,17 @@ LEXICON = Lexicon(
                                "(want|need) (it|that|this|them) (reversed|refunded|removed"
                                "|taken off|waived)"),
         "chargeback": "(file|filing|open|opening|request|do|raise|start) (a )?charge-?back",
+        "purchases on my card I did not make": "(purchases?|payments?|charges?|transactions?"
+        "|orders?) … (on|from|to) my (card|bank|statement|credit card) … i (never|did{nt})"
+        " (make|made|authori[sz]e|authori[sz]ed|buy|bought)",
+        "billed for more than I signed up for": "{charged} (me )?… (when|but|though|although"
+        "|even though) i only",
     },
     frustration={
         "ridiculous": "ridiculous|absurd|unacceptable|outrageous|disgrace(ful)?|pathetic"
         "|appalling|useless|hopeless|incompetent|nightmare|shambles|a scam"
         "|(a|an) (complete |total |absolute |utter |bloody )?(joke|farce)",
-        "fed up": "fed up|sick (and tired )?of|had enough|(losing|lost|run out of) (my )?patience"
+        "fed up": "fed up|(i've|i have) had it (with|up to)|sick (and tired )?of|had enough|(losing|lost|run out of) (my )?patience"
         "|at the end of my tether",
         "angry": "furious|livid|fuming|seething|raging|angry|mad at|pissed|so annoyed|really annoyed|very annoyed",
         "frustrated": "frustrat\\w*(?!\\W*free)",
@@ -161,8 +170,9 @@ LEXICON = Lexicon(
         "|nothing (ever )?works",
     },
     not_a_request=(
-        "^(do|does|did|is|are|will|would|should|must|can|could) … (need|needs|needed|have to"
-        "|has to|required|require|necessary)",
+        "^(do|does|will|would|must|should) (i|we|you|one|someone|somebody|a person|anyone)"
+        " (need|have|has) to|^(is|are) (it|a person|someone|somebody|one|anyone) (needed"
+        "|required|necessary)|^does (someone|somebody|a person|anyone) (need|have) to",
         "(my|his|her|our|their) (\\w+ )?(agent|representative|rep|manager|advisor)"
         "|(i'm|i am|i work as|as) (a|an) (\\w+ )?(agent|representative|rep|operator|advisor)",
         "(are|r) (you|u) ({det} )?(real|human|person|bot|robot|ai)",

@@ -33,6 +33,8 @@ LEXICON = Lexicon(
     },
     negators=r"no|nunca|jamas|ni|nada|nadie|tampoco|sin|ningun|ninguna|ninguno",
     past=r"estaba|estuve|era|fui|estabamos",
+    others=r"(mi|su|tu) (gato|perro|hijo|hija|marido|mujer|esposo|esposa|pareja|niños?|madre"
+    r"|padre|jefe|amigo|amiga|vecino|hermano|hermana)",
     fillers=frozenset(
         "me te se lo la le yo muy tan ya que es esta estoy soy un una el los las de en"
         " realmente".split()
@@ -61,6 +63,9 @@ LEXICON = Lexicon(
         "|conoce|entr\\w*|acced\\w*|modific\\w*) … (mi|mis|la) {credential}",
         "someone changed it": "{intruder} (me )?(la |lo |las |los )?(cambio|ha cambiado|cambiaron"
         "|modifico|ha modificado)",
+        "reset, and not by me": ("(restablec|reset|cambi|modific)\\w* … (contraseña|clave)"
+                                 "|(contraseña|clave) … (restablec|reset|cambi)\\w*",
+                                 "{denial}"),
         "they got into my account": "(me )?(han )?(entrado|entraron|accedido|accedieron"
         "|hackeado|usado|usaron|robado|robaron) (en|a|con)? (mi|la) cuenta",
         "changed, and not by me": ("(cambi\\w*|modific\\w*) (mi|la|el) (contraseña|correo|email"
@@ -113,13 +118,17 @@ LEXICON = Lexicon(
                                "(quiero|que) (me )?(lo|la|los|las) (anulen|devuelvan"
                                "|reembolsen|quiten|retiren)"),
         "chargeback": "(pedir|abrir|hacer|solicitar|iniciar) (un |el )?contracargo",
+        "purchases on my card I did not make": "(compras?|cargos?|pagos?|cobros?) … (en|de) mi"
+        " tarjeta … (no|nunca) (hice|he hecho|realice|autorice)",
+        "billed for more than I signed up for": "(cobr|factur|carg)\\w* … (cuando|aunque|pero)"
+        " (yo )?solo",
     },
     frustration={
         "ridiculous": "vergüenza|el colmo|absurdo|ridiculo|inaceptable|indignante|lamentable|una estafa"
         "|un desastre|que desastre|una tomadura de pelo|un chiste|inutil(es)?|patetico",
-        "fed up": "hart[oa]s?|hasta las narices|hasta el gorro|hasta la coronilla|(se me (esta acabando|acaba|agoto|acabo)|pierdo"
+        "fed up": "no (aguanto|soporto) (mas|a esta|a este|esta|este)|hart[oa]s?|hasta las narices|hasta el gorro|hasta la coronilla|(se me (esta acabando|acaba|agoto|acabo)|pierdo"
         "|perdiendo|perdi) la paciencia|no aguanto mas|ya basta",
-        "angry": "enfadad[oa]|enojad[oa]|furios[oa]|molest[oa] con|cabread[oa]|indignad[oa]",
+        "angry": "enfad\\w*|enoj\\w*|furios[oa]|molest[oa] con|cabread[oa]|indignad[oa]",
         "disappointed": "decepcionad[oa]|decepcion|insatisfech[oa]|descontent[oa]"
         "|no estoy (content[oa]|satisfech[oa])",
         "worst": "peor (servicio|atencion|empresa|experiencia|trato)|(pesimo|horrible|fatal"

@@ -33,6 +33,8 @@ LEXICON = Lexicon(
     },
     negators=r"ne|n'\w*|pas|jamais|aucun\w*|sans|ni|personne|rien",
     past=r"etais|etait|avais|avait|etions",
+    others=r"(mon|ma|son|sa) (chat|chien|fils|fille|mari|femme|conjoint|enfants?|mere|pere"
+    r"|patron|ami|amie|voisin|frere|soeur)",
     fillers=frozenset(
         "je j' j'ai suis est c'est tres vraiment si trop un une le la les de du des me m' moi"
         " vous tu te a ai ete etre plus encore deja bien tout".split()
@@ -66,6 +68,10 @@ LEXICON = Lexicon(
         "|connait|pirate|vole|pris|accede|s'est connecte) … (mon|ma|mes) {credential}"
         "|{intruder} a (mon|ma|mes) {credential}",
         "someone changed it": "{intruder} (l'a|les a) (change|changee|modifie|modifiee)",
+        "reset, and not by me": ("reinitialis\\w* … mot de passe|mot de passe … (reinitialis"
+                                 "|modifi|chang)\\w*", "{denial}"),
+        "someone signs in": "{intruder} se (connecte|connectent|logue) (a|sur|dans) (mon|ma)"
+        " (compte|messagerie)",
         "they got into my account": "(on|quelqu'un|ils) (s'est|se sont|a|ont) (connecte|connectes"
         "|acces|eu acces|accede|pirate|utilise) (a |au |sur |dans )?(mon|ma) (compte"
         "|messagerie|adresse|carte)",
@@ -119,6 +125,10 @@ LEXICON = Lexicon(
         "reverse the charge": ("frais|facture|preleve|debite|paye",
                                "(veux|voudrais|souhaite) (qu'on|que vous) (les|le|la|l')"
                                " (annule|annuliez|rembourse|remboursiez|retire|retiriez)"),
+        "purchases on my card I did not make": "(achats?|paiements?|prelevements?) … (sur|de) ma"
+        " carte … (n'ai|n'avons) (pas|jamais) (fait|faits|effectue|effectues|autorise)",
+        "billed for more than I signed up for": "(facture|preleve|debite)\\w* … (alors que"
+        "|mais) (je )?(n'avais|n'ai) … (qu'\\w+|que)",
         "chargeback": "opposition (bancaire|aupres de ma banque|sur (le|ce) (prelevement"
         "|paiement))|(faire|demander) une retrofacturation",
     },

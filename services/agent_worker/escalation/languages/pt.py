@@ -31,6 +31,8 @@ LEXICON = Lexicon(
     },
     negators=r"nao|nunca|jamais|nem|nada|ninguem|nenhum|nenhuma|sem|n",
     past=r"estava|tava|era|fiquei|estive",
+    others=r"(meu|minha|seu|sua) (gato|cachorro|filho|filha|marido|esposa|mulher|namorad[oa]|mae"
+    r"|pai|chefe|amig[oa]|vizinh[oa]|irmao|irma)",
     fillers=frozenset(
         "eu me estou to ta esta e sou fui muito tao bem ja isso o a um uma de que mais mesmo"
         " no na nos nas do da em"
@@ -47,10 +49,12 @@ LEXICON = Lexicon(
         "served by a person": "(atendid[oa]|atendimento|atender|atenda|atende) (por|com|de)"
         " {human}",
         "call a person": "(chamar|chama|chame) ({det} )?{human}",
+        "send me a person": "(me )?(passa|passe|manda|mande) (um|uma|o|a) {noun}",
         "a person, please": "^(um |uma )?{human}( por favor| pf| pfv| agora| ja)*$",
         "not a bot": "(nao|n) quero (falar|conversar) com ({det} )?{bot}",
         "is there a person": "(tem|ha|existe) (alguem|uma pessoa|algum atendente)( de verdade"
-        "| real)? (com quem|que)|(tem|ha|existe) (alguem|uma pessoa|um humano) (de verdade"
+        "| real)? (com quem (eu )?(possa|posso) (falar|conversar)|que (possa|pode) (me )?(ajudar"
+        "|atender))|(tem|ha|existe) (alguem|uma pessoa|um humano) (de verdade"
         "|real)",
         "call me": "{human} … (pode|podia|poderia|possa) (me )?(ligar|retornar|telefonar)"
         "|(me )?(liguem|ligue|retornem|retorne) (de volta|pra mim)",
@@ -60,10 +64,13 @@ LEXICON = Lexicon(
     account_security={
         "hacked": "hackead[oa]s?|hackearam|invadid[oa]s?|invadiram|clonad[oa]s?|clonaram"
         "|comprometid[oa]s?|sequestrad[oa]",
-        "someone is in my account": "{intruder} … (mudou|trocou|alterou|esta usando|ta usando"
+        "someone is in my account": "{intruder} … (mudou|trocou|alterou|entrando|acessando"
+        "|mexendo|esta usando|ta usando"
         "|usou|usa|sabe|tem|entrou|acessou|invadiu|descobriu) … (meu|minha|a minha|o meu)"
         " {credential}",
         "someone changed it": "{intruder} (o |a )?(mudou|trocou|alterou)",
+        "reset, and not by me": ("redefini\\w* (de |da )?senha|senha … (redefinid|alterad"
+                                 "|trocad)\\w*", "{denial}"),
         "they got into my account": "(entraram|acessaram|invadiram|usaram|mexeram) (na|a|em)"
         " (minha )?conta|(estao|tao) usando (o |a |os )?(meu|minha|meus|minhas) (dados|conta"
         "|cartao|nome)|no meu nome|(mudaram|trocaram|alteraram) (a|minha) (senha|e-mail|email"
@@ -96,6 +103,10 @@ LEXICON = Lexicon(
         " (duas vezes|2 vezes|em dobro|de novo|novamente)|cobranca (duplicada|dupla|em dobro)",
         "a charge I do not recognise": "{charge} … (nao|nunca) (reconheco|autorizei|fiz|pedi"
         "|contratei|solicitei)|nao reconheco (essa|esta|esse|este|a|o|uma|um) {charge}",
+        "purchases on my card I did not make": "(compras?|cobrancas?|pagamentos?) … (no|do)"
+        " (meu )?cartao … (eu )?(nao|nunca) (fiz|realizei|autorizei)",
+        "billed for more than I signed up for": "cobr\\w* … (sendo que|mas|quando|embora)"
+        " (eu )?so",
         "a payment I never authorised": "(nunca|nao) autorizei (esse|este|essa|esta|o|a"
         "|nenhum|nenhuma) (pagamento|cobranca|debito|compra)",
         "dispute a charge": "(quero|vou|preciso|gostaria de|desejo) (contestar|reclamar de"
