@@ -17,9 +17,8 @@ from baton_devtools.escalation_eval.scoring import Outcome
 from emulator.fake_account import CUSTOMER_NUMBER, PHONE_NUMBER
 from libs.contracts.messages import Channel, Route
 from services.agent_worker.agent import Agent, Summarize, TurnContext, TurnTools
-from services.agent_worker.policy_agent import ESCALATION_ATTRIBUTE
+from services.agent_worker.decision import ESCALATION_ATTRIBUTE, EVIDENCE_ATTRIBUTE
 
-EVIDENCE_ATTRIBUTE = f"{ESCALATION_ATTRIBUTE}_evidence"
 ROUTE = Route(channel=Channel.SMS, customer_address=CUSTOMER_NUMBER, agent_address=PHONE_NUMBER)
 
 

@@ -36,8 +36,7 @@ _OTHERS = re.compile(
     r"(?<!\w)(?:" + "|".join(f"(?:{lexicon.others})" for lexicon in LEXICONS) + r")(?!\w)"
 )
 _DEGREE = frozenset(
-    "so really very too such quite tan muy tres vraiment si echt total ganz so muito bem tao de"
-    " en".split()
+    words("so really very too such quite tan muy tres vraiment si echt total ganz muito bem tao de")
 )
 
 
@@ -79,9 +78,12 @@ def _first(
         for match in pattern.finditer(sentence.text):
             if negatable and _negated(lexicon, sentence.text[: match.start()]):
                 continue
-            if trigger is Trigger.ASKED_FOR_HUMAN and has_gap(pattern):
-                if _person_negated(lexicon, sentence.text, match):
-                    continue
+            if (
+                trigger is Trigger.ASKED_FOR_HUMAN
+                and has_gap(pattern)
+                and _person_negated(lexicon, sentence.text, match)
+            ):
+                continue
             if trigger in _TOPICAL and _topic_question(lexicon, sentence.text, match.start()):
                 continue
             if trigger is Trigger.FRUSTRATION and _not_ours(sentence.text[: match.start()]):
@@ -96,7 +98,7 @@ def _any(lexicon: Lexicon, concern: str, text: str) -> bool:
 
 def _negated(lexicon: Lexicon, before: str) -> bool:
     scope = _SCOPE_BREAK.split(before)[-1]
-    meaningful = [word for word in words(scope) if word not in lexicon.fillers]
+    meaningful = [word for word in words(scope) if word not in lexicon.filler_words]
     return any(_NEGATOR.fullmatch(word) for word in meaningful[-2:])
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from services.agent_worker.escalation.triggers import Trigger
 
 
-
 @dataclass(frozen=True)
 class Evidence:
     trigger: Trigger

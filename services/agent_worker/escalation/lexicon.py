@@ -24,7 +24,7 @@ class Lexicon:
     """Word lists for templates: ``{"human": "person|human|agent"}``."""
     negators: str
     """A negating word (a regular expression matched against whole words)."""
-    fillers: frozenset[str]
+    fillers: str
     """Words skipped when looking back for a negator: "I'm not *really* angry"."""
     past: str
     """Past-tense "was": a feeling in the past ("I *was* fed up with my old one") is not now."""
@@ -58,6 +58,10 @@ class Lexicon:
             Trigger.BILLING_DISPUTE: self.compiled(self.billing_dispute),
             Trigger.FRUSTRATION: self.compiled(self.frustration),
         }
+
+    @cached_property
+    def filler_words(self) -> frozenset[str]:
+        return frozenset(self.fillers.split())
 
     @cached_property
     def impatience_rules(self) -> Compiled:

@@ -37,9 +37,9 @@ LEXICON = Lexicon(
     past=r"war|waren|wurde",
     others=r"(mein|meine|sein|seine|ihr|ihre) (katze|hund|sohn|tochter|mann|frau|partner|kinder?"
     r"|mutter|vater|chef|freund|freundin|nachbar|bruder|schwester)",
-    fillers=frozenset(
-        "ich bin ist war wurde habe hab sehr so wirklich total echt gar überhaupt mich mir das"
-        " es der die den dem ein eine einen einem auch ja doch schon bitte sie du".split()
+    fillers=(
+        "ich bin ist war wurde habe hab sehr so wirklich total echt gar überhaupt mich mir "
+        "das es der die den dem ein eine einen einem auch ja doch schon bitte sie du"
     ),
     asked_for_human={
         "talk to a person": "mit ({det} )?{human} … {talk}|{talk} (mit|zu) ({det} )?{human}",
@@ -83,7 +83,8 @@ LEXICON = Lexicon(
         "that was not me": ("das war (nicht ich|ich nicht)|war ich nicht",
                             "anmeld|login|einlogg|bestell|warnung|zugriff"),
         "stolen": "(meine|mein|meinen) (identität|karte|kreditkarte|passwort|daten"
-        "|zugangsdaten|konto) … (gestohlen|geklaut)|(karte|kreditkarte|konto|passwort|zugangsdaten|identität|daten) (wurde|wurden"
+        "|zugangsdaten|konto) … (gestohlen|geklaut)|(karte|kreditkarte|konto|passwort"
+        "|zugangsdaten|identität|daten) (wurde|wurden"
         "|ist|sind) (mir )?(gestohlen|geklaut)|identitätsdiebstahl",
         "phished": ("gefälscht\\w*|phishing|betrug\\w*|fake|aussah wie",
                     "(mein|meine) (passwort|pin|kartendaten|zugangsdaten|daten) …"
@@ -98,7 +99,8 @@ LEXICON = Lexicon(
         "charged twice": "(zweimal|doppelt|2x|erneut|nochmal|noch einmal) (abgebucht|belastet"
         "|berechnet|eingezogen)|doppelte (abbuchung|belastung|zahlung|rechnung)",
         "a charge I do not recognise": "{charge} … (nicht kenne|nicht zuordnen|nicht erklären"
-        "|nicht nachvollziehen|nicht erkenne|nie autorisiert|nicht autorisiert|nie bestellt|nicht bestellt"
+        "|nicht nachvollziehen|nicht erkenne|nie autorisiert|nicht autorisiert|nie bestellt"
+        "|nicht bestellt"
         "|nie genehmigt)",
         "dispute a charge": "(möchte|will|werde) … (reklamieren|anfechten|widersprechen"
         "|beanstanden|zurückbuchen)|(lasse|lass) die (lastschrift|abbuchung|zahlung)"
@@ -124,11 +126,14 @@ LEXICON = Lexicon(
         "chargeback": "rückbuchung (veranlassen|beantragen)|chargeback (beantragen|einleiten)",
     },
     frustration={
-        "ridiculous": "lächerlich|das letzte|unverschämt|saftladen|sauladen|drecksladen|verarsch\\w*|frechheit|zumutung|inakzeptabel|skandal(ös)?"
+        "ridiculous": "lächerlich|das letzte|unverschämt|saftladen|sauladen|drecksladen"
+            "|verarsch\\w*|frechheit|zumutung|inakzeptabel|skandal(ös)?"
         "|armselig|nutzlos|sinnlos|eine katastrophe|katastrophal|ein witz",
-        "fed up": "(nase|schnauze) voll|(echt |total |völlig )?bedient|(reicht|langt) (mir|jetzt)|geduldsfaden|(verliere|verlier)"
+        "fed up": "(nase|schnauze) voll|(echt |total |völlig )?bedient|(reicht|langt) (mir"
+            "|jetzt)|geduldsfaden|(verliere|verlier)"
         " (langsam )?(die|meine) geduld|geduld ist (am ende|zu ende)|(habe|hab) genug",
-        "angry": "(bin|ist) (echt |total |so )?geladen|wütend|stinksauer|stocksauer|sauer|verärgert|zornig|genervt",
+        "angry": "(bin|ist) (echt |total |so )?geladen|wütend|stinksauer|stocksauer|sauer"
+            "|verärgert|zornig|genervt",
         "disappointed": "enttäuscht|enttäuschend|unzufrieden|nicht zufrieden",
         "worst": "schlechteste[nrs]? (service|kundenservice|kundendienst|firma|erfahrung|support)"
         "|(miserabler|mieser|furchtbarer|katastrophaler) (service|kundenservice|kundendienst"
@@ -161,7 +166,8 @@ LEXICON = Lexicon(
         "(wenn|falls|ob) (jemand|mein|meine|ich)",
     ),
     still_unresolved={
-        "still": "immer noch|noch immer|weiterhin|nach wie vor|auch kein\\w*|(das )?gleiche(s)? (problem"
+        "still": "immer noch|noch immer|weiterhin|nach wie vor|auch kein\\w*"
+            "|(das )?gleiche(s)? (problem"
         "|fehler|ergebnis)|dasselbe|auch nicht|genauso",
         "did not work": "(funktioniert|klappt|geht) (immer noch |weiterhin )?(nicht|nichts)",
         "nothing": "es kommt nichts|kam nichts|nichts angekommen",

@@ -42,9 +42,9 @@ LEXICON = Lexicon(
     past=r"was|were|had been|used to be",
     others=r"(my|his|her|our|their) (cat|dog|son|daughter|husband|wife|partner|kids?|children"
     r"|child|mum|mom|dad|mother|father|boss|friend|neighbou?r|sister|brother|baby)",
-    fillers=frozenset(
-        "really very so too at all that even ever a an the be been being am is are was were"
-        " feeling getting i i'm im it it's this to just actually any more me you".split()
+    fillers=(
+        "really very so too at all that even ever a an the be been being am is are was were "
+        "feeling getting i i'm im it it's this to just actually any more me you"
     ),
     asked_for_human={
         "talk to a person": "{talk} (to|with) {person}",
@@ -84,7 +84,8 @@ LEXICON = Lexicon(
         "someone signed in": "{intruder} (has |had )?(logged|signed|got|gotten|broke) in",
         "changed, and not by me": ("{credential}( \\w+){0,2} (was|were|has been|have been"
                                    "|got|had been) (changed|updated|reset|modified|accessed"
-                                   "|used|deleted|swapped|switched|altered)|(orders?|purchases?|stuff|things|items) … (on"
+                                   "|used|deleted|swapped|switched|altered)|(orders?|purchases?"
+                                   "|stuff|things|items) … (on"
                                    "|from|in|with|to) my account|my account … (orders?"
                                    "|purchases?)|(sign|log)(ged)?[ -]?ins? … (from|on)",
                                    "{denial}"),
@@ -123,7 +124,8 @@ LEXICON = Lexicon(
         "|despite) … cancel+(ed|ing|led)?|still (being )?(charged|billed|charging|billing"
         "|taking|debiting)",
         "overcharged": "over-?(charged|billed|charging|billing)|{charged} (me )?… (too much"
-        "|extra|more than|instead of)|(quoted|told|promised|supposed to be|should have been|meant to be) …"
+        "|extra|more than|instead of)|(quoted|told|promised|supposed to be|should have been"
+        "|meant to be) …"
         " (but|and) (you )?(took|charged|billed|debited|have taken)",
         "bill is wrong": "{charge} (is|was|looks|are|were|seems) (wrong|incorrect|not right)"
         "|(wrong|incorrect) (charges?|amounts?|bills?|invoices?|fees?)"
@@ -147,9 +149,11 @@ LEXICON = Lexicon(
         "ridiculous": "ridiculous|absurd|unacceptable|outrageous|disgrace(ful)?|pathetic"
         "|appalling|useless|hopeless|incompetent|nightmare|shambles|a scam"
         "|(a|an) (complete |total |absolute |utter |bloody )?(joke|farce)",
-        "fed up": "fed up|(i've|i have) had it (with|up to)|sick (and tired )?of|had enough|(losing|lost|run out of) (my )?patience"
+        "fed up": "fed up|(i've|i have) had it (with|up to)|sick (and tired )?of|had enough"
+            "|(losing|lost|run out of) (my )?patience"
         "|at the end of my tether",
-        "angry": "furious|livid|fuming|seething|raging|angry|mad at|pissed|so annoyed|really annoyed|very annoyed",
+        "angry": "furious|livid|fuming|seething|raging|angry|mad at|pissed|so annoyed"
+            "|really annoyed|very annoyed",
         "frustrated": "frustrat\\w*(?!\\W*free)",
         "disappointed": "disappoint\\w*|dissatisf\\w*|unhappy|not (happy|satisfied|impressed)",
         "worst": "worst(?! case)|(terrible|horrible|awful|dreadful|rubbish|lousy) (service"
@@ -193,7 +197,8 @@ LEXICON = Lexicon(
         "not sure i understood|(do{nt}|did{nt}) (have|find) (an|any) (answer|information)"
         "|(can't|cannot|couldn't) (help with|answer|find)|having trouble answering",
     ),
-    greeting=("^(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening)|yo)( there| team| all)?$",),
+    greeting=("^(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening)|yo)( there| team"
+    "| all)?$",),
     closing=(
         "thanks|thank you|thx|cheers|that's all|that is all|never ?mind|bye|goodbye|all good"
         "|sorted|that worked|it worked|perfect|got it|no worries|found it",

@@ -35,9 +35,9 @@ LEXICON = Lexicon(
     past=r"estaba|estuve|era|fui|estabamos",
     others=r"(mi|su|tu) (gato|perro|hijo|hija|marido|mujer|esposo|esposa|pareja|niños?|madre"
     r"|padre|jefe|amigo|amiga|vecino|hermano|hermana)",
-    fillers=frozenset(
-        "me te se lo la le yo muy tan ya que es esta estoy soy un una el los las de en"
-        " realmente".split()
+    fillers=(
+        "me te se lo la le yo muy tan ya que es esta estoy soy un una el los las de en "
+        "realmente"
     ),
     asked_for_human={
         "talk to a person": "{talk} con {human}",
@@ -107,7 +107,8 @@ LEXICON = Lexicon(
         "|facturando|cargando)|(cobr\\w+|carg\\w+) … (aunque|a pesar de que|despues de que"
         "|pese a que|despues de|tras) … (cancele|cancelar|cancelarla|di de baja|darme de baja"
         "|anule|la baja)",
-        "overcharged": "(cobr\\w+|carg\\w+|factur\\w+) … (de mas|demasiado|mas de la cuenta)|(eran|era|costaba|debia ser"
+        "overcharged": "(cobr\\w+|carg\\w+|factur\\w+) … (de mas|demasiado|mas de la cuenta)"
+            "|(eran|era|costaba|debia ser"
         "|me dijeron) … (y|pero) (me )?(cargaron|cobraron|han cobrado|han cargado)",
         "bill is wrong": "(factura|cobro|cargo|importe|recibo) (esta|es|viene) (mal|incorrect[oa]"
         "|equivocad[oa]|erróne[oa])|(cobro|cargo|factura|importe) … no es correct[oa]"
@@ -124,9 +125,12 @@ LEXICON = Lexicon(
         " (yo )?solo",
     },
     frustration={
-        "ridiculous": "vergüenza|el colmo|absurdo|ridiculo|inaceptable|indignante|lamentable|una estafa"
+        "ridiculous": "vergüenza|el colmo|absurdo|ridiculo|inaceptable|indignante|lamentable"
+            "|una estafa"
         "|un desastre|que desastre|una tomadura de pelo|un chiste|inutil(es)?|patetico",
-        "fed up": "no (aguanto|soporto) (mas|a esta|a este|esta|este)|hart[oa]s?|hasta las narices|hasta el gorro|hasta la coronilla|(se me (esta acabando|acaba|agoto|acabo)|pierdo"
+        "fed up": "no (aguanto|soporto) (mas|a esta|a este|esta|este)|hart[oa]s?"
+            "|hasta las narices|hasta el gorro|hasta la coronilla|(se me (esta acabando|acaba"
+            "|agoto|acabo)|pierdo"
         "|perdiendo|perdi) la paciencia|no aguanto mas|ya basta",
         "angry": "enfad\\w*|enoj\\w*|furios[oa]|molest[oa] con|cabread[oa]|indignad[oa]",
         "disappointed": "decepcionad[oa]|decepcion|insatisfech[oa]|descontent[oa]"

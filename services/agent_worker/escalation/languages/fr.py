@@ -35,9 +35,9 @@ LEXICON = Lexicon(
     past=r"etais|etait|avais|avait|etions",
     others=r"(mon|ma|son|sa) (chat|chien|fils|fille|mari|femme|conjoint|enfants?|mere|pere"
     r"|patron|ami|amie|voisin|frere|soeur)",
-    fillers=frozenset(
-        "je j' j'ai suis est c'est tres vraiment si trop un une le la les de du des me m' moi"
-        " vous tu te a ai ete etre plus encore deja bien tout".split()
+    fillers=(
+        "je j' j'ai suis est c'est tres vraiment si trop un une le la les de du des me m' moi "
+        "vous tu te a ai ete etre plus encore deja bien tout"
     ),
     asked_for_human={
         "talk to a person": "{talk} (a|au|aux|avec) ({det} )?{human}",
@@ -63,7 +63,7 @@ LEXICON = Lexicon(
         "|m'aider|regler|traiter)",
     },
     account_security={
-        "hacked": "pirat\\w+|hack\\w+|usurp\\w+|pris le controle",
+        "hacked": "pirat(e|ee|es|ees|age)|hacke(e)?s?|usurp\\w+|pris le controle",
         "someone is in my account": "{intruder} (a |l'a )?(change|changee|modifie|utilise"
         "|connait|pirate|vole|pris|accede|s'est connecte) … (mon|ma|mes) {credential}"
         "|{intruder} a (mon|ma|mes) {credential}",
@@ -133,7 +133,8 @@ LEXICON = Lexicon(
         "|paiement))|(faire|demander) une retrofacturation",
     },
     frustration={
-        "ridiculous": "n'importe quoi|le comble|(vous vous|on se|tu te) (moquez|moque|fichez|foutez) de"
+        "ridiculous": "n'importe quoi|le comble|(vous vous|on se|tu te) (moquez|moque|fichez"
+            "|foutez) de"
         " moi|inadmissible|inacceptable|scandaleu\\w*|honteu\\w*"
         "|une honte|lamentable|ridicule|absurde|pathetique|une blague|une arnaque",
         "fed up": "j'en ai (vraiment |tellement |completement )?marre|ras le bol"

@@ -8,7 +8,8 @@ LEXICON = Lexicon(
     language="pt",
     words={
         "det": "um|uma|o|a|os|as|algum|alguma|seu|sua",
-        "noun": "sac|suporte( humano)?|atendentes?|pessoas?|humanos?|ser humano|gerente|supervisor(a)?|operador(a)?"
+        "noun": "sac|suporte( humano)?|atendentes?|pessoas?|humanos?|ser humano|gerente"
+            "|supervisor(a)?|operador(a)?"
         "|alguem(?! mais)|colaborador(a)?|colega|agente|consultor(a)?|responsavel"
         "|funcionari[oa]|atendimento humano|representante|especialista",
         "adj": "de verdade|real|humano|humana|de carne e osso|seu|sua",
@@ -33,10 +34,9 @@ LEXICON = Lexicon(
     past=r"estava|tava|era|fiquei|estive",
     others=r"(meu|minha|seu|sua) (gato|cachorro|filho|filha|marido|esposa|mulher|namorad[oa]|mae"
     r"|pai|chefe|amig[oa]|vizinh[oa]|irmao|irma)",
-    fillers=frozenset(
-        "eu me estou to ta esta e sou fui muito tao bem ja isso o a um uma de que mais mesmo"
-        " no na nos nas do da em"
-        " realmente".split()
+    fillers=(
+        "eu me estou to ta esta e sou fui muito tao bem ja isso o a um uma de que mais mesmo "
+        "no na nos nas do da em realmente"
     ),
     asked_for_human={
         "talk to a person": "{talk} (com|c/|c|pra|para) ({det} )?{human}",
@@ -116,7 +116,8 @@ LEXICON = Lexicon(
         "billed after cancelling": "(continuam|continua|seguem) (cobrando|me cobrando|debitando"
         "|descontando)|(cobr\\w+|debit\\w+) … (mesmo depois|mesmo apos|apesar de|embora"
         "|depois que|depois de|apos) … (cancelei|cancelado|cancelada|cancelar|cancelamento)",
-        "overcharged": "(cobr\\w+|debit\\w+|descont\\w+) … (a mais|demais|a maior)|(era|eram|custava|deveria ser"
+        "overcharged": "(cobr\\w+|debit\\w+|descont\\w+) … (a mais|demais|a maior)|(era|eram"
+            "|custava|deveria ser"
         "|deveria custar) … (e|mas) (me )?(cobraram|cobrou|debitaram|descontaram)",
         "bill is wrong": "(fatura|cobranca|valor|conta|boleto) (esta|veio|ta|e) (errad[oa]"
         "|incorret[oa])|(valor|cobranca) (errad[oa]|incorret[oa])|{charge} … nao (bate|confere"
@@ -128,7 +129,8 @@ LEXICON = Lexicon(
                                "|quero (meu|o) dinheiro de volta"),
     },
     frustration={
-        "ridiculous": "absurdo|passou (dos|do) limites?|ridiculo|inaceitavel|vergonha|lamentavel|palhacada|uma piada"
+        "ridiculous": "absurdo|passou (dos|do) limites?|ridiculo|inaceitavel|vergonha|lamentavel"
+            "|palhacada|uma piada"
         "|um lixo|descaso",
         "fed up": "saco cheio|(perdendo|perdi|acabou|acabando) (a )?(minha )?paciencia"
         "|nao aguento mais|ja deu|cansei",
