@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: up test test-e2e lint unit bench streams docs browser clean
+.PHONY: up test test-e2e lint unit bench eval streams docs browser clean
 
 $(STAMP): pyproject.toml devtools/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ test-e2e: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m baton_devtools.bench
+
+# Escalation decisions on the labelled set (and the model's, when OPENAI_API_KEY is set).
+eval: $(STAMP)
+	$(BIN)/python -m baton_devtools.escalation_eval
 
 streams: $(STAMP)
 	$(BIN)/baton streams init

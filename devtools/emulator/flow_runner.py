@@ -40,6 +40,7 @@ from emulator.taskrouter import channel_name, create_task
 TWILIO_DOMAIN = ".twilio.com"
 MAX_STEPS = 50
 
+
 def to_json(value: Any) -> str:
     """Studio's ``to_json`` filter; a missing value is ``null``."""
     return json.dumps(None if isinstance(value, Undefined) else value, separators=(",", ":"))

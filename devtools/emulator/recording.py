@@ -28,6 +28,8 @@ app never sees (neither recorded nor given the faults queued for the app)."""
 
 def from_studio(scope: Scope) -> bool:
     return STUDIO_HEADER in Headers(scope=scope)
+
+
 _HIDDEN_HEADERS = {"authorization", "cookie"}
 
 

@@ -1,19 +1,22 @@
-"""A guardrail beside the model: the non-negotiable escalations do not depend on its judgement.
+"""A guardrail beside the model: clear escalations do not depend on its judgement.
 
-Account security, billing disputes and an explicit request for a human are checked on the
-customer's words before the model runs. When one applies, the policy hands off through the
-same tool and says goodbye itself; the model never sees the turn, so no prompt ("ignore
-your rules") can talk it out of the handoff. Every other turn goes to the model, which
-follows the same rules from its system prompt.
+Before the model runs, the guardrail assesses the turn with the policy's rules (the
+customer's words and the conversation before them). When it finds a clear trigger it
+hands off through the same tool and says goodbye itself; the model never sees the turn, so
+no prompt ("ignore your rules") can talk it out of the handoff. Every other turn goes to
+the model, whose own call of the handoff tool is honoured: the guardrail only adds what
+triggered it (read from the model's reason) to the task's attributes and the span.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from services.agent_worker.agent import Agent, TurnContext, TurnTools
-from services.agent_worker.escalation import NON_NEGOTIABLE, detect
+from services.agent_worker.agent import Agent, Handoff, HandoffAnswer, TurnContext, TurnTools
+from services.agent_worker.decision import Decision, Source
+from services.agent_worker.escalation import assess
 from services.agent_worker.policy_agent import escalate, speak
 from services.agent_worker.tac.handoff import TAC, ConversationSession
 
@@ -25,11 +28,37 @@ class GuardedAgent:
         self._attributes = dict(attributes or {})
 
     async def respond(self, turn: TurnContext, tools: TurnTools) -> AsyncIterator[str]:
-        trigger = detect(turn.text, NON_NEGOTIABLE)
-        if trigger is None:
-            async for token in self._inner.respond(turn, tools):
+        evidence = assess(turn.text, turn.history)
+        if evidence is None:
+            async for token in self._inner.respond(turn, annotated(tools)):
                 yield token
             return
         session = ConversationSession.from_turn(turn, tools)
-        for token in speak(await escalate(self._tac, session, trigger, self._attributes)):
+        reply = await escalate(self._tac, session, evidence, self._attributes, Source.GUARDRAIL)
+        for token in speak(reply):
             yield token
+
+
+@dataclass(frozen=True)
+class ModelDecidedHandoff:
+    """The turn's handoff, with the model's own call recorded as its decision."""
+
+    inner: Handoff
+
+    async def request(
+        self, reason: str, attributes: Mapping[str, Any] | None = None
+    ) -> HandoffAnswer:
+        decision = Decision.by_model(reason)
+        decision.record()
+        return await self.inner.request(
+            reason, {**(attributes or {}), **decision.task_attributes()}
+        )
+
+    @property
+    def initiated(self) -> bool:
+        return self.inner.initiated
+
+
+def annotated(tools: TurnTools) -> TurnTools:
+    """The turn's tools, with the model's handoff recorded as its decision."""
+    return TurnTools(handoff=ModelDecidedHandoff(tools.handoff), voice=tools.voice)

@@ -1,23 +1,29 @@
 """The embedded policy agent: deterministic answers and escalation, no model needed.
 
-It is the agent of ``make up`` without ``OPENAI_API_KEY`` and of the tests. It answers from
-the FAQ and escalates on the triggers of Twilio's handoff guide through the same handoff
-tool the model uses, so both paths produce the same events.
-
-"Unresolved after two attempts": the agent's previous two answers were both fallbacks (no
-FAQ match) and the customer writes again with neither an FAQ topic, a greeting nor a
-thank-you. A greeting or an answered question is not an attempt.
+It is the agent of ``make up`` without ``OPENAI_API_KEY`` and of the tests. It escalates
+on the triggers of Twilio's handoff guide (``escalation.assess``) through the same handoff
+tool the model uses, so both paths produce the same events, and otherwise answers from the
+FAQ. After two fallbacks a question the FAQ answers is answered, not escalated.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
-from libs.contracts.messages import TranscriptLine
 from services.agent_worker.agent import HandoffStatus, TurnContext, TurnTools
-from services.agent_worker.escalation import Trigger, detect, normalize
+from services.agent_worker.decision import ESCALATION_ATTRIBUTE as ESCALATION_ATTRIBUTE
+from services.agent_worker.decision import Decision, Source
+from services.agent_worker.escalation import (
+    NON_ANSWERS_RULE,
+    Evidence,
+    Trigger,
+    assess,
+    is_closing,
+    is_greeting,
+    non_answers,
+)
 from services.agent_worker.knowledge import DEFAULT_FAQ as DEFAULT_FAQ
 from services.agent_worker.knowledge import Faq
 from services.agent_worker.tac.handoff import TAC, ConversationSession, create_studio_handoff_tool
@@ -39,30 +45,24 @@ ALREADY_HANDING_OFF = "You're already on your way to a member of our team."
 HANDOFF_FAILED = (
     "I'm sorry, I couldn't reach a member of our team just now. I'm still here to help."
 )
-ESCALATION_ATTRIBUTE = "escalation"
-"""Routing attribute naming the trigger, so Flex can route security to its own queue."""
-
-_GREETING = re.compile(
-    r"^(?:hi|hello|hey|hiya|good\s+(?:morning|afternoon|evening))(?:\s+there)?[\s!.,]*$"
-)
-_CLOSING = re.compile(
-    r"\b(?:thanks|thank\s+you|thx|that's\s+all|that\s+is\s+all|never\s*mind|nevermind|"
-    r"bye|goodbye|all\s+good|sorted)\b"
-)
-_STILL_STUCK = re.compile(r"\b(?:still|but|not)\b|n't\b")
 
 
 async def escalate(
-    tac: TAC, session: ConversationSession, trigger: Trigger, attributes: dict[str, Any]
+    tac: TAC,
+    session: ConversationSession,
+    evidence: Evidence,
+    attributes: dict[str, Any],
+    source: Source,
 ) -> str:
     """Call the handoff tool as the model would; the reply tells the customer what happened."""
-    tool = create_studio_handoff_tool(
-        tac, session, {**attributes, ESCALATION_ATTRIBUTE: trigger.value}
-    )
-    result = await tool(reason=trigger.reason)
+    decision = Decision.of(evidence, source)
+    decision.record()
+    tool = create_studio_handoff_tool(tac, session, {**attributes, **decision.task_attributes()})
+    result = await tool(reason=evidence.trigger.reason)
     status = HandoffStatus(result["status"]) if isinstance(result, dict) else HandoffStatus.FAILED
     if status is HandoffStatus.INITIATED:
-        return SECURE_HANDOFF_GOODBYE if trigger is Trigger.ACCOUNT_SECURITY else HANDOFF_GOODBYE
+        secure = evidence.trigger is Trigger.ACCOUNT_SECURITY
+        return SECURE_HANDOFF_GOODBYE if secure else HANDOFF_GOODBYE
     if status is HandoffStatus.ALREADY_REQUESTED:
         return ALREADY_HANDING_OFF
     return HANDOFF_FAILED
@@ -71,18 +71,6 @@ async def escalate(
 def speak(reply: str) -> list[str]:
     """A reply as the word tokens an agent streams."""
     return re.findall(r"\S+\s*", reply)
-
-
-def failed_attempts(history: Sequence[TranscriptLine]) -> int:
-    """How many of the agent's latest answers in a row were fallbacks."""
-    count = 0
-    for line in reversed(history):
-        if line.role != "agent":
-            continue
-        if line.text not in FALLBACKS:
-            break
-        count += 1
-    return count
 
 
 class PolicyAgent:
@@ -99,19 +87,19 @@ class PolicyAgent:
             yield token
 
     async def _decide(self, turn: TurnContext, tools: TurnTools) -> str:
-        session = ConversationSession.from_turn(turn, tools)
-        trigger = detect(turn.text)
-        if trigger is not None:
-            return await escalate(self._tac, session, trigger, self._attributes)
+        evidence = assess(turn.text, turn.history)
+        if evidence is not None and not self._answers_instead(evidence, turn.text):
+            session = ConversationSession.from_turn(turn, tools)
+            return await escalate(self._tac, session, evidence, self._attributes, Source.POLICY)
         entry = self._faq.match(turn.text)
         if entry is not None:
             return entry.answer
-        text = normalize(turn.text).strip()
-        if _GREETING.match(text):
+        if is_greeting(turn.text):
             return GREETING
-        if _CLOSING.search(text) and not _STILL_STUCK.search(text):
+        if is_closing(turn.text):
             return CLOSING
-        attempts = failed_attempts(turn.history)
-        if attempts >= len(FALLBACKS):
-            return await escalate(self._tac, session, Trigger.UNRESOLVED, self._attributes)
-        return FALLBACKS[attempts]
+        return FALLBACKS[min(non_answers(turn.history), len(FALLBACKS) - 1)]
+
+    def _answers_instead(self, evidence: Evidence, text: str) -> bool:
+        """After two fallbacks, a question the FAQ answers gets its answer."""
+        return evidence.rule == NON_ANSWERS_RULE and self._faq.match(text) is not None

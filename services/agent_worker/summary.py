@@ -68,17 +68,34 @@ def customer_issue(history: Sequence[TranscriptLine], latest: str) -> str:
 
 
 def extractive_summary(history: Sequence[TranscriptLine], latest: str, reason: str) -> str:
-    """The customer's issue and latest words, the handoff reason, how far the AI got."""
+    """The customer's issue, why they are handed over, what the AI tried, their last words.
+
+    What the AI tried (its latest replies, most recent last) gets the room the other parts
+    leave, so the summary stays within :data:`SUMMARY_LIMIT`.
+    """
     issue = " ".join(customer_issue(history, latest).split())
-    parts = [f"Issue: {clip(issue, 200)}"]
+    head = [f"Issue: {clip(issue, 160)}", f"Handoff reason: {clip(reason, 80)}"]
     latest = " ".join(latest.split())
-    if latest and latest != issue:
-        parts.append(f"Latest: {clip(latest, 140)}")
-    parts.append(f"Handoff reason: {clip(reason, 100)}")
-    replies = sum(1 for line in history if line.role == "agent")
-    if replies:
-        parts.append(f"AI replies before handoff: {replies}")
-    return fit_summary(" | ".join(parts))
+    tail = [f"Latest: {clip(latest, 120)}"] if latest and latest != issue else []
+    replies = [line.text for line in history if line.role == "agent"]
+    if not replies:
+        return fit_summary(" | ".join(head + tail))
+    label = f"AI tried ({len(replies)} {'reply' if len(replies) == 1 else 'replies'}): "
+    room = SUMMARY_LIMIT - len(" | ".join([*head, *tail, label]))
+    recent = _distinct(replies)[-TRIED_REPLIES:]
+    each = max(20, room // len(recent) - 3)
+    tried = label + " / ".join(f'"{clip(reply, each)}"' for reply in recent)
+    return fit_summary(" | ".join([*head, tried, *tail]))
+
+
+TRIED_REPLIES = 2
+"""How many of the AI's latest replies the extractive summary quotes."""
+
+
+def _distinct(replies: Sequence[str]) -> list[str]:
+    """The replies in order, a repeated reply kept at its latest place."""
+    latest = {" ".join(reply.split()): index for index, reply in enumerate(replies)}
+    return [reply for reply, _ in sorted(latest.items(), key=lambda item: item[1])]
 
 
 def transcript_text(history: Sequence[TranscriptLine], latest: str, lines: int) -> str:

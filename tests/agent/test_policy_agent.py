@@ -1,9 +1,14 @@
-"""The policy agent escalates on the guide's four triggers, and not on near-misses."""
+"""The policy agent escalates on the guide's four triggers, and not on near-misses.
+
+The evaluation set (``make eval``, ``test_escalation_eval.py``) measures the rules at scale;
+these cases pin the agent's behaviour around them.
+"""
 
 from __future__ import annotations
 
 import pytest
 
+from services.agent_worker.decision import EVIDENCE_ATTRIBUTE
 from services.agent_worker.escalation import Trigger, detect
 from services.agent_worker.knowledge import DEFAULT_FAQ, Faq
 from services.agent_worker.policy_agent import (
@@ -48,7 +53,7 @@ ESCALATE = {
     Trigger.FRUSTRATION: [
         "This is ridiculous",
         "I'm so frustrated",
-        "that didn't help at all",
+        "I'm fed up with this service",
         "I'm really disappointed with the service",
         "this is a waste of my time",
         "I can't believe how useless this is",
@@ -88,9 +93,30 @@ async def test_each_trigger_escalates(trigger: Trigger, text: str) -> None:
     [(reason, attributes)] = handoff.calls
     assert reason == trigger.reason
     assert attributes[ESCALATION_ATTRIBUTE] == trigger.value
+    assert attributes[EVIDENCE_ATTRIBUTE].startswith("en: "), "the rule that decided"
     goodbye = SECURE_HANDOFF_GOODBYE if trigger is Trigger.ACCOUNT_SECURITY else HANDOFF_GOODBYE
     assert "".join(tokens) == goodbye
     assert len(tokens) > 1, "the reply is streamed word by word"
+
+
+@pytest.mark.parametrize(
+    ("text", "trigger", "evidence"),
+    [
+        ("Necesito hablar con una persona", Trigger.ASKED_FOR_HUMAN, 'es: talk to a person: "'),
+        ("je veux parler à un humain", Trigger.ASKED_FOR_HUMAN, 'fr: talk to a person: "'),
+        ("Mein Konto wurde gehackt", Trigger.ACCOUNT_SECURITY, 'de: hacked: "gehackt"'),
+        ("Fui cobrado duas vezes", Trigger.BILLING_DISPUTE, "pt: charged twice"),
+        ("Estoy harta de su servicio", Trigger.FRUSTRATION, 'es: fed up: "harta"'),
+    ],
+)
+async def test_other_languages_escalate_with_their_evidence(
+    text: str, trigger: Trigger, evidence: str
+) -> None:
+    handoff = FakeHandoff()
+    await reply(PolicyAgent(tac()), turn(text), handoff.tools())
+    [(reason, attributes)] = handoff.calls
+    assert reason == trigger.reason
+    assert attributes[EVIDENCE_ATTRIBUTE].startswith(evidence)
 
 
 @pytest.mark.parametrize("text", NEAR_MISSES)
@@ -146,6 +172,33 @@ async def test_two_fallbacks_then_no_issue_does_not_escalate(text: str, expected
     tokens = await reply(PolicyAgent(tac()), turn(text, history), handoff.tools())
     assert "".join(tokens) == expected
     assert handoff.calls == []
+
+
+async def test_a_goodbye_in_any_language_after_two_fallbacks_is_not_escalated() -> None:
+    history = lines(
+        ("customer", "mi cafetera hace ruido"),
+        ("agent", FALLBACKS[0]),
+        ("customer", "al calentar"),
+        ("agent", FALLBACKS[1]),
+    )
+    handoff = FakeHandoff()
+    text = "bueno, da igual, ya lo encontré. gracias"
+    tokens = await reply(PolicyAgent(tac()), turn(text, history), handoff.tools())
+    assert "".join(tokens) == CLOSING and handoff.calls == []
+
+
+async def test_still_unresolved_after_two_answers_is_escalated() -> None:
+    history = lines(
+        ("customer", "how do I reset my password"),
+        ("agent", DEFAULT_FAQ["password"]),
+        ("customer", "there's no forgot password link"),
+        ("agent", "It is under the sign-in button."),
+    )
+    handoff = FakeHandoff()
+    await reply(PolicyAgent(tac()), turn("still can't find it", history), handoff.tools())
+    [(reason, attributes)] = handoff.calls
+    assert reason == Trigger.UNRESOLVED.reason
+    assert attributes[EVIDENCE_ATTRIBUTE].startswith("still unresolved after two answers")
 
 
 async def test_an_answer_between_fallbacks_resets_the_count() -> None:

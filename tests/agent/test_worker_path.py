@@ -77,7 +77,10 @@ async def test_the_model_hands_off_with_its_reason_and_a_summary(
     )
     assert request.reason == "damaged parcel, replacement needed today"
     assert request.summary == SUMMARY
-    assert request.attributes == {}
+    assert request.attributes == {
+        "escalation": "model_decision",
+        "escalation_evidence": 'model: handoff tool: "damaged parcel, replacement needed today"',
+    }
     assert request.route == SMS_ROUTE and request.epoch == 0
     assert request.transcript[-1].text.startswith("My parcel 5512")
 
@@ -112,4 +115,7 @@ async def test_one_handoff_per_episode_and_no_model_routing(
     )
     assert len(requests) == 1
     assert requests[0].reason == "customer asked"
-    assert requests[0].attributes == {}, "the model's priority never reaches routing"
+    assert requests[0].attributes == {
+        "escalation": "model_decision",
+        "escalation_evidence": 'model: handoff tool: "customer asked"',
+    }, "the model's priority never reaches routing"
