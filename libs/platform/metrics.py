@@ -35,6 +35,8 @@ OVERHEAD_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 """Seconds, for Baton's own share of a hop (storing a prompt): milliseconds matter."""
 QUEUE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 """Seconds a message waited in JetStream before a handler took it."""
+REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
+"""Seconds, for an HTTP request served or made (webhooks, Twilio's REST API)."""
 
 _meter = metrics.get_meter("baton")
 

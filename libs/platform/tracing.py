@@ -14,6 +14,11 @@ hands the span to each exporter:
 - whatever :func:`spans_exported_to` attaches (tests use an in-memory exporter).
 
 Without any exporter spans are still created, so ``traceparent`` travels on every hop.
+HTTP spans follow the stable HTTP semantic conventions (``http.request.method``,
+``url.full``, ``http.response.status_code``); an outbound request that names its operation
+(:data:`OPERATION_EXTENSION`, as every Twilio call does) is named after it:
+``studio.execution.create`` rather than a bare ``POST``. Every resource carries
+``service.version`` and ``deployment.environment.name``.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from fastapi import FastAPI
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor, RequestInfo
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor, TracerProvider
@@ -43,6 +48,7 @@ from opentelemetry.trace import Link, SpanKind, Status, Tracer
 from opentelemetry.util._decorator import _agnosticcontextmanager
 from opentelemetry.util.types import Attributes, AttributeValue
 
+from libs.platform.build_info import deployment_environment, version
 from libs.platform.redaction import mask_phone_numbers
 from libs.platform.span_files import SpanFileExporter
 
@@ -50,6 +56,10 @@ TRACE_DIR_VARIABLE = "BATON_TRACE_DIR"
 """Where each process appends its finished spans as JSON lines (read by ``baton trace``)."""
 
 HTTP_EXCLUDED_URLS = "healthz,readyz,metrics"
+OPERATION_EXTENSION = "baton.operation"
+"""An ``httpx`` request extension: the operation a request performs, its client span's name."""
+OPERATION_ATTRIBUTE = "baton.operation"
+SEMCONV_OPT_IN = "OTEL_SEMCONV_STABILITY_OPT_IN"
 # --- The process-wide span pipeline ------------------------------------------------------
 
 _ENCODED_PLUS = re.compile(r"%2[Bb](?=\d)")
@@ -158,7 +168,16 @@ def _otlp_metrics_enabled() -> bool:
 
 
 def _resource(service_name: str) -> Resource:
-    return Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)})
+    """Name, version and environment; ``OTEL_RESOURCE_ATTRIBUTES`` may set the environment."""
+    resource = Resource.create(
+        {
+            "service.name": os.environ.get("OTEL_SERVICE_NAME", service_name),
+            "service.version": version(),
+        }
+    )
+    environment = deployment_environment(resource.attributes)
+    named = {"deployment.environment.name": environment, "deployment.environment": environment}
+    return resource.merge(Resource(named))
 
 
 def _process_pipeline(service_name: str) -> SpanPipeline:
@@ -166,6 +185,8 @@ def _process_pipeline(service_name: str) -> SpanPipeline:
     global _pipeline
     if _pipeline is not None:
         return _pipeline
+    # Before any instrumentation reads it: stable HTTP attribute names only.
+    os.environ.setdefault(SEMCONV_OPT_IN, "http")
     pipeline = SpanPipeline()
     if _otlp_traces_enabled():
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -308,8 +329,18 @@ def configure_tracing(service_name: str, *extra: SpanProcessor) -> TracerProvide
         trace.set_tracer_provider(shared)
         instrumentor = HTTPXClientInstrumentor()
         if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument(tracer_provider=shared)
+            instrumentor.instrument(
+                tracer_provider=shared, async_request_hook=_name_after_operation
+            )
     return provider
+
+
+async def _name_after_operation(span: trace.Span, request: RequestInfo) -> None:
+    """A request that names its operation gets a span of that name, not a bare ``POST``."""
+    operation = (request.extensions or {}).get(OPERATION_EXTENSION)
+    if isinstance(operation, str) and span.is_recording():
+        span.update_name(operation)
+        span.set_attribute(OPERATION_ATTRIBUTE, operation)
 
 
 def service_tracer(service_name: str) -> Tracer:
