@@ -7,10 +7,21 @@ from functools import cache
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.util.types import AttributeValue
+
+from libs.platform.metrics import Gauge
 
 DEFAULT_ENVIRONMENT = "development"
 """``deployment.environment.name`` when ``OTEL_RESOURCE_ATTRIBUTES`` names none."""
+
+BUILD_INFO = Gauge(
+    "baton_build_info",
+    "1 for every running Baton service: its name, version and environment (absent: it is down).",
+    otel_name="baton.build.info",
+    labels=("service", "version", "environment"),
+)
+METRICS = (BUILD_INFO,)
 
 
 @cache
@@ -29,3 +40,9 @@ def deployment_environment(attributes: Mapping[str, AttributeValue]) -> str:
         if isinstance(value, str) and value:
             return value
     return DEFAULT_ENVIRONMENT
+
+
+def announce_build(service_name: str) -> None:
+    """``baton_build_info{service=…} 1``: what the "service absent" alert looks for."""
+    environment = deployment_environment(Resource.create().attributes)
+    BUILD_INFO.set(1, service=service_name, version=version(), environment=environment)

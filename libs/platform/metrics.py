@@ -172,11 +172,35 @@ NATS_CONSUMER_ACK_PENDING = Gauge(
     otel_name="baton.nats.consumer.unacked",
     labels=("stream", "consumer"),
 )
+NATS_CONSUMER_REDELIVERED = Gauge(
+    "baton_nats_consumer_redelivered",
+    "Messages of the durable consumer delivered more than once and not yet acknowledged.",
+    otel_name="baton.nats.consumer.redelivered",
+    labels=("stream", "consumer"),
+)
 NATS_STREAM_MESSAGES = Gauge(
     "baton_nats_stream_messages",
-    "Messages held by a stream (sampled for the dead-letter stream).",
+    "Messages held by a stream.",
     otel_name="baton.nats.stream.size",
     labels=("stream",),
+)
+NATS_STREAM_BYTES = Gauge(
+    "baton_nats_stream_bytes",
+    "Bytes held by a stream.",
+    otel_name="baton.nats.stream.bytes",
+    labels=("stream",),
+)
+NATS_STREAM_FULLNESS = Gauge(
+    "baton_nats_stream_fullness_ratio",
+    "How full a stream is against its tightest limit (bytes or messages); at 1 the oldest "
+    "messages are discarded.",
+    otel_name="baton.nats.stream.fullness",
+    labels=("stream",),
+)
+NATS_CONNECTED = Gauge(
+    "baton_nats_connected",
+    "1 while this process is connected to NATS, 0 while it is not (read at every scrape).",
+    otel_name="baton.nats.connected",
 )
 
 NATS_METRICS = (
@@ -184,7 +208,11 @@ NATS_METRICS = (
     NATS_SETTLED,
     NATS_CONSUMER_PENDING,
     NATS_CONSUMER_ACK_PENDING,
+    NATS_CONSUMER_REDELIVERED,
     NATS_STREAM_MESSAGES,
+    NATS_STREAM_BYTES,
+    NATS_STREAM_FULLNESS,
+    NATS_CONNECTED,
 )
 """Recorded by every service that consumes from JetStream."""
 

@@ -48,8 +48,9 @@ from opentelemetry.trace import Link, SpanKind, Status, Tracer
 from opentelemetry.util._decorator import _agnosticcontextmanager
 from opentelemetry.util.types import Attributes, AttributeValue
 
-from libs.platform.build_info import deployment_environment, version
+from libs.platform.build_info import announce_build, deployment_environment, version
 from libs.platform.redaction import mask_phone_numbers
+from libs.platform.request_metrics import RequestMetrics
 from libs.platform.span_files import SpanFileExporter
 
 TRACE_DIR_VARIABLE = "BATON_TRACE_DIR"
@@ -386,9 +387,18 @@ def instrument_app(
     *,
     log_sensitive: bool = False,
     excluded_urls: str = HTTP_EXCLUDED_URLS,
+    request_metrics: bool = True,
 ) -> None:
-    """A server span per request and per WebSocket connection (not per frame); probes skipped."""
+    """A server span per request and per WebSocket connection (not per frame); probes skipped.
+
+    With ``request_metrics`` every request is also measured by route and status
+    (:class:`~libs.platform.request_metrics.RequestMetrics`), and ``baton_build_info`` names
+    the service on ``/metrics``.
+    """
     set_sensitive_spans(log_sensitive, service_name)
+    if request_metrics:
+        app.add_middleware(RequestMetrics)
+        announce_build(service_name)
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=configure_tracing(service_name),
