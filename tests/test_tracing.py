@@ -295,4 +295,6 @@ def test_the_trace_store_reads_files_being_written(tmp_path: Path) -> None:
     assert first.split() == ["0.0", "2.0", "handoff-dispatcher", "handoff.dispatch"]
     assert second.split()[:2] == ["0.5", "2.0"]
     assert second.index("handoff-dispatcher") > first.index("handoff-dispatcher"), "indented"
-    assert timelines("CA2", tmp_path).startswith("no spans name CA2")
+    missing = timelines("CA2", tmp_path)
+    assert missing.startswith(f"No spans name CA2: {tmp_path} holds 2 span file(s)")
+    assert "BATON_TRACE_DIR" in missing and "baton up" in missing, "how to record spans"

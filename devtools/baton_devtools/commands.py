@@ -112,7 +112,7 @@ def register(commands: Any) -> None:
     emulator = commands.add_parser("emulator", help="run the Twilio emulator and agent desktop")
     emulator.add_argument("--host", default="127.0.0.1", help="address to listen on")
     emulator.add_argument("--port", type=int, default=EMULATOR_PORT, help="HTTP port")
-    emulator.set_defaults(handler=_emulator, serves=True)
+    emulator.set_defaults(handler=_emulator, serves=True, service="twilio-emulator")
 
     sms = commands.add_parser("sms", help="text the local stack and print the replies")
     sms.add_argument("text", help="what the customer texts")

@@ -18,7 +18,7 @@ DEFAULT_ENVIRONMENT = "development"
 BUILD_INFO = Gauge(
     "baton_build_info",
     "1 for every running Baton service: its name, version and environment (absent: it is down).",
-    otel_name="baton.build.info",
+    otel_name="baton.service.build",
     labels=("service", "version", "environment"),
 )
 METRICS = (BUILD_INFO,)

@@ -20,6 +20,7 @@ from typing import Literal, TextIO
 
 from opentelemetry import trace
 from opentelemetry.trace import format_span_id, format_trace_id
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 LogFormat = Literal["auto", "json", "text"]
@@ -55,18 +56,10 @@ def json_formatter() -> logging.Formatter:
         "{levelname}{name}{message}",
         style="{",
         rename_fields={"levelname": "level", "name": "logger"},
-        reserved_attrs=[*_RESERVED, "trace_suffix"],
+        reserved_attrs=[*RESERVED_ATTRS, "taskName", "trace_suffix", "color_message"],
         timestamp="time",
         json_ensure_ascii=False,
     )
-
-
-_RESERVED = (
-    "args", "asctime", "created", "exc_text", "filename", "funcName", "levelno", "lineno",
-    "module", "msecs", "msg", "pathname", "process", "processName", "relativeCreated",
-    "stack_info", "thread", "threadName", "taskName",
-)  # fmt: skip
-"""LogRecord attributes that are not worth a JSON field (the rest, and extras, are)."""
 
 
 def uses_json(log_format: LogFormat, stream: TextIO) -> bool:

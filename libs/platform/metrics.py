@@ -175,7 +175,7 @@ NATS_CONSUMER_ACK_PENDING = Gauge(
 NATS_CONSUMER_REDELIVERED = Gauge(
     "baton_nats_consumer_redelivered",
     "Messages of the durable consumer delivered more than once and not yet acknowledged.",
-    otel_name="baton.nats.consumer.redelivered",
+    otel_name="baton.nats.consumer.redeliveries",
     labels=("stream", "consumer"),
 )
 NATS_STREAM_MESSAGES = Gauge(
@@ -187,7 +187,7 @@ NATS_STREAM_MESSAGES = Gauge(
 NATS_STREAM_BYTES = Gauge(
     "baton_nats_stream_bytes",
     "Bytes held by a stream.",
-    otel_name="baton.nats.stream.bytes",
+    otel_name="baton.nats.stream.usage",
     labels=("stream",),
 )
 NATS_STREAM_FULLNESS = Gauge(
@@ -200,7 +200,7 @@ NATS_STREAM_FULLNESS = Gauge(
 NATS_CONNECTED = Gauge(
     "baton_nats_connected",
     "1 while this process is connected to NATS, 0 while it is not (read at every scrape).",
-    otel_name="baton.nats.connected",
+    otel_name="baton.nats.connection.up",
 )
 
 NATS_METRICS = (
