@@ -35,7 +35,7 @@ MODEL_REQUEST_TIME = Histogram(
 MODEL_TOKENS = Counter(
     "baton_model_tokens",
     "Tokens the model read (`input`) and wrote (`output`), as its API reported them.",
-    otel_name="baton.model.tokens",
+    otel_name="baton.model.token.usage",
     labels=("operation", "model", "type"),
 )
 METRICS = (MODEL_REQUEST_TIME, MODEL_TOKENS)

@@ -32,7 +32,7 @@ HTTP_REQUEST_TIME = Histogram(
 SIGNATURE_REJECTIONS = Counter(
     "baton_webhook_signature_rejections",
     "Webhooks and WebSocket upgrades refused because X-Twilio-Signature did not match.",
-    otel_name="baton.webhook.signature.rejections",
+    otel_name="baton.webhook.signature.rejected",
     labels=("route", "reason"),
 )
 METRICS = (HTTP_REQUEST_TIME, SIGNATURE_REJECTIONS)
