@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: up test lint unit bench streams docs browser clean
+.PHONY: up test lint unit bench streams docs monitoring browser clean
 
 $(STAMP): pyproject.toml devtools/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,5 +39,9 @@ streams: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .baton
 
-docs: $(STAMP)
+docs: $(STAMP) monitoring
 	$(BIN)/python -m baton_devtools.readme_sync
+
+# The monitoring component's PrometheusRule and dashboard ConfigMap, from deploy/observability/.
+monitoring: $(STAMP)
+	$(BIN)/python -m baton_devtools.monitoring_sync
