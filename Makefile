@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: up test lint unit bench streams docs monitoring browser clean
+.PHONY: up test lint unit bench streams docs monitoring browser promtool clean
 
 $(STAMP): pyproject.toml devtools/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,11 +17,15 @@ $(STAMP): pyproject.toml devtools/pyproject.toml
 up: $(STAMP)
 	$(BIN)/baton up
 
-test: $(STAMP) browser lint unit
+test: $(STAMP) browser promtool lint unit
 
 # Headless Chromium for the agent-desktop test (Debian's package; Playwright drives it).
 browser:
 	test -x $(CHROMIUM) || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium) || echo "chromium unavailable: the browser test will be skipped"
+
+# promtool (Debian's prometheus package) checks the alert rules and runs their unit tests.
+promtool:
+	command -v promtool || (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus) || echo "promtool unavailable: the alert rule tests will be skipped"
 
 lint: $(STAMP)
 	$(BIN)/ruff check baton libs services devtools tests
