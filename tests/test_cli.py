@@ -3,6 +3,7 @@ words, where ``baton trace`` looked, and a ``baton up`` that checks what it star
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -14,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -233,6 +235,20 @@ class Output:
         return self.seen
 
 
+async def first_desktop_task(client: httpx.AsyncClient, emulator: str) -> dict[str, Any]:
+    """The desktop's first task once its trace has reached the span files (written every 0.5 s)."""
+    deadline = time.monotonic() + 15
+    while True:
+        tasks = (await client.get(f"{emulator}/_emulator/desktop/tasks")).json()["tasks"]
+        if tasks and tasks[0].get("traceUrl"):
+            page = await client.get(tasks[0]["traceUrl"])
+            if page.status_code == 200 and "studio.execution.create" in page.text:
+                task: dict[str, Any] = tasks[0]
+                return task
+        assert time.monotonic() < deadline, f"no task with a viewable trace: {tasks}"
+        await asyncio.sleep(0.2)
+
+
 def start_up(tmp_path: Path, nats_url: str, base: int) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "BATON_", "OTEL_"))}
     env["NATS_URL"] = nats_url
@@ -261,10 +277,15 @@ async def test_baton_up_on_a_port_base_reports_ready_and_keeps_a_foreign_nats_st
         assert ready == ["emulator", *(spec.name for spec in SERVICES)]
         assert any(f"http://127.0.0.1:{base + 10}/desktop" in line for line in printed)
         assert (await js.stream_info(TURNS_STREAM)).state.messages >= 1, "streams were kept"
+        emulator = f"http://127.0.0.1:{base + 10}"
+        texted = run_baton("sms", "I want to talk to a human", "--emulator", emulator)
+        assert "agent>" in texted.stdout, texted.stderr
         async with httpx.AsyncClient() as client:
-            viewer = await client.get(f"http://127.0.0.1:{base + 10}/traces")
-            gateway = await client.get(f"http://127.0.0.1:{base + 1}/readyz")
-        assert viewer.status_code == 200 and gateway.status_code == 200
+            task = await first_desktop_task(client, emulator)
+            viewer = await client.get(task["traceUrl"])
+        assert task["traceUrl"] == f"{emulator}/traces/{task['traceId']}"
+        assert viewer.status_code == 200, "the desktop's trace link opens under `baton up`"
+        assert "studio.execution.create" in viewer.text and "tool handoff" in viewer.text
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
