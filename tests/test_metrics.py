@@ -273,3 +273,11 @@ def test_otlp_names_never_become_a_scraped_name() -> None:
 
     converted = {as_prometheus(m.otel_name, m.kind) for m in ALL_METRICS}
     assert not converted & {m.name for m in ALL_METRICS}
+
+
+def test_the_runbook_names_every_metric_and_every_alert() -> None:
+    runbook_text = OPERATIONS.read_text()
+    for name in (*(m.name for m in ALL_METRICS), *FASTSTREAM_SERIES):
+        assert f"`{name}`" in runbook_text, f"{name} is not in the metrics reference"
+    for alert in (r["alert"] for r in alert_rules() if "alert" in r):
+        assert f"| `{alert}` |" in runbook_text, f"{alert} is not in the alerts table"
