@@ -7,7 +7,6 @@ would be a new series per conversation. Here the subject is folded to its templa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from faststream.nats.prometheus.provider import (
@@ -20,6 +19,7 @@ from nats.aio.msg import Msg
 
 from libs.contracts.subjects import subject_template
 from libs.platform.metrics import REGISTRY
+from libs.platform.nats_spans import by_message_kind
 
 if TYPE_CHECKING:
     from faststream.message import StreamMessage
@@ -55,19 +55,9 @@ class _TemplatedProvider(NatsMetricsSettingsProvider):
         return subject_template(cmd.destination)
 
 
-def _provider(
-    msg: Msg | Sequence[Msg] | None,
-) -> NatsMetricsSettingsProvider | BatchNatsMetricsSettingsProvider | None:
-    if isinstance(msg, Sequence):
-        return BatchNatsMetricsSettingsProvider()
-    if isinstance(msg, Msg) or msg is None:
-        return _TemplatedProvider()
-    return None  # key-value and object-store watches
-
-
 class TemplatedNatsPrometheusMiddleware(PrometheusMiddleware[Any, Any]):
     def __init__(self, service_name: str) -> None:
-        factory: Any = _provider
+        factory: Any = by_message_kind(_TemplatedProvider, BatchNatsMetricsSettingsProvider)
         super().__init__(
             settings_provider_factory=factory,
             registry=REGISTRY,

@@ -10,8 +10,8 @@ in the attributes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from faststream.nats.opentelemetry.provider import (
     NatsBatchTelemetrySettingsProvider,
@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from faststream.response import PublishCommand
 
 
+Single = TypeVar("Single")
+Batch = TypeVar("Batch")
+
+
 class TemplatedNatsProvider(NatsTelemetrySettingsProvider):
     __slots__ = ()
 
@@ -40,14 +44,23 @@ class TemplatedNatsProvider(NatsTelemetrySettingsProvider):
         return subject_template(msg.raw_message.subject)
 
 
-def _provider(
-    msg: Msg | Sequence[Msg] | None,
-) -> NatsTelemetrySettingsProvider | NatsBatchTelemetrySettingsProvider | None:
-    if isinstance(msg, Sequence):
-        return NatsBatchTelemetrySettingsProvider()
-    if isinstance(msg, Msg) or msg is None:
-        return TemplatedNatsProvider()
-    return None  # key-value and object-store watches
+def by_message_kind(
+    single: Callable[[], Single], batch: Callable[[], Batch]
+) -> Callable[[Msg | Sequence[Msg] | None], Single | Batch | None]:
+    """A FastStream settings-provider factory: one provider per message or batch, none for
+    key-value and object-store watches (FastStream's middlewares take such a factory)."""
+
+    def factory(msg: Msg | Sequence[Msg] | None) -> Single | Batch | None:
+        if isinstance(msg, Sequence):
+            return batch()
+        if isinstance(msg, Msg) or msg is None:
+            return single()
+        return None
+
+    return factory
+
+
+_provider = by_message_kind(TemplatedNatsProvider, NatsBatchTelemetrySettingsProvider)
 
 
 MESSAGING_OPERATIONS = frozenset({"create", "publish", "send", "receive", "process", "settle"})
