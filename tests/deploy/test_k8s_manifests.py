@@ -526,3 +526,21 @@ def test_nats_file_store_holds_every_stream_at_its_limit() -> None:
     file_store = values["config"]["jetstream"]["fileStore"]
     streams_total = sum(config.max_bytes for config in stream_configs(3))
     assert parse_quantity(file_store["maxSize"]) >= streams_total * 1.5, "room for KV and headroom"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_span_says_which_environment_it_came_from(
+    overlays: dict[str, list[Obj]], overlay: str
+) -> None:
+    objects = overlays[overlay]
+    for workload, container in workloads(objects):
+        if workload["kind"] != "Deployment":
+            continue
+        attributes = env_value(objects, container, "OTEL_RESOURCE_ATTRIBUTES") or ""
+        references = re.findall(r"\$\((\w+)\)", attributes)
+        expanded = attributes
+        for name in references:
+            expanded = expanded.replace(f"$({name})", env_value(objects, container, name) or "")
+        pairs = dict(pair.split("=", 1) for pair in expanded.split(",") if pair)
+        assert pairs.get("deployment.environment.name") == overlay, workload["metadata"]["name"]
+        assert "service.instance.id" in pairs, "the pod name, set by Kubernetes"
