@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: up test test-e2e lint unit bench eval streams docs browser clean
+.PHONY: up test test-e2e lint unit bench eval streams docs monitoring browser promtool clean
 
 $(STAMP): pyproject.toml devtools/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,11 +17,15 @@ $(STAMP): pyproject.toml devtools/pyproject.toml
 up: $(STAMP)
 	$(BIN)/baton up
 
-test: $(STAMP) browser lint unit test-e2e
+test: $(STAMP) browser promtool lint unit test-e2e
 
 # Headless Chromium for the agent-desktop test (Debian's package; Playwright drives it).
 browser:
 	test -x $(CHROMIUM) || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium) || echo "chromium unavailable: the browser test will be skipped"
+
+# promtool (Debian's prometheus package) checks the alert rules and runs their unit tests.
+promtool:
+	command -v promtool || (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus) || echo "promtool unavailable: the alert rule tests will be skipped"
 
 lint: $(STAMP)
 	$(BIN)/ruff check baton libs services devtools tests examples
@@ -48,5 +52,9 @@ streams: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .baton
 
-docs: $(STAMP)
+docs: $(STAMP) monitoring
 	$(BIN)/python -m baton_devtools.readme_sync
+
+# The monitoring component's PrometheusRule and dashboard ConfigMap, from deploy/observability/.
+monitoring: $(STAMP)
+	$(BIN)/python -m baton_devtools.monitoring_sync

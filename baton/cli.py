@@ -10,24 +10,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from importlib.metadata import entry_points
+from typing import Any
 
 from baton import studio
+from baton.command_errors import CommandFailed, one_line
 from baton.services import BY_NAME, service
+from libs.platform.build_info import version
+from libs.platform.logs import LOG_FORMATS, configure_logging
 
 COMMAND_PLUGINS = "baton.commands"
 """Entry-point group: a callable taking the subparsers action and adding commands to it."""
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # One line per Twilio request is noise, and its URLs can carry addresses.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+class HelpfulParser(argparse.ArgumentParser):
+    """Every option's help says its default; subcommands (plugins' too) inherit this."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
 
 
 def _run_service(args: argparse.Namespace) -> None:
@@ -42,6 +44,7 @@ def _run_service(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port or spec.port,
         log_level=args.log_level.lower(),
+        log_config=None,  # uvicorn's records go through Baton's one handler
         ws="websockets-sansio",
     )
     server = DrainingServer(config) if spec.name == "relay-gateway" else uvicorn.Server(config)
@@ -58,7 +61,22 @@ def _streams_init(args: argparse.Namespace) -> None:
     apply = reset_streams if args.reset else declare_streams
 
     async def declare() -> list[str]:
-        client = await nats.connect(settings.nats_url, connect_timeout=5)
+        async def unreported(_: Exception) -> None:
+            """The failure is reported once, below, instead of a traceback per attempt."""
+
+        try:
+            client = await nats.connect(
+                settings.nats_url,
+                connect_timeout=5,
+                max_reconnect_attempts=1,
+                reconnect_time_wait=0.5,
+                error_cb=unreported,
+            )
+        except Exception as error:
+            raise CommandFailed(
+                f"cannot reach NATS at {settings.nats_url} ({one_line(error)}); "
+                "set NATS_URL or start a server (`baton up` starts one)"
+            ) from error
         try:
             return await apply(client.jetstream(), settings.baton_nats_replicas)
         finally:
@@ -74,31 +92,35 @@ def _streams_init(args: argparse.Namespace) -> None:
 def _trace(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from baton.trace_store import (
-        group_traces,
-        read_spans,
-        render_summary,
-        timelines,
-        trace_dir,
-    )
+    from baton.trace_store import summary, timelines, trace_dir
 
     directory = Path(args.dir) if args.dir else trace_dir()
     if args.id:
         print(timelines(args.id, directory, every_turn=args.all))
     else:
-        print(render_summary(group_traces(read_spans(directory)), limit=args.last))
+        print(summary(directory, limit=args.last))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="baton", description=__doc__)
-    parser.add_argument("--log-level", default="INFO")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = HelpfulParser(
+        prog="baton",
+        description="Hand a customer from an AI agent to a human agent in a Twilio contact center.",
+    )
+    parser.add_argument("--version", action="version", version=f"baton {version()}")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument(
+        "--log-format",
+        default="auto",
+        choices=LOG_FORMATS,
+        help="JSON lines, plain text, or auto: text on a terminal, JSON otherwise",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run one service")
-    run.add_argument("service", choices=sorted(BY_NAME))
-    run.add_argument("--host", default="127.0.0.1")
-    run.add_argument("--port", type=int, default=0, help="HTTP port (default per service)")
-    run.set_defaults(handler=_run_service)
+    run.add_argument("service", choices=sorted(BY_NAME), help="the service to run")
+    run.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    run.add_argument("--port", type=int, default=0, help="HTTP port (0: the service's own)")
+    run.set_defaults(handler=_run_service, serves=True)
 
     trace = commands.add_parser(
         "trace", help="print a handoff's timeline from the local stack's spans"
@@ -106,13 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument(
         "id", nargs="?", help="conversation id, call SID, handoff id or trace id (none: list)"
     )
-    trace.add_argument("--dir", help="span files (default: $BATON_TRACE_DIR or .baton/traces)")
+    trace.add_argument("--dir", help="span files (unset: $BATON_TRACE_DIR or .baton/traces)")
     trace.add_argument("--all", action="store_true", help="every turn's trace, not only handoffs")
     trace.add_argument("--last", type=int, default=10, help="traces listed without an id")
     trace.set_defaults(handler=_trace)
 
     streams = commands.add_parser("streams", help="JetStream streams and buckets")
-    streams_commands = streams.add_subparsers(dest="streams_command", required=True)
+    streams_commands = streams.add_subparsers(
+        dest="streams_command", required=True, metavar="COMMAND"
+    )
     init = streams_commands.add_parser("init", help="declare every stream and bucket once")
     init.add_argument(
         "--reset", action="store_true", help="delete Baton's streams and buckets first"
@@ -127,8 +151,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    configure_logging(args.log_level)
-    args.handler(args)
+    configure_logging(
+        args.log_level, args.log_format, service=getattr(args, "service", None) or "baton"
+    )
+    if getattr(args, "serves", False):  # a server's crash keeps its traceback
+        args.handler(args)
+        return
+    try:
+        args.handler(args)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except CommandFailed as failure:
+        sys.exit(f"baton {args.command}: {failure}")
+    except Exception as error:
+        if args.log_level.upper() == "DEBUG":
+            raise
+        sys.exit(f"baton {args.command}: {one_line(error)} (--log-level DEBUG shows where)")
 
 
 if __name__ == "__main__":

@@ -53,7 +53,10 @@ def default_mode(settings: TwilioApiKeySettings) -> str:
 async def task_channels(rest: TwilioRestClient, workspace: str) -> dict[str, str]:
     """The workspace's task channel SIDs by unique name (``voice``, ``chat``, …)."""
     response = await rest.get(
-        TwilioProduct.TASKROUTER, f"/v1/Workspaces/{workspace}/TaskChannels", {"PageSize": "50"}
+        "taskrouter.task_channel.list",
+        TwilioProduct.TASKROUTER,
+        f"/v1/Workspaces/{workspace}/TaskChannels",
+        {"PageSize": "50"},
     )
     if not response.is_success:
         raise StudioDeployError(f"task channels of {workspace}: {response.status_code}")
@@ -85,11 +88,15 @@ async def deploy(
         "Definition": json.dumps(definition),
         "CommitMessage": f"baton studio deploy ({mode})",
     }
-    checked = await rest.post_form(TwilioProduct.STUDIO, "/v2/Flows/Validate", form)
+    checked = await rest.post_form(
+        "studio.flow.validate", TwilioProduct.STUDIO, "/v2/Flows/Validate", form
+    )
     if not checked.is_success:
         raise StudioDeployError(f"Studio refused the definition: {checked.text}")
     flow_sid = settings.twilio_studio_handoff_flow_sid
-    published = await rest.post_form(TwilioProduct.STUDIO, f"/v2/Flows/{flow_sid}", form)
+    published = await rest.post_form(
+        "studio.flow.update", TwilioProduct.STUDIO, f"/v2/Flows/{flow_sid}", form
+    )
     if not published.is_success:
         raise StudioDeployError(f"Studio refused the update: {published.text}")
     result: dict[str, Any] = published.json()

@@ -127,6 +127,8 @@ class Trace:
 def read_spans(directory: Path) -> list[SpanRow]:
     """Every span in the directory's files; a line being written right now is skipped."""
     rows: list[SpanRow] = []
+    if not directory.is_dir():
+        return rows
     for path in sorted(directory.glob("*.jsonl")):
         with path.open(encoding="utf-8") as file:
             for line in file:
@@ -188,14 +190,38 @@ def render_summary(traces: list[Trace], limit: int = 10) -> str:
     return "\n".join(lines)
 
 
+HOW_TO_RECORD = (
+    "Spans are written there by `baton up` (or `make up`), and by any service started with "
+    f"{TRACE_DIR_VARIABLE}=<directory>; they reach the files within 0.5 s."
+)
+
+
+def where_looked(directory: Path) -> str:
+    """Which directory was read and what it held, for a search that found nothing."""
+    absolute = directory.resolve()
+    if not directory.is_dir():
+        return f"{absolute} does not exist"
+    files = sorted(directory.glob("*.jsonl"))
+    if not files:
+        return f"{absolute} holds no span files (*.jsonl)"
+    return f"{absolute} holds {len(files)} span file(s)"
+
+
+def summary(directory: Path, limit: int = 10) -> str:
+    """What ``baton trace`` prints without an id: the latest traces, or where it looked."""
+    traces = group_traces(read_spans(directory))
+    if not any(t.names_something for t in traces):
+        return (
+            f"No traces about a conversation or call: {where_looked(directory)}.\n{HOW_TO_RECORD}"
+        )
+    return render_summary(traces, limit)
+
+
 def timelines(identifier: str, directory: Path, *, every_turn: bool = False) -> str:
     """What ``baton trace ID`` prints: the handoff trace(s), or every trace with ``every_turn``."""
     found = find_traces(group_traces(read_spans(directory)), identifier)
     if not found:
-        return (
-            f"no spans name {identifier} in {directory}/ (does `baton up` run, and did the "
-            "handoff happen in the last second? spans are written every 0.5 s)"
-        )
+        return f"No spans name {identifier}: {where_looked(directory)}.\n{HOW_TO_RECORD}"
     handoffs = [t for t in found if t.has_handoff]
     shown = found if every_turn or not handoffs else handoffs
     return "\n\n".join(render_timeline(t) for t in shown)

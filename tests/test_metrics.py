@@ -5,17 +5,22 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import tomllib
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 from nats.js import JetStreamContext
 
 from libs.contracts.messages import HandoffFailure, HandoffOutcome, HandoffResult
 from libs.contracts.subjects import HANDOFF_RESULT
+from libs.platform import build_info, genai, request_metrics
 from libs.platform.metrics import NATS_METRICS, REGISTRY
+from libs.platform.nats_metrics import FASTSTREAM_SERIES
+from libs.platform.twilio_rest import TWILIO_REQUEST_TIME
 from services.agent_worker.metrics import METRICS as WORKER_METRICS
 from services.handoff_dispatcher.metrics import METRICS as DISPATCHER_METRICS
 from services.messaging_gateway.inbound_turns import sms_conversation_id
@@ -36,6 +41,10 @@ ALL_METRICS = (
     *WORKER_METRICS,
     *MESSAGING_METRICS,
     *NATS_METRICS,
+    *request_metrics.METRICS,
+    *genai.METRICS,
+    *build_info.METRICS,
+    TWILIO_REQUEST_TIME,
 )
 
 
@@ -175,14 +184,19 @@ async def test_a_voice_handoff_and_its_turn_latency_are_measured(
 
 def defined_series() -> set[str]:
     names: set[str] = set()
-    for metric in ALL_METRICS:
-        names.add(metric.name)
-        names.update(f"{metric.name}{suffix}" for suffix in ("_bucket", "_count", "_sum"))
+    for name in (*(m.name for m in ALL_METRICS), *FASTSTREAM_SERIES):
+        names.add(name)
+        names.update(f"{name}{suffix}" for suffix in ("_bucket", "_count", "_sum"))
     return names
 
 
 def series_in(expression: str) -> set[str]:
-    return set(re.findall(r"\bbaton_[a-z0-9_]+", expression))
+    return set(re.findall(r"\b(?:baton|faststream)_[a-z0-9_]+", expression))
+
+
+def runbook() -> str:
+    pyproject = tomllib.loads((OPERATIONS.parents[1] / "pyproject.toml").read_text())
+    return str(pyproject["project"]["urls"]["Runbook"])
 
 
 def dashboard_expressions() -> list[str]:
@@ -207,12 +221,35 @@ def test_the_dashboard_queries_only_recorded_metrics() -> None:
     assert not unknown, unknown
 
 
+def test_dashboard_and_alert_expressions_are_valid_promql() -> None:
+    promql = pytest.importorskip("promql_parser")
+    grafana_ranges = {"$__range": "1h", "$__rate_interval": "1m", "$__interval": "1m"}
+    for expression in dashboard_expressions():
+        for variable, value in grafana_ranges.items():
+            expression = expression.replace(variable, value)
+        promql.parse(expression)
+    for rule in alert_rules():
+        promql.parse(rule["expr"])
+
+
 def test_alerts_use_recorded_metrics_and_point_to_the_runbook() -> None:
     rules = alert_rules()
     alerts = [r for r in rules if "alert" in r]
-    assert {"BatonHandoffFailureRatioHigh", "BatonConsumerLagHigh", "BatonDeadLetters"} <= {
-        a["alert"] for a in alerts
-    }
+    assert {
+        "BatonHandoffFailureRatioHigh",
+        "BatonConsumerLagHigh",
+        "BatonDeadLetters",
+        "BatonStreamNearlyFull",
+        "BatonStreamFull",
+        "BatonRedeliveryStorm",
+        "BatonNatsDisconnected",
+        "BatonServiceAbsent",
+        "BatonWebhooksRefused",
+        "BatonSignatureRejectionBurst",
+        "BatonTwilioErrorRate",
+        "BatonTwilioRefusesCredentials",
+        "BatonModelErrors",
+    } <= {a["alert"] for a in alerts}
     unknown = set().union(*(series_in(r["expr"]) for r in rules)) - defined_series()
     assert not unknown, unknown
     headings = {
@@ -222,7 +259,8 @@ def test_alerts_use_recorded_metrics_and_point_to_the_runbook() -> None:
     }
     for alert in alerts:
         assert alert["labels"]["severity"] in {"page", "ticket"}
-        anchor = alert["annotations"]["runbook_url"].split("#")[1]
+        page, _, anchor = alert["annotations"]["runbook_url"].partition("#")
+        assert page == runbook(), f"{alert['alert']}: runbook_url must be a full link"
         assert anchor in headings, f"{alert['alert']}: no section #{anchor} in the runbook"
 
 
@@ -235,3 +273,11 @@ def test_otlp_names_never_become_a_scraped_name() -> None:
 
     converted = {as_prometheus(m.otel_name, m.kind) for m in ALL_METRICS}
     assert not converted & {m.name for m in ALL_METRICS}
+
+
+def test_the_runbook_names_every_metric_and_every_alert() -> None:
+    runbook_text = OPERATIONS.read_text()
+    for name in (*(m.name for m in ALL_METRICS), *FASTSTREAM_SERIES):
+        assert f"`{name}`" in runbook_text, f"{name} is not in the metrics reference"
+    for alert in (r["alert"] for r in alert_rules() if "alert" in r):
+        assert f"| `{alert}` |" in runbook_text, f"{alert} is not in the alerts table"

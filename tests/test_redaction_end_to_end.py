@@ -18,6 +18,7 @@ from libs.contracts.messages import HandoffOutcome, HandoffResult
 from libs.contracts.subjects import HANDOFF_RESULT
 from libs.platform.metrics import exposition
 from services.agent_worker.escalation import detect
+from services.agent_worker.settings import AgentWorkerSettings
 from services.messaging_gateway.inbound_turns import sms_conversation_id
 from tests.agent.conftest import API_KEY
 from tests.agent.openai_server import Call, ScriptedModel, Text, ToolCalls
@@ -103,11 +104,12 @@ async def test_no_log_line_span_or_metric_carries_personal_data(
             digital = await start_digital_stack(
                 stack,
                 nats_url,
-                worker_overrides={
-                    "openai_api_key": API_KEY,
-                    "openai_base_url": f"{openai_url}/v1",
-                    "baton_llm_max_retries": 0,
-                },
+                worker=AgentWorkerSettings(
+                    nats_url=nats_url,
+                    openai_api_key=API_KEY,
+                    openai_base_url=f"{openai_url}/v1",
+                    baton_llm_max_retries=0,
+                ),
             )
             with every_log_record() as lines:
                 await digital.admin(

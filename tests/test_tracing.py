@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from nats.js import JetStreamContext
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind
 
 from baton.cli import main as baton
 from baton.trace_store import timelines
 from libs.contracts.messages import HandoffOutcome, HandoffResult
 from libs.contracts.subjects import HANDOFF_RESULT
+from libs.platform.build_info import version
 from libs.platform.span_files import SpanFileExporter
 from libs.platform.tracing import flush_spans, redacted, spans_exported_to
 from services.messaging_gateway.inbound_turns import sms_conversation_id
@@ -86,6 +88,7 @@ async def test_an_sms_handoff_is_one_trace_through_every_service(
     assert in_order(
         [
             f"twilio-emulator: {STUDIO_REQUEST}",
+            "handoff-dispatcher: studio.execution.create",
             "handoff-dispatcher: handoff.dispatch",
             "agent-worker: tool handoff",
             "agent-worker: agent.turn",
@@ -106,8 +109,45 @@ async def test_an_sms_handoff_is_one_trace_through_every_service(
     everything = json.dumps([dict(s.attributes or {}) for s in exporter.get_finished_spans()])
     assert number not in everything and number[1:] not in everything
     names = {s.name for s in exporter.get_finished_spans()}
-    assert "baton.turns.{conversation} process" in names
+    assert {
+        "publish baton.turns.{conversation}",
+        "process baton.turns.{conversation}",
+        "publish baton.handoff.requested.{conversation}",
+        "process baton.handoff.requested.{conversation}",
+    } <= names, "FastStream's spans are named like Baton's: operation, then subject template"
     assert not [name for name in names if conversation in name], "span names must stay bounded"
+    assert not [n for n in names if n.endswith((" process", " publish", " create"))], names
+
+
+async def test_twilio_calls_are_named_spans_and_resources_say_version_and_environment(
+    nats_url: str, js: JetStreamContext
+) -> None:
+    with recorded_spans() as exporter:
+        async with AsyncExitStack() as stack:
+            await sms_handoff(stack, nats_url, js, "+15005550743")
+
+            def done(view: TraceView) -> bool:
+                return bool(view.named("studio.execution.create"))
+
+            view = await wait_for_trace(exporter, is_tool_call, done)
+    studio = view.one("studio.execution.create")
+    assert studio.kind is SpanKind.CLIENT and service(studio) == "handoff-dispatcher"
+    attributes = dict(studio.attributes or {})
+    assert attributes["http.request.method"] == "POST"
+    assert attributes["http.response.status_code"] == 201
+    assert str(attributes["url.full"]).endswith("/Executions")
+    assert attributes["server.address"] == "127.0.0.1"
+    assert "http.method" not in attributes and "http.status_code" not in attributes, "old names"
+    assert attributes["baton.operation"] == "studio.execution.create"
+    names = {s.name for s in exporter.get_finished_spans()}
+    assert "messages.create" in names, "the goodbye SMS went out through Messages"
+    assert "POST" not in names, "no outbound Twilio call is a bare POST"
+    gateway = view.one("POST /messaging/sms")
+    assert (gateway.attributes or {})["http.route"] == "/messaging/sms"
+    for span in exporter.get_finished_spans():
+        resource = span.resource.attributes
+        assert resource["service.version"] == version()
+        assert resource["deployment.environment.name"] == "development"
 
 
 async def test_a_voice_handoff_is_one_trace_from_the_prompt_to_the_end_frame(
@@ -204,8 +244,10 @@ async def test_baton_trace_prints_the_handoff_timeline(
     turn = row("agent-worker  agent.turn")
     tool = row("agent-worker  tool handoff")
     dispatch = row("handoff-dispatcher  handoff.dispatch")
+    studio_call = row("handoff-dispatcher  studio.execution.create")
     studio = row(f"twilio-emulator  {STUDIO_REQUEST}")
     assert indent(gateway) < indent(turn) < indent(tool) < indent(dispatch) < indent(studio)
+    assert indent(dispatch) < indent(studio_call) < indent(studio), "the Studio hop, by name"
     assert hops.index(gateway) < hops.index(turn) < hops.index(dispatch) < hops.index(studio)
 
 
@@ -253,4 +295,6 @@ def test_the_trace_store_reads_files_being_written(tmp_path: Path) -> None:
     assert first.split() == ["0.0", "2.0", "handoff-dispatcher", "handoff.dispatch"]
     assert second.split()[:2] == ["0.5", "2.0"]
     assert second.index("handoff-dispatcher") > first.index("handoff-dispatcher"), "indented"
-    assert timelines("CA2", tmp_path).startswith("no spans name CA2")
+    missing = timelines("CA2", tmp_path)
+    assert missing.startswith(f"No spans name CA2: {tmp_path} holds 2 span file(s)")
+    assert "BATON_TRACE_DIR" in missing and "baton up" in missing, "how to record spans"

@@ -16,6 +16,7 @@ from baton_devtools.nats_server import free_port
 from libs.contracts.messages import HandoffFailure, HandoffOutcome, HandoffResult
 from libs.contracts.subjects import CONVERSATIONS_BUCKET, HANDOFF_RESULT
 from libs.platform.conversation_store import ConversationStore
+from libs.platform.metrics import REGISTRY
 from services.agent_worker.agent import TurnContext, TurnTools
 from services.agent_worker.main import create_app as create_worker
 from services.agent_worker.settings import AgentWorkerSettings
@@ -23,6 +24,7 @@ from services.handoff_dispatcher.main import create_app as create_dispatcher
 from services.handoff_dispatcher.settings import HandoffDispatcherSettings
 from services.relay_gateway.main import create_app as create_relay
 from services.relay_gateway.settings import RelayGatewaySettings
+from services.relay_gateway.twiml import RELAY_PATH
 from tests.support.env_settings import settings_error
 from tests.support.relay_caller import dial, relay_signature
 from tests.support.servers import serve
@@ -268,12 +270,16 @@ async def test_hang_up_before_end_is_caller_gone(voice: VoiceStack) -> None:
 
 
 async def test_forged_upgrade_is_refused(voice: VoiceStack) -> None:
+    labels = {"route": RELAY_PATH, "reason": "invalid_signature"}
+    before = REGISTRY.get_sample_value("baton_webhook_signature_rejections_total", labels) or 0
     caller = await dial(
         voice.relay_urls[0], sid("CA"), signature=relay_signature("ws://x/y"), send_setup=False
     )
     await asyncio.wait_for(caller.closed.wait(), 5)
     assert caller.connection.close_code == 1008
     assert voice.agent.heard == []
+    after = REGISTRY.get_sample_value("baton_webhook_signature_rejections_total", labels)
+    assert after == before + 1, "a refused upgrade is counted like a refused webhook"
 
 
 async def test_two_replicas_route_to_the_socket_owner(nats_url: str, js: JetStreamContext) -> None:

@@ -15,11 +15,18 @@ from typing import Any, TextIO
 
 import httpx
 
+from baton.command_errors import unreachable
+
+NOT_RUNNING = "is the stack running? start it with `baton up` (or pass --emulator URL)"
+
 
 def send_sms(text: str, *, emulator: str, customer: str, wait_seconds: float) -> list[str]:
     """Send one inbound SMS and return the replies the customer received meanwhile."""
     with httpx.Client(base_url=f"{emulator}/_emulator", timeout=30) as client:
-        before = len(client.get("/outbox", params={"to": customer}).json())
+        try:
+            before = len(client.get("/outbox", params={"to": customer}).json())
+        except httpx.TransportError as error:
+            raise unreachable("the emulator", emulator, error, NOT_RUNNING) from error
         sent = client.post("/sms", json={"from": customer, "body": text})
         sent.raise_for_status()
         deadline = time.monotonic() + wait_seconds
@@ -91,7 +98,10 @@ def place_call(
     inbox: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_typed_lines, args=(lines, inbox), daemon=True).start()
     with httpx.Client(base_url=f"{emulator}/_emulator", timeout=30) as client:
-        placed = client.post("/calls", json={"from": caller})
+        try:
+            placed = client.post("/calls", json={"from": caller})
+        except httpx.TransportError as error:
+            raise unreachable("the emulator", emulator, error, NOT_RUNNING) from error
         placed.raise_for_status()
         sid = placed.json()["call_sid"]
         print(f"(calling {placed.json()['to']} as {caller}: {sid}; Ctrl-D hangs up)", file=out)

@@ -9,11 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from faststream.nats import NatsBroker
+from nats.js.api import StreamInfo
 from nats.js.errors import NotFoundError
 
 from libs.platform.metrics import (
     NATS_CONSUMER_ACK_PENDING,
     NATS_CONSUMER_PENDING,
+    NATS_CONSUMER_REDELIVERED,
+    NATS_STREAM_BYTES,
+    NATS_STREAM_FULLNESS,
     NATS_STREAM_MESSAGES,
 )
 
@@ -29,9 +33,11 @@ class DurableConsumer:
 class ConsumerLag:
     """Samples how far each durable consumer is behind, for the lag gauges and alerts.
 
-    JetStream knows each consumer's ``num_pending`` (stored, not yet delivered) and
-    ``num_ack_pending`` (delivered, not yet settled); every replica samples the shared
-    consumer, so dashboards take the ``max`` over instances.
+    JetStream knows each consumer's ``num_pending`` (stored, not yet delivered),
+    ``num_ack_pending`` (delivered, not yet settled) and ``num_redelivered``; every replica
+    samples the shared consumer, so dashboards take the ``max`` over instances. The streams
+    of the consumers (and ``streams``) are sampled too: their size and how full they are,
+    since a full stream discards its oldest messages.
     """
 
     def __init__(
@@ -44,7 +50,8 @@ class ConsumerLag:
     ) -> None:
         self._broker = broker
         self._consumers = tuple(consumers)
-        self._streams = tuple(streams)
+        own = tuple(c.stream for c in consumers if c.stream not in streams)
+        self._streams = tuple(dict.fromkeys((*own, *streams)))
         self._every = every_seconds
         self._task: asyncio.Task[None] | None = None
 
@@ -58,12 +65,15 @@ class ConsumerLag:
             labels = {"stream": consumer.stream, "consumer": consumer.durable}
             NATS_CONSUMER_PENDING.set(float(info.num_pending or 0), **labels)
             NATS_CONSUMER_ACK_PENDING.set(float(info.num_ack_pending or 0), **labels)
+            NATS_CONSUMER_REDELIVERED.set(float(info.num_redelivered or 0), **labels)
         for stream in self._streams:
             try:
-                state = (await js.stream_info(stream)).state
+                info = await js.stream_info(stream)
             except NotFoundError:
                 continue
-            NATS_STREAM_MESSAGES.set(float(state.messages), stream=stream)
+            NATS_STREAM_MESSAGES.set(float(info.state.messages), stream=stream)
+            NATS_STREAM_BYTES.set(float(info.state.bytes), stream=stream)
+            NATS_STREAM_FULLNESS.set(fullness(info), stream=stream)
 
     def start(self) -> None:
         if self._task is None:
@@ -83,3 +93,16 @@ class ConsumerLag:
             except Exception as error:  # NATS away for a moment: the next sample will tell
                 log.debug("consumer lag not sampled: %r", error)
             await asyncio.sleep(self._every)
+
+
+def fullness(info: StreamInfo) -> float:
+    """The used share of the stream's tightest limit (0 when it has none)."""
+    shares = [
+        used / limit
+        for used, limit in (
+            (info.state.bytes, info.config.max_bytes),
+            (info.state.messages, info.config.max_msgs),
+        )
+        if limit is not None and limit > 0
+    ]
+    return max(shares, default=0.0)

@@ -18,7 +18,7 @@ from faststream.nats import NatsBroker
 if TYPE_CHECKING:
     from libs.platform.consumer_lag import ConsumerLag
 
-from libs.platform.metrics import exposition
+from libs.platform.metrics import NATS_CONNECTED, exposition
 
 
 @dataclass
@@ -50,6 +50,7 @@ def health_router(readiness: Readiness) -> APIRouter:
 
     @router.get("/metrics")
     async def metrics(request: Request) -> Response:
+        NATS_CONNECTED.set(1.0 if readiness.nats_connected() else 0.0)
         body, content_type = exposition(request.headers.get("accept", ""))
         return Response(body, media_type=content_type)
 

@@ -38,6 +38,8 @@ OVERHEAD_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 """Seconds, for Baton's own share of a hop (storing a prompt): milliseconds matter."""
 QUEUE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 """Seconds a message waited in JetStream before a handler took it."""
+REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
+"""Seconds, for an HTTP request served or made (webhooks, Twilio's REST API)."""
 
 _meter = metrics.get_meter("baton")
 
@@ -178,11 +180,35 @@ NATS_CONSUMER_ACK_PENDING = Gauge(
     otel_name="baton.nats.consumer.unacked",
     labels=("stream", "consumer"),
 )
+NATS_CONSUMER_REDELIVERED = Gauge(
+    "baton_nats_consumer_redelivered",
+    "Messages of the durable consumer delivered more than once and not yet acknowledged.",
+    otel_name="baton.nats.consumer.redeliveries",
+    labels=("stream", "consumer"),
+)
 NATS_STREAM_MESSAGES = Gauge(
     "baton_nats_stream_messages",
-    "Messages held by a stream (sampled for the dead-letter stream).",
+    "Messages held by a stream.",
     otel_name="baton.nats.stream.size",
     labels=("stream",),
+)
+NATS_STREAM_BYTES = Gauge(
+    "baton_nats_stream_bytes",
+    "Bytes held by a stream.",
+    otel_name="baton.nats.stream.usage",
+    labels=("stream",),
+)
+NATS_STREAM_FULLNESS = Gauge(
+    "baton_nats_stream_fullness_ratio",
+    "How full a stream is against its tightest limit (bytes or messages); at 1 the oldest "
+    "messages are discarded.",
+    otel_name="baton.nats.stream.fullness",
+    labels=("stream",),
+)
+NATS_CONNECTED = Gauge(
+    "baton_nats_connected",
+    "1 while this process is connected to NATS, 0 while it is not (read at every scrape).",
+    otel_name="baton.nats.connection.up",
 )
 
 NATS_METRICS = (
@@ -190,7 +216,11 @@ NATS_METRICS = (
     NATS_SETTLED,
     NATS_CONSUMER_PENDING,
     NATS_CONSUMER_ACK_PENDING,
+    NATS_CONSUMER_REDELIVERED,
     NATS_STREAM_MESSAGES,
+    NATS_STREAM_BYTES,
+    NATS_STREAM_FULLNESS,
+    NATS_CONNECTED,
 )
 """Recorded by every service that consumes from JetStream."""
 

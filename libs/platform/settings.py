@@ -1,15 +1,19 @@
 """Settings shared by every service, with the variable names Twilio Agent Connect users know.
 
 Each service subclasses one of these bases in its own ``settings.py`` and loads it with
-:func:`load_settings`, which turns a validation error into one line naming the variable.
+:func:`load_settings`, which turns a validation error into one line naming the variable and
+saying in words what it must be ("TWILIO_ACCOUNT_SID must start with AC and have 34
+characters"), never a raw pattern.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sys
+from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
 from phonenumbers import SUPPORTED_REGIONS
@@ -23,6 +27,30 @@ E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
 WHATSAPP_PATTERN = r"^whatsapp:\+[1-9][0-9]{6,14}$"
 CsvList = Annotated[list[str], NoDecode]
 """A comma-separated list in the environment, as TAC's plural sender variables."""
+WORKFLOW_SID_PATTERN = r"^WW[0-9a-fA-F]{32}$"
+HTTP_URL_PATTERN = r"^https?://"
+HTTP_BASE_URL_PATTERN = r"^https?://[^/]+"
+NATS_URL_PATTERN = r"^(nats|tls|ws|wss)://"
+
+PATTERN_WORDS = {
+    E164_PATTERN: "must be a phone number in E.164 form, like +15005550006",
+    WHATSAPP_PATTERN: "must be a WhatsApp sender like whatsapp:+15005550006",
+    HTTP_URL_PATTERN: "must be an http:// or https:// URL",
+    HTTP_BASE_URL_PATTERN: "must be an http:// or https:// URL with a host",
+    NATS_URL_PATTERN: "must be a nats://, tls://, ws:// or wss:// URL",
+}
+"""What each pattern a setting must match means, for the error a person reads."""
+_SID_PATTERN = re.compile(r"^\^([A-Z]{2})\[0-9a-fA-F\]\{(\d+)\}\$$")
+
+
+def pattern_in_words(pattern: str) -> str:
+    """``^AC[0-9a-fA-F]{32}$`` → "must start with AC and have 34 characters"."""
+    if pattern in PATTERN_WORDS:
+        return PATTERN_WORDS[pattern]
+    sid = _SID_PATTERN.match(pattern)
+    if sid:
+        return f"must start with {sid[1]} and have {int(sid[2]) + 2} characters"
+    return f"must match {pattern}"
 
 
 def _default_instance_id() -> str:
@@ -40,7 +68,7 @@ class BatonSettings(BaseSettings):
         use_attribute_docstrings=True,
     )
 
-    nats_url: str = Field(default="nats://127.0.0.1:4222", pattern=r"^(nats|tls|ws|wss)://")
+    nats_url: str = Field(default="nats://127.0.0.1:4222", pattern=NATS_URL_PATTERN)
     """NATS server(s) with JetStream."""
     baton_nats_replicas: int = Field(default=1, ge=1, le=5)
     """Stream and bucket replicas: 1 locally, 3 in a cluster (used by ``baton streams init``)."""
@@ -76,7 +104,7 @@ class TwilioAccountSettings(BatonSettings):
     """Your Twilio account (``AC…``)."""
     twilio_auth_token: SecretStr = Field(min_length=1)
     """Checks ``X-Twilio-Signature`` on every webhook and WebSocket upgrade."""
-    twilio_api_base_url: str | None = Field(default=None, pattern=r"^https?://")
+    twilio_api_base_url: str | None = Field(default=None, pattern=HTTP_URL_PATTERN)
     """When set, every Twilio REST call goes to this base URL with Twilio's own paths."""
     twilio_conversation_configuration_id: str | None = None
     """The Conversation Orchestrator configuration: every channel (calls included, through
@@ -128,7 +156,7 @@ class TwilioApiKeySettings(TwilioAccountSettings):
 class PublicWebhookSettings(TwilioAccountSettings):
     """A gateway Twilio reaches over HTTP; signatures are checked against ``PUBLIC_BASE_URL``."""
 
-    public_base_url: str = Field(pattern=r"^https?://[^/]+")
+    public_base_url: str = Field(pattern=HTTP_BASE_URL_PATTERN)
     """Where Twilio reaches the gateways (signatures are checked against this URL)."""
 
     @field_validator("public_base_url")
@@ -154,12 +182,27 @@ JsonObject = Annotated[dict[str, Any], NoDecode]
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 
+def _in_words(item: Mapping[str, Any]) -> str:
+    """What one validation error asks of the variable, as a sentence's predicate."""
+    kind, context = item["type"], item.get("ctx") or {}
+    if kind == "missing":
+        return "is not set"
+    if kind == "string_pattern_mismatch":
+        return pattern_in_words(str(context.get("pattern", "")))
+    message = str(item["msg"]).removeprefix("Value error, ")
+    if message.startswith("Input should be "):
+        return "must be " + message.removeprefix("Input should be ")
+    return message[0].lower() + message[1:] if message else kind
+
+
 def describe_error(error: ValidationError) -> str:
-    """One line naming each bad or missing variable, e.g. ``TWILIO_ACCOUNT_SID: Field required``."""
+    """One line naming each bad or missing variable and what it must be, e.g.
+    ``TWILIO_ACCOUNT_SID must start with AC and have 34 characters``; values are never shown
+    (they may be secrets)."""
     parts = []
     for item in error.errors():
         name = "_".join(str(part) for part in item["loc"]).upper() or "configuration"
-        parts.append(f"{name}: {item['msg']}")
+        parts.append(f"{name} {_in_words(item)}")
     return "; ".join(parts)
 
 

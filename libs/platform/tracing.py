@@ -15,6 +15,11 @@ each exporter:
 - whatever :func:`spans_exported_to` attaches (tests use an in-memory exporter).
 
 Without any exporter spans are still created, so ``traceparent`` travels on every hop.
+HTTP spans follow the stable HTTP semantic conventions (``http.request.method``,
+``url.full``, ``http.response.status_code``); an outbound request that names its operation
+(:data:`OPERATION_EXTENSION`, as every Twilio call does) is named after it:
+``studio.execution.create`` rather than a bare ``POST``. Every resource carries
+``service.version`` and ``deployment.environment.name``.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from fastapi import FastAPI
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor, RequestInfo
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor, TracerProvider
@@ -43,13 +48,19 @@ from opentelemetry.trace import Link, SpanKind, Status, Tracer
 from opentelemetry.util._decorator import _agnosticcontextmanager
 from opentelemetry.util.types import Attributes
 
+from libs.platform.build_info import announce_build, deployment_environment, version
 from libs.platform.redaction import masking, redact, redact_attributes, set_sensitive
+from libs.platform.request_metrics import RequestMetrics
 from libs.platform.span_files import SpanFileExporter
 
 TRACE_DIR_VARIABLE = "BATON_TRACE_DIR"
 """Where each process appends its finished spans as JSON lines (read by ``baton trace``)."""
 
 HTTP_EXCLUDED_URLS = "healthz,readyz,metrics"
+OPERATION_EXTENSION = "baton.operation"
+"""An ``httpx`` request extension: the operation a request performs, its client span's name."""
+OPERATION_ATTRIBUTE = "baton.operation"
+SEMCONV_OPT_IN = "OTEL_SEMCONV_STABILITY_OPT_IN"
 # --- The process-wide span pipeline ------------------------------------------------------
 
 
@@ -148,7 +159,16 @@ def _otlp_metrics_enabled() -> bool:
 
 
 def _resource(service_name: str) -> Resource:
-    return Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)})
+    """Name, version and environment; ``OTEL_RESOURCE_ATTRIBUTES`` may set the environment."""
+    resource = Resource.create(
+        {
+            "service.name": os.environ.get("OTEL_SERVICE_NAME", service_name),
+            "service.version": version(),
+        }
+    )
+    environment = deployment_environment(resource.attributes)
+    named = {"deployment.environment.name": environment, "deployment.environment": environment}
+    return resource.merge(Resource(named))
 
 
 def _process_pipeline(service_name: str) -> SpanPipeline:
@@ -156,6 +176,8 @@ def _process_pipeline(service_name: str) -> SpanPipeline:
     global _pipeline
     if _pipeline is not None:
         return _pipeline
+    # Before any instrumentation reads it: stable HTTP attribute names only.
+    os.environ.setdefault(SEMCONV_OPT_IN, "http")
     pipeline = SpanPipeline()
     if _otlp_traces_enabled():
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -298,8 +320,18 @@ def configure_tracing(service_name: str, *extra: SpanProcessor) -> TracerProvide
         trace.set_tracer_provider(shared)
         instrumentor = HTTPXClientInstrumentor()
         if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument(tracer_provider=shared)
+            instrumentor.instrument(
+                tracer_provider=shared, async_request_hook=_name_after_operation
+            )
     return provider
+
+
+async def _name_after_operation(span: trace.Span, request: RequestInfo) -> None:
+    """A request that names its operation gets a span of that name, not a bare ``POST``."""
+    operation = (request.extensions or {}).get(OPERATION_EXTENSION)
+    if isinstance(operation, str) and span.is_recording():
+        span.update_name(operation)
+        span.set_attribute(OPERATION_ATTRIBUTE, operation)
 
 
 def service_tracer(service_name: str) -> Tracer:
@@ -339,9 +371,18 @@ def instrument_app(
     *,
     log_sensitive: bool = False,
     excluded_urls: str = HTTP_EXCLUDED_URLS,
+    request_metrics: bool = True,
 ) -> None:
-    """A server span per request and per WebSocket connection (not per frame); probes skipped."""
+    """A server span per request and per WebSocket connection (not per frame); probes skipped.
+
+    With ``request_metrics`` every request is also measured by route and status
+    (:class:`~libs.platform.request_metrics.RequestMetrics`), and ``baton_build_info`` names
+    the service on ``/metrics``.
+    """
     set_sensitive(log_sensitive)
+    if request_metrics:
+        app.add_middleware(RequestMetrics)
+        announce_build(service_name)
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=configure_tracing(service_name),

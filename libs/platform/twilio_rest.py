@@ -3,16 +3,33 @@
 One pooled ``httpx.AsyncClient`` per process (keep-alive: no TLS handshake per call). When a
 base URL is set, every product's host is replaced by it and Twilio's own paths are kept,
 which is how the emulator serves them all.
+
+Every call names its operation (``studio.execution.create``, ``messages.create``, …): its
+client span carries that name with the stable HTTP attributes, and
+``baton_twilio_request_seconds{operation,status}`` measures it, ``status`` being Twilio's
+HTTP status or ``error`` when no answer came (timeout, connection refused).
 """
 
 from __future__ import annotations
 
+import time
 from enum import StrEnum
 from typing import Any
 
 import httpx
 
+from libs.platform.metrics import REQUEST_BUCKETS, Histogram
 from libs.platform.settings import TwilioApiKeySettings
+from libs.platform.tracing import OPERATION_EXTENSION
+
+TWILIO_REQUEST_TIME = Histogram(
+    "baton_twilio_request_seconds",
+    "Twilio REST calls by operation and answer (HTTP status, or `error` when none came).",
+    otel_name="baton.twilio.request.duration",
+    buckets=REQUEST_BUCKETS,
+    labels=("operation", "status"),
+)
+NO_ANSWER = "error"
 
 
 class TwilioProduct(StrEnum):
@@ -55,20 +72,44 @@ class TwilioRestClient:
     def url(self, product: TwilioProduct, path: str) -> str:
         return f"{self._base_url or product.value}{path}"
 
-    async def post_form(
-        self, product: TwilioProduct, path: str, data: dict[str, str]
+    async def request(
+        self, operation: str, method: str, product: TwilioProduct, path: str, **options: Any
     ) -> httpx.Response:
-        return await self._http.post(self.url(product, path), data=data)
+        """One call, spanned and measured as ``operation``; ``options`` go to ``httpx``."""
+        started = time.perf_counter()
+        status = NO_ANSWER
+        try:
+            response = await self._http.request(
+                method,
+                self.url(product, path),
+                extensions={OPERATION_EXTENSION: operation},
+                **options,
+            )
+            status = str(response.status_code)
+            return response
+        finally:
+            TWILIO_REQUEST_TIME.observe(
+                time.perf_counter() - started, operation=operation, status=status
+            )
+
+    async def post_form(
+        self, operation: str, product: TwilioProduct, path: str, data: dict[str, str]
+    ) -> httpx.Response:
+        return await self.request(operation, "POST", product, path, data=data)
 
     async def send_json(
-        self, method: str, product: TwilioProduct, path: str, body: dict[str, Any]
+        self, operation: str, method: str, product: TwilioProduct, path: str, body: dict[str, Any]
     ) -> httpx.Response:
-        return await self._http.request(method, self.url(product, path), json=body)
+        return await self.request(operation, method, product, path, json=body)
 
     async def get(
-        self, product: TwilioProduct, path: str, params: dict[str, str] | None = None
+        self,
+        operation: str,
+        product: TwilioProduct,
+        path: str,
+        params: dict[str, str] | None = None,
     ) -> httpx.Response:
-        return await self._http.get(self.url(product, path), params=params)
+        return await self.request(operation, "GET", product, path, params=params)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -28,6 +28,7 @@ from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 from opentelemetry import trace
 
 from libs.contracts.messages import Channel, TranscriptLine
+from libs.platform.genai import model_call
 from services.agent_worker.agent import TurnContext, TurnTools
 from services.agent_worker.knowledge import DEFAULT_FAQ, Faq, create_knowledge_tool
 from services.agent_worker.policy_agent import HANDOFF_GOODBYE
@@ -245,23 +246,28 @@ class LlmAgent:
                 last = round_number == self._max_rounds
                 buffer = ToolCallBuffer()
                 said: list[str] = []
-                async with await self._client.chat.completions.create(
-                    model=self._model,
-                    messages=messages,
-                    tools=schemas,
-                    tool_choice="none" if last else "auto",
-                    stream=True,
-                ) as stream:
-                    async for chunk in stream:
-                        for choice in chunk.choices:
-                            if choice.index != 0:
-                                continue
-                            if choice.delta.content:
-                                said.append(choice.delta.content)
-                                spoke = True
-                                yield choice.delta.content
-                            if choice.delta.tool_calls and not last:
-                                buffer.add(choice.delta.tool_calls)
+                with model_call(self._model) as request:
+                    with request.sending():
+                        streamed = await self._client.chat.completions.create(
+                            model=self._model,
+                            messages=messages,
+                            tools=schemas,
+                            tool_choice="none" if last else "auto",
+                            stream=True,
+                            stream_options={"include_usage": True},
+                        )
+                    async with streamed as stream:
+                        async for chunk in stream:
+                            request.saw(chunk)
+                            for choice in chunk.choices:
+                                if choice.index != 0:
+                                    continue
+                                if choice.delta.content:
+                                    said.append(choice.delta.content)
+                                    spoke = True
+                                    yield choice.delta.content
+                                if choice.delta.tool_calls and not last:
+                                    buffer.add(choice.delta.tool_calls)
                 calls = buffer.calls()
                 if not calls:
                     break

@@ -8,14 +8,14 @@ from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 
-from libs.platform.settings import BatonSettings, JsonObject
+from libs.platform.settings import HTTP_URL_PATTERN, BatonSettings, JsonObject
 from services.agent_worker.knowledge import DEFAULT_FAQ, Faq
 
 
 class AgentWorkerSettings(BatonSettings):
     openai_api_key: SecretStr | None = None
     """With a key the agent is the real LLM; without one it is the embedded policy agent."""
-    openai_base_url: str | None = Field(default=None, pattern=r"^https?://")
+    openai_base_url: str | None = Field(default=None, pattern=HTTP_URL_PATTERN)
     """Any OpenAI-compatible endpoint (default: OpenAI's)."""
     baton_llm_model: str = Field(default="gpt-4o-mini", min_length=1)
     """The chat model; it must support tool calls."""

@@ -19,6 +19,7 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
 from libs.contracts.messages import Channel, TranscriptLine
+from libs.platform.genai import model_call
 from services.agent_worker.agent import TurnContext
 
 log = logging.getLogger("baton.agent_worker.summary")
@@ -164,11 +165,13 @@ class ModelSummarizer:
         ]
         # A caller hears silence until the goodbye: on a call the summary waits less.
         timeout = self._voice_timeout if turn.route.channel is Channel.VOICE else None
-        completion = await asyncio.wait_for(
-            self._client.chat.completions.create(
-                model=self._model, messages=messages, max_tokens=160, temperature=0.2
-            ),
-            timeout,
-        )
+        with model_call(self._model) as call, call.sending():
+            completion = await asyncio.wait_for(
+                self._client.chat.completions.create(
+                    model=self._model, messages=messages, max_tokens=160, temperature=0.2
+                ),
+                timeout,
+            )
+            call.saw(completion)
         text = completion.choices[0].message.content if completion.choices else None
         return text or ""

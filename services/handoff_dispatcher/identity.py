@@ -83,6 +83,7 @@ class IdentityResolver:
         if route.channel is not Channel.VOICE:
             return None
         response = await self._rest.get(
+            "orchestrator.conversation.list",
             TwilioProduct.CONVERSATIONS,
             "/v2/Conversations",
             {"channelId": route.call_sid or request.conversation_id, "status": "ACTIVE"},
@@ -95,6 +96,7 @@ class IdentityResolver:
             return self._store_override
         if self._configured_store is None:
             response = await self._rest.get(
+                "orchestrator.configuration.fetch",
                 TwilioProduct.CONVERSATIONS,
                 f"/v2/ControlPlane/Configurations/{self._configuration_id}",
             )
@@ -104,7 +106,9 @@ class IdentityResolver:
 
     async def _customer_profile(self, conversation_id: str) -> str:
         response = await self._rest.get(
-            TwilioProduct.CONVERSATIONS, f"/v2/Conversations/{conversation_id}/Participants"
+            "orchestrator.participant.list",
+            TwilioProduct.CONVERSATIONS,
+            f"/v2/Conversations/{conversation_id}/Participants",
         )
         response.raise_for_status()
         for participant in response.json().get("participants", []):
@@ -117,9 +121,10 @@ class IdentityResolver:
         if not (store_id and profile_id):
             return "", []
         base = f"/v1/Stores/{store_id}/Profiles/{profile_id}"
-        profile = await self._rest.get(TwilioProduct.MEMORY, base)
+        profile = await self._rest.get("memory.profile.fetch", TwilioProduct.MEMORY, base)
         name = profile_name(profile.json().get("traits") or {}) if profile.is_success else ""
         recalled = await self._rest.send_json(
+            "memory.recall",
             "POST",
             TwilioProduct.MEMORY,
             f"{base}/Recall",
@@ -137,9 +142,14 @@ class IdentityResolver:
         path = f"/v2/Conversations/{identity.conversation_id}"
         try:
             await self._rest.send_json(
-                "PUT", TwilioProduct.CONVERSATIONS, path, {"status": "INACTIVE"}
+                "orchestrator.conversation.update",
+                "PUT",
+                TwilioProduct.CONVERSATIONS,
+                path,
+                {"status": "INACTIVE"},
             )
             await self._rest.send_json(
+                "orchestrator.conversation.patch",
                 "PATCH",
                 TwilioProduct.CONVERSATIONS,
                 path,

@@ -53,6 +53,7 @@ class StudioExecutions:
             retry_after: str | None = None
             try:
                 response = await self._rest.post_form(
+                    "studio.execution.create",
                     TwilioProduct.STUDIO,
                     self._path,
                     {"To": to, "From": from_, "Parameters": parameters},
@@ -89,7 +90,9 @@ class StudioExecutions:
 
     async def find_active(self, to: str, conversation_id: str) -> str | None:
         """The active execution for this contact whose HandoffData names our conversation."""
-        response = await self._rest.get(TwilioProduct.STUDIO, self._path, {"PageSize": "50"})
+        response = await self._rest.get(
+            "studio.execution.list", TwilioProduct.STUDIO, self._path, {"PageSize": "50"}
+        )
         if response.status_code != 200:
             return None
         for execution in response.json().get("executions", []):
@@ -104,7 +107,9 @@ class StudioExecutions:
 
     async def _names_conversation(self, execution_sid: str, conversation_id: str) -> bool:
         response = await self._rest.get(
-            TwilioProduct.STUDIO, f"{self._path}/{execution_sid}/Context"
+            "studio.execution.context.fetch",
+            TwilioProduct.STUDIO,
+            f"{self._path}/{execution_sid}/Context",
         )
         if response.status_code != 200:
             return False

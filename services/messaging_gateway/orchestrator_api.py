@@ -57,7 +57,9 @@ class OrchestratorApi:
 
     async def _participants(self, conversation_id: str) -> list[dict[str, object]]:
         response = await self._rest.get(
-            TwilioProduct.CONVERSATIONS, f"/v2/Conversations/{conversation_id}/Participants"
+            "orchestrator.participant.list",
+            TwilioProduct.CONVERSATIONS,
+            f"/v2/Conversations/{conversation_id}/Participants",
         )
         if not response.is_success:
             return []
@@ -95,10 +97,18 @@ class OrchestratorApi:
         callbacks = {"statusCallbacks": [{"url": self._callback, "method": "POST"}]}
         try:
             await self._rest.send_json(
-                "PUT", TwilioProduct.CONVERSATIONS, path, {"status": "ACTIVE"}
+                "orchestrator.conversation.update",
+                "PUT",
+                TwilioProduct.CONVERSATIONS,
+                path,
+                {"status": "ACTIVE"},
             )
             await self._rest.send_json(
-                "PATCH", TwilioProduct.CONVERSATIONS, path, {"configuration": callbacks}
+                "orchestrator.conversation.patch",
+                "PATCH",
+                TwilioProduct.CONVERSATIONS,
+                path,
+                {"configuration": callbacks},
             )
         except httpx.HTTPError as error:
             log.warning("conversation %s not returned to the bot: %r", conversation_id, error)

@@ -59,18 +59,21 @@ class ReplySender:
         route = reply.route
         if route.channel is Channel.SMS:
             return await self._rest.post_form(
+                "messages.create",
                 TwilioProduct.API,
                 f"/2010-04-01/Accounts/{self._account_sid}/Messages.json",
                 {"To": route.customer_address, "From": route.agent_address, "Body": reply.text},
             )
         if route.channel is Channel.CONVERSATIONS:
             return await self._rest.post_form(
+                "conversations.message.create",
                 TwilioProduct.CONVERSATIONS,
                 f"/v1/Conversations/{route.twilio_conversation_id}/Messages",
                 {"Author": self._bot_identity, "Body": reply.text},
             )
         if route.channel is Channel.ORCHESTRATOR:
             return await self._rest.send_json(
+                "orchestrator.action.create",
                 "POST",
                 TwilioProduct.CONVERSATIONS,
                 f"/v2/Conversations/{route.twilio_conversation_id}/Actions",

@@ -10,6 +10,7 @@ from pydantic_settings import NoDecode
 
 from libs.platform.settings import (
     FLOW_SID_PATTERN,
+    WORKFLOW_SID_PATTERN,
     JsonObject,
     PublicWebhookSettings,
     parse_json_object,
@@ -22,7 +23,7 @@ class RelayGatewaySettings(PublicWebhookSettings):
     """The Studio flow whose webhook is the ``<Connect action>`` (voice handoff)."""
     baton_voice_action: Literal["studio", "gateway"] = "studio"
     """``<Connect action>``: the Studio flow webhook (TAC's default) or ``/voice/action`` here."""
-    baton_taskrouter_workflow_sid: str | None = Field(default=None, pattern=r"^WW[0-9a-fA-F]{32}$")
+    baton_taskrouter_workflow_sid: str | None = Field(default=None, pattern=WORKFLOW_SID_PATTERN)
     """With the action on the gateway (required then): enqueue handed-off calls to this
     TaskRouter workflow, with the HandoffData identifiers and attributes as task attributes."""
     baton_welcome_greeting: str = "Hello! How can I assist you today?"

@@ -121,6 +121,14 @@ def chunks_for(step: Text | ToolCalls) -> list[dict[str, Any]]:
     return [*chunks, chunk({}, "tool_calls")]
 
 
+def usage_chunk(body: dict[str, Any], chunks: list[dict[str, Any]]) -> dict[str, Any]:
+    """What OpenAI streams last with ``stream_options.include_usage``: no choices, the usage."""
+    words = sum(len(str(m.get("content") or "").split()) for m in body.get("messages", []))
+    written = sum(1 for c in chunks for choice in c["choices"] if choice["delta"])
+    usage = {"prompt_tokens": words, "completion_tokens": written}
+    return {**chunk({}), "choices": [], "usage": {**usage, "total_tokens": words + written}}
+
+
 async def sse(chunks: list[dict[str, Any]]) -> AsyncIterator[bytes]:
     for item in chunks:
         yield f"data: {json.dumps(item)}\n\n".encode()
@@ -165,7 +173,10 @@ def create_app(model: ScriptedModel) -> FastAPI:
         step = model.next_step(body)
         if isinstance(step, Failure):
             return failure(step.status)
-        return StreamingResponse(sse(chunks_for(step)), media_type="text/event-stream")
+        chunks = chunks_for(step)
+        if (body.get("stream_options") or {}).get("include_usage"):
+            chunks.append(usage_chunk(body, chunks))
+        return StreamingResponse(sse(chunks), media_type="text/event-stream")
 
     return app
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from openai import AsyncOpenAI
+from opentelemetry.trace import StatusCode
 
 from libs.contracts.messages import Channel
+from libs.platform.metrics import REGISTRY
+from libs.platform.tracing import service_tracer
 from services.agent_worker.agent import TurnContext
 from services.agent_worker.knowledge import DEFAULT_FAQ
 from services.agent_worker.llm_agent import (
@@ -16,6 +19,7 @@ from services.agent_worker.llm_agent import (
 from tests.agent.conftest import API_KEY
 from tests.agent.fakes import SMS_ROUTE, FakeHandoff, lines, reply, tac, turn
 from tests.agent.openai_server import Call, Failure, ScriptedModel, Text, ToolCalls, tool_messages
+from tests.support.traces import recorded_spans
 
 GOODBYE = "I'm connecting you with a member of our team now."
 
@@ -176,3 +180,27 @@ async def test_bad_tool_arguments_go_back_as_an_error(
     assert "reason" in missing["content"]["error"]
     assert "unknown tool" in unknown["content"]["error"]
     assert handoff.calls == []
+
+
+async def test_a_failed_model_request_is_counted_and_its_span_says_why(
+    client: AsyncOpenAI, model: ScriptedModel
+) -> None:
+    labels = {"operation": "chat", "model": "baton-test-model"}
+    errors_before = (
+        REGISTRY.get_sample_value(
+            "baton_model_request_seconds_count", {**labels, "outcome": "error"}
+        )
+        or 0
+    )
+    model.script(Failure(503), Failure(503))
+    turn_span = service_tracer("agent-worker").start_as_current_span("agent.turn")
+    with recorded_spans() as exporter, turn_span:
+        said = await reply(agent(client), turn("hi"), FakeHandoff().tools())
+    assert said == [MODEL_UNAVAILABLE]
+    errors = REGISTRY.get_sample_value(
+        "baton_model_request_seconds_count", {**labels, "outcome": "error"}
+    )
+    assert errors == errors_before + 1, "one request, failed after the client's retry"
+    [chat] = [s for s in exporter.get_finished_spans() if s.name == "chat baton-test-model"]
+    assert (chat.attributes or {})["error.type"] == "InternalServerError"
+    assert chat.status.status_code is StatusCode.ERROR

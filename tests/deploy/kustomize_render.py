@@ -2,9 +2,9 @@
 
 :func:`render` uses a real ``kustomize`` (or ``kubectl kustomize``) when one is on the PATH
 and falls back to :func:`render_in_python`, a small renderer for exactly the kustomization
-features Baton's manifests use. It refuses anything else (:class:`UnsupportedKustomization`)
-rather than guess, and ``test_kustomize_render.py`` checks it against the real binary
-whenever one is available.
+features Baton's manifests use, components included. It refuses anything else
+(:class:`UnsupportedKustomization`) rather than guess, and ``test_kustomize_render.py``
+checks it against the real binary whenever one is available.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ SUPPORTED_FIELDS = {
     "apiVersion",
     "kind",
     "resources",
+    "components",
     "namespace",
     "labels",
     "images",
@@ -113,8 +114,7 @@ def _load_kustomization(directory: Path) -> Obj:
     raise FileNotFoundError(f"no kustomization in {directory}")
 
 
-def _build(directory: Path) -> list[_Resource]:
-    kustomization = _load_kustomization(directory)
+def _load_resources(directory: Path, kustomization: Obj) -> list[_Resource]:
     resources: list[_Resource] = []
     for entry in kustomization.get("resources", []):
         path = directory / entry
@@ -123,6 +123,30 @@ def _build(directory: Path) -> list[_Resource]:
         else:
             docs = yaml.safe_load_all(path.read_text())
             resources.extend(_Resource(dict(doc)) for doc in docs if doc)
+    return resources
+
+
+def _apply_component(resources: list[_Resource], directory: Path) -> None:
+    """A ``kind: Component``: its resources join, its generators and patches see them all."""
+    component = _load_kustomization(directory)
+    if component.get("kind") != "Component":
+        raise UnsupportedKustomization(f"{directory} is not a Component")
+    if set(component) - {"apiVersion", "kind", "resources", "patches", "configMapGenerator"}:
+        raise UnsupportedKustomization(f"{directory}: component fields {sorted(component)}")
+    resources.extend(_load_resources(directory, component))
+    for generator in component.get("configMapGenerator", []):
+        _generate_config_map(resources, generator, directory)
+    for patch in component.get("patches", []):
+        _apply_patch(resources, patch, directory)
+
+
+def _build(directory: Path) -> list[_Resource]:
+    kustomization = _load_kustomization(directory)
+    if kustomization.get("kind") == "Component":
+        raise UnsupportedKustomization(f"{directory}: a Component is used through components")
+    resources = _load_resources(directory, kustomization)
+    for component in kustomization.get("components", []):
+        _apply_component(resources, directory / component)
     for generator in kustomization.get("configMapGenerator", []):
         _generate_config_map(resources, generator, directory)
     for patch in kustomization.get("patches", []):

@@ -217,3 +217,82 @@ def test_otel_collector_pipelines_are_complete_and_point_at_compose_services(
         assert role is not None and PORTS[role] == int(port), target
         scraped.add(role)
     assert scraped >= {"relay-gateway", "messaging-gateway", "agent-worker", "handoff-dispatcher"}
+
+
+# --- monitoring: Prometheus and Grafana with the dashboard, alerts and exemplars -----------
+
+PROMETHEUS_CONFIG = REPO / "deploy" / "prometheus.yml"
+GRAFANA = REPO / "deploy" / "grafana"
+
+
+def _mounts(service: Obj) -> dict[str, str]:
+    """Container path -> repository file, for a service's read-only file mounts."""
+    found = {}
+    for volume in service.get("volumes") or []:
+        source, target, *_ = volume.split(":")
+        if source.startswith("./"):
+            found[target] = source.removeprefix("./")
+    return found
+
+
+def test_metrics_reach_the_collector_once_and_keep_their_exemplars(compose: Obj) -> None:
+    config = yaml.safe_load(OTEL_CONFIG.read_text())
+    assert config["service"]["pipelines"]["metrics"]["receivers"] == ["prometheus"]
+    for name, (_, service) in _baton_services(compose).items():
+        environment = compose_environment(service)
+        if "OTEL_EXPORTER_OTLP_ENDPOINT" in environment:
+            assert environment["OTEL_METRICS_EXPORTER"] == "none", f"{name} would send twice"
+            assert "deployment.environment.name=" in environment["OTEL_RESOURCE_ATTRIBUTES"]
+    exporter = config["exporters"]["prometheus"]
+    assert exporter["enable_open_metrics"] is True, "only OpenMetrics carries exemplars"
+    for job in config["receivers"]["prometheus"]["config"]["scrape_configs"]:
+        assert job["scrape_protocols"][0] == "OpenMetricsText1.0.0", job["job_name"]
+
+
+def test_prometheus_scrapes_the_collector_and_loads_the_alert_rules(compose: Obj) -> None:
+    services = _services(compose)
+    prometheus = services["prometheus"]
+    assert "--enable-feature=exemplar-storage" in prometheus["command"]
+    mounts = _mounts(prometheus)
+    config_path = option(prometheus["command"], "--config.file") or next(
+        c.split("=", 1)[1] for c in prometheus["command"] if c.startswith("--config.file=")
+    )
+    assert mounts[config_path] == "deploy/prometheus.yml"
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    (rules,) = config["rule_files"]
+    assert mounts[rules] == "deploy/observability/alerts.yaml"
+    (job,) = config["scrape_configs"]
+    assert job["scrape_protocols"][0] == "OpenMetricsText1.0.0"
+    (target,) = [t for group in job["static_configs"] for t in group["targets"]]
+    collector = yaml.safe_load(OTEL_CONFIG.read_text())
+    host, port = target.split(":")
+    assert host in services and services[host]["image"].startswith("otel/")
+    assert collector["exporters"]["prometheus"]["endpoint"].endswith(f":{port}")
+
+
+def test_grafana_gets_the_dashboard_and_links_exemplars_to_jaeger(compose: Obj) -> None:
+    services = _services(compose)
+    grafana = services["grafana"]
+    mounts = _mounts(grafana)
+    datasources = yaml.safe_load(
+        (REPO / mounts["/etc/grafana/provisioning/datasources/baton.yaml"]).read_text()
+    )["datasources"]
+    by_type = {d["type"]: d for d in datasources}
+    prometheus, jaeger = by_type["prometheus"], by_type["jaeger"]
+    assert prometheus["isDefault"] is True
+    assert urlsplit(prometheus["url"]).hostname == "prometheus"
+    assert urlsplit(jaeger["url"]).hostname == "jaeger"
+    assert urlsplit(jaeger["url"]).port == 16686 and "16686:16686" in services["jaeger"]["ports"]
+    (destination,) = prometheus["jsonData"]["exemplarTraceIdDestinations"]
+    assert destination == {"name": "trace_id", "datasourceUid": jaeger["uid"]}
+    providers = yaml.safe_load(
+        (REPO / mounts["/etc/grafana/provisioning/dashboards/baton.yaml"]).read_text()
+    )["providers"]
+    (folder,) = [p["options"]["path"] for p in providers]
+    dashboards = {target: source for target, source in mounts.items() if target.startswith(folder)}
+    assert list(dashboards.values()) == ["deploy/observability/grafana-dashboard.json"]
+    dashboard = json.loads((REPO / "deploy/observability/grafana-dashboard.json").read_text())
+    exemplar_panels = [
+        p for p in dashboard["panels"] if any(t.get("exemplar") for t in p.get("targets", []))
+    ]
+    assert len(exemplar_panels) >= 5, "latency panels show exemplars"

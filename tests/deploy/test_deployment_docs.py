@@ -94,7 +94,8 @@ def test_autoscaling_and_shutdown_figures_match_the_manifests(
 ) -> None:
     text = " ".join(DOC.read_text().split())
     objects = overlays["prod"]
-    relay_down = find(objects, "HorizontalPodAutoscaler", "relay-gateway")["spec"]["behavior"][
+    relay_scaling = find(objects, "ScaledObject", "relay-gateway")["spec"]
+    relay_down = relay_scaling["advanced"]["horizontalPodAutoscalerConfig"]["behavior"][
         "scaleDown"
     ]
     assert relay_down["stabilizationWindowSeconds"] == 15 * 60

@@ -1,20 +1,27 @@
 """The Kustomize overlays render to valid Kubernetes objects that keep Baton's promises:
-probes, non-root pods, sized resources, a drain before a relay pod stops, replica floors."""
+probes, non-root pods, sized resources, a drain before a relay pod stops, replica floors,
+autoscaling on what loads each service, and the Prometheus Operator objects of the
+`monitoring` component."""
 
 from __future__ import annotations
 
 import json
 import re
 import tomllib
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from libs.contracts.subjects import AGENT_WORKER_DURABLE, TURNS_STREAM
+from libs.contracts.subjects import (
+    AGENT_WORKER_DURABLE,
+    MESSAGING_REPLIES_DURABLE,
+    REPLIES_STREAM,
+    TURNS_STREAM,
+)
 from libs.platform.streams import stream_configs
+from services.relay_gateway.metrics import VOICE_LIVE_CALLS
+from tests.deploy.crd_models import crd_errors, is_custom_resource
 from tests.deploy.k8s_objects import (
     GATEWAYS,
     K8S,
@@ -36,35 +43,29 @@ from tests.deploy.k8s_objects import (
 )
 from tests.deploy.kustomize_render import pod_spec, split_image
 
-# Schema validation needs the dev extras (kubernetes-validate brings jsonschema).
+MONITORING = K8S / "components" / "monitoring"
+OBSERVABILITY = REPO / "deploy" / "observability"
+
+# Schema validation needs the dev extras (kubernetes-validate; cloudcoil's CRD models).
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
-jsonschema = pytest.importorskip("jsonschema")
+pytest.importorskip("cloudcoil.models.keda")
+pytest.importorskip("cloudcoil.models.prometheus_operator")
 
 # The oldest Kubernetes minor the manifests support, and the newest with bundled schemas.
 KUBERNETES_VERSIONS = ("1.31", kubernetes_validate.utils.latest_version())
-CRD_SCHEMAS = {("keda.sh/v1alpha1", "ScaledObject"): "keda_scaledobject.schema.json"}
-
-
-@cache
-def _crd_validator(schema_file: str) -> jsonschema.Draft202012Validator:
-    schema = json.loads((Path(__file__).parent / schema_file).read_text())
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
 
 
 def schema_errors(obj: Obj, version: str) -> list[str]:
-    """Strict schema errors of one object (Kubernetes' own schemas, or ours for CRDs)."""
+    """Strict schema errors of one object: Kubernetes' own schemas, or the upstream CRD's."""
     label = f"{obj['kind']}/{obj['metadata']['name']}"
-    crd_schema = CRD_SCHEMAS.get((obj["apiVersion"], obj["kind"]))
-    if crd_schema is not None:
-        errors = _crd_validator(crd_schema).iter_errors(obj)
-        return [f"{label}: {'.'.join(map(str, e.path))}: {e.message}" for e in errors]
+    if is_custom_resource(obj):
+        return crd_errors(obj)
     try:
         kubernetes_validate.validate(obj, version, strict=True)
     except kubernetes_validate.ValidationError as error:
         return [f"{label}: {'.'.join(map(str, error.path))}: {error.message}"]
     except kubernetes_validate.SchemaNotFoundError as error:
-        return [f"{label}: no schema ({error.message}); add one to CRD_SCHEMAS"]
+        return [f"{label}: no schema ({error.message}); add its CRD model to CRD_MODELS"]
     return []
 
 
@@ -88,11 +89,20 @@ def test_examples_and_the_secret_example_match_their_schemas() -> None:
     assert not errors, "\n".join(errors)
 
 
-def test_the_crd_schema_rejects_a_misspelt_trigger() -> None:
+def test_the_crd_check_rejects_a_misspelt_field_or_trigger() -> None:
     scaled = yaml.safe_load((K8S / "base" / "agent-worker" / "scaledobject.yaml").read_text())
     assert schema_errors(scaled, KUBERNETES_VERSIONS[-1]) == []
     scaled["spec"]["triggers"][0]["metadata"]["lag_threshold"] = "10"
     assert schema_errors(scaled, KUBERNETES_VERSIONS[-1])
+    scaled = yaml.safe_load((K8S / "base" / "agent-worker" / "scaledobject.yaml").read_text())
+    scaled["spec"]["minReplicas"] = 2
+    assert schema_errors(scaled, KUBERNETES_VERSIONS[-1]) == [
+        "ScaledObject/agent-worker: spec.minReplicas: unknown field"
+    ]
+    monitor = yaml.safe_load((MONITORING / "podmonitor.yaml").read_text())
+    assert schema_errors(monitor, KUBERNETES_VERSIONS[-1]) == []
+    monitor["spec"]["scrapeProtocols"] = ["OpenMetrics"]
+    assert schema_errors(monitor, KUBERNETES_VERSIONS[-1])
 
 
 # --- secrets -------------------------------------------------------------------------------
@@ -170,6 +180,10 @@ def test_each_service_has_deployment_service_and_pdb(
     assert service_port["targetPort"] == "http"
 
 
+def _triggers(scaled: Obj) -> dict[str, Obj]:
+    return {t["type"]: t for t in scaled["spec"]["triggers"]}
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 @pytest.mark.parametrize("service", SERVICES)
 def test_rollouts_start_new_pods_before_stopping_old_ones(
@@ -203,21 +217,93 @@ def test_pods_spread_over_zones_and_nodes(
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_autoscalers(overlays: dict[str, list[Obj]], overlay: str) -> None:
     objects = overlays[overlay]
-    hpas = {
-        h["spec"]["scaleTargetRef"]["name"]: h for h in find_all(objects, "HorizontalPodAutoscaler")
-    }
-    assert set(hpas) == set(GATEWAYS)
-    for hpa in hpas.values():
-        metrics = [m["resource"]["name"] for m in hpa["spec"]["metrics"]]
-        assert metrics == ["cpu"], "gateways scale on CPU, never on queue lag"
-        assert hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
-        assert "replicas" not in find(objects, "Deployment", hpa["metadata"]["name"])["spec"]
-    relay_down = hpas["relay-gateway"]["spec"]["behavior"]["scaleDown"]
-    assert relay_down["stabilizationWindowSeconds"] >= 600, "relay pods scale down slowly"
-    (scaled,) = find_all(objects, "ScaledObject")
-    assert scaled["spec"]["scaleTargetRef"]["name"] == "agent-worker"
-    assert "replicas" not in find(objects, "Deployment", "agent-worker")["spec"]
-    assert [t["type"] for t in scaled["spec"]["triggers"]] == ["nats-jetstream"]
+    assert find_all(objects, "HorizontalPodAutoscaler") == [], "KEDA owns every autoscaler"
+    scaled = {s["spec"]["scaleTargetRef"]["name"]: s for s in find_all(objects, "ScaledObject")}
+    assert set(scaled) == {*GATEWAYS, "agent-worker"}
+    for name, obj in scaled.items():
+        assert obj["metadata"]["name"] == name
+        assert obj["spec"]["minReplicaCount"] <= obj["spec"]["maxReplicaCount"]
+        assert "replicas" not in find(objects, "Deployment", name)["spec"]
+        if "cpu" in _triggers(obj):
+            assert "fallback" not in obj["spec"], "a fallback would override the CPU decision"
+    relay = scaled["relay-gateway"]
+    assert set(_triggers(relay)) == {"cpu", "prometheus"}, "live calls, not queue lag"
+    hpa = relay["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert hpa["scaleDown"]["stabilizationWindowSeconds"] >= 600, "relay pods scale down slowly"
+    assert hpa["scaleDown"]["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 300}]
+    assert set(_triggers(scaled["messaging-gateway"])) == {"cpu", "nats-jetstream"}
+    assert set(_triggers(scaled["agent-worker"])) == {"nats-jetstream"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_relay_gateways_scale_on_this_installations_live_calls(
+    overlays: dict[str, list[Obj]], overlay: str
+) -> None:
+    objects = overlays[overlay]
+    relay = find(objects, "ScaledObject", "relay-gateway")
+    metadata = _triggers(relay)["prometheus"]["metadata"]
+    namespace = relay["metadata"]["namespace"]
+    assert metadata["query"] == f'sum({VOICE_LIVE_CALLS.name}{{namespace="{namespace}"}})'
+    assert metadata["serverAddress"].startswith("http://prometheus-operated.")
+    per_pod = int(metadata["threshold"])
+    assert 0 < per_pod <= 250, "below what one relay pod carries (docs: sizing)"
+
+
+def test_messaging_gateways_scale_on_their_reply_lag(overlays: dict[str, list[Obj]]) -> None:
+    objects = overlays["prod"]
+    messaging = _triggers(find(objects, "ScaledObject", "messaging-gateway"))["nats-jetstream"]
+    worker = _triggers(find(objects, "ScaledObject", "agent-worker"))["nats-jetstream"]
+    metadata = messaging["metadata"]
+    assert (metadata["stream"], metadata["consumer"]) == (REPLIES_STREAM, MESSAGING_REPLIES_DURABLE)
+    endpoint = "natsServerMonitoringEndpoint"
+    assert metadata[endpoint] == worker["metadata"][endpoint], "the same NATS release"
+    assert int(metadata["lagThreshold"]) > 0
+
+
+# --- the monitoring component ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_pod_monitor_scrapes_every_service_with_exemplars(
+    overlays: dict[str, list[Obj]], overlay: str
+) -> None:
+    objects = overlays[overlay]
+    (monitor,) = find_all(objects, "PodMonitor")
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    assert endpoint["path"] == "/metrics"
+    assert monitor["spec"]["scrapeProtocols"][0] == "OpenMetricsText1.0.0", "exemplars"
+    for service in SERVICES:
+        deployment = find(objects, "Deployment", service)
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert selector.items() <= labels.items(), f"{service} is not scraped"
+        ports = [p["name"] for p in main_container(deployment)["ports"]]
+        assert endpoint["port"] in ports, service
+    assert (
+        monitor["metadata"]["namespace"]
+        == find(objects, "Deployment", "agent-worker")["metadata"]["namespace"]
+    )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_rules_and_dashboard_are_the_ones_compose_uses(
+    overlays: dict[str, list[Obj]], overlay: str
+) -> None:
+    objects = overlays[overlay]
+    rule = find(objects, "PrometheusRule", "baton")
+    alerts = yaml.safe_load((OBSERVABILITY / "alerts.yaml").read_text())
+    assert rule["spec"]["groups"] == alerts["groups"]
+    dashboard = find(objects, "ConfigMap", "baton-grafana-dashboard")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    (content,) = dashboard["data"].values()
+    assert json.loads(content) == json.loads((OBSERVABILITY / "grafana-dashboard.json").read_text())
+
+
+def test_the_generated_monitoring_objects_are_up_to_date() -> None:
+    from baton_devtools.monitoring_sync import GENERATED
+
+    for path, render in GENERATED.items():
+        assert path.read_text() == render(), f"{path.name} is stale: run `make monitoring`"
 
 
 def test_keda_trigger_reads_the_worker_consumer_from_the_nats_release(
@@ -470,3 +556,21 @@ def test_nats_file_store_holds_every_stream_at_its_limit() -> None:
     file_store = values["config"]["jetstream"]["fileStore"]
     streams_total = sum(config.max_bytes for config in stream_configs(3))
     assert parse_quantity(file_store["maxSize"]) >= streams_total * 1.5, "room for KV and headroom"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_span_says_which_environment_it_came_from(
+    overlays: dict[str, list[Obj]], overlay: str
+) -> None:
+    objects = overlays[overlay]
+    for workload, container in workloads(objects):
+        if workload["kind"] != "Deployment":
+            continue
+        attributes = env_value(objects, container, "OTEL_RESOURCE_ATTRIBUTES") or ""
+        references = re.findall(r"\$\((\w+)\)", attributes)
+        expanded = attributes
+        for name in references:
+            expanded = expanded.replace(f"$({name})", env_value(objects, container, name) or "")
+        pairs = dict(pair.split("=", 1) for pair in expanded.split(",") if pair)
+        assert pairs.get("deployment.environment.name") == overlay, workload["metadata"]["name"]
+        assert "service.instance.id" in pairs, "the pod name, set by Kubernetes"

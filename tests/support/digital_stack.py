@@ -91,7 +91,7 @@ async def start_digital_stack(
     *,
     dispatcher: bool = True,
     dispatcher_overrides: dict[str, Any] | None = None,
-    worker_overrides: dict[str, Any] | None = None,
+    worker: AgentWorkerSettings | None = None,
     agent: Agent | None = None,
 ) -> DigitalStack:
     emulator_port, gateway_port = free_port(), free_port()
@@ -102,8 +102,8 @@ async def start_digital_stack(
     common = twilio_env(nats_url, twilio_api_base_url=emulator_url)
     gateway = MessagingGatewaySettings(**common, public_base_url=gateway_url)
     await stack.enter_async_context(serve(create_gateway(gateway), gateway_port))
-    worker_settings = AgentWorkerSettings(nats_url=nats_url, **(worker_overrides or {}))
-    await stack.enter_async_context(serve(create_worker(worker_settings, agent=agent)))
+    worker = worker or AgentWorkerSettings(nats_url=nats_url)
+    await stack.enter_async_context(serve(create_worker(worker, agent=agent)))
     if dispatcher:
         settings = HandoffDispatcherSettings(
             **common,

@@ -1,0 +1,98 @@
+"""One log format for Baton, uvicorn and FastStream, with the trace of every line.
+
+Every process logs through the root logger's one handler: JSON lines (python-json-logger)
+for log collectors, or plain text when a person watches a terminal (``auto`` picks by
+whether stderr is a TTY). A line written inside a span carries its ``trace_id`` and
+``span_id``, the ids Jaeger and ``baton trace`` show, so a log line leads to its trace.
+uvicorn's and FastStream's own handlers (FastStream's with ANSI colours) are removed and
+their records go through the same handler.
+
+JSON fields: ``time`` (ISO 8601, UTC), ``level``, ``logger``, ``message``, ``service``,
+``trace_id`` and ``span_id`` inside a span, ``exc_info`` with a traceback, and whatever a
+library adds as ``extra`` (FastStream: ``subject``, ``stream``, ``message_id``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Literal, TextIO
+
+from opentelemetry import trace
+from opentelemetry.trace import format_span_id, format_trace_id
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter
+
+LogFormat = Literal["auto", "json", "text"]
+LOG_FORMATS: tuple[LogFormat, ...] = ("auto", "json", "text")
+TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s%(trace_suffix)s"
+OWN_HANDLERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream", "faststream.access")
+QUIET = {"httpx": logging.WARNING, "httpcore": logging.WARNING}
+"""One line per Twilio request is noise, and its URLs can carry addresses."""
+
+
+class TraceContext(logging.Filter):
+    """Adds the current span's ids and the service name to every record."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = trace.get_current_span().get_span_context()
+        record.service = self.service
+        if context.is_valid:
+            trace_id = format_trace_id(context.trace_id)
+            span_id = format_span_id(context.span_id)
+            record.trace_id, record.span_id = trace_id, span_id
+            record.trace_suffix = f" [trace_id={trace_id} span_id={span_id}]"
+        else:
+            record.trace_suffix = ""
+        return True
+
+
+def json_formatter() -> logging.Formatter:
+    return JsonFormatter(
+        "{levelname}{name}{message}",
+        style="{",
+        rename_fields={"levelname": "level", "name": "logger"},
+        reserved_attrs=[*RESERVED_ATTRS, "taskName", "trace_suffix", "color_message"],
+        timestamp="time",
+        json_ensure_ascii=False,
+    )
+
+
+def uses_json(log_format: LogFormat, stream: TextIO) -> bool:
+    if log_format == "auto":
+        return not (hasattr(stream, "isatty") and stream.isatty())
+    return log_format == "json"
+
+
+def configure_logging(
+    level: str = "INFO",
+    log_format: LogFormat = "auto",
+    *,
+    service: str = "baton",
+    stream: TextIO | None = None,
+) -> logging.Handler:
+    """Make the root logger's one handler the only place records are written; returns it."""
+    output = stream or sys.stderr
+    handler = logging.StreamHandler(output)
+    text = logging.Formatter(TEXT_FORMAT)
+    handler.setFormatter(json_formatter() if uses_json(log_format, output) else text)
+    handler.addFilter(TraceContext(service))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    import faststream  # noqa: F401  (its import installs the handler removed below)
+
+    for name in OWN_HANDLERS:
+        library = logging.getLogger(name)
+        for old in list(library.handlers):
+            library.removeHandler(old)
+        library.propagate = True
+    for name, quiet_level in QUIET.items():
+        logging.getLogger(name).setLevel(quiet_level)
+    return handler
