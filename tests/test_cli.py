@@ -25,7 +25,7 @@ from pydantic_settings import BaseSettings
 
 from baton.cli import main as baton
 from baton.services import SERVICES
-from baton_devtools.nats_server import free_port, port_open
+from baton_devtools.nats_server import free_port, port_open, start_nats_server
 from baton_devtools.stack import Ports, streams_command
 from baton_devtools.trace_viewer import trace_viewer_router
 from libs.contracts.subjects import TURNS, TURNS_STREAM
@@ -293,13 +293,17 @@ async def test_baton_up_on_a_port_base_reports_ready_and_keeps_a_foreign_nats_st
 
 
 @pytest.mark.slow
-def test_baton_up_names_what_failed_and_stops_the_rest(nats_url: str, tmp_path: Path) -> None:
+def test_baton_up_names_what_failed_and_stops_the_rest(tmp_path: Path) -> None:
     base = free_port_block()
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", base + 1))  # the messaging gateway's port
-        taken.listen()
-        process = start_up(tmp_path, nats_url, base)
-        _, errors = process.communicate(timeout=120)
+    nats = start_nats_server()  # its own: no other test's messages for the stack to pick up
+    try:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", base + 1))  # the messaging gateway's port
+            taken.listen()
+            process = start_up(tmp_path, nats.url, base)
+            _, errors = process.communicate(timeout=120)
+    finally:
+        nats.stop()
     assert process.returncode == 1
     assert errors.startswith("baton up: the stack did not start:")
     assert f"messaging-gateway (http://127.0.0.1:{base + 1}) exited" in errors

@@ -95,9 +95,7 @@ def test_autoscaling_and_shutdown_figures_match_the_manifests(
     text = " ".join(DOC.read_text().split())
     objects = overlays["prod"]
     relay_scaling = find(objects, "ScaledObject", "relay-gateway")["spec"]
-    relay_down = relay_scaling["advanced"]["horizontalPodAutoscalerConfig"]["behavior"][
-        "scaleDown"
-    ]
+    relay_down = relay_scaling["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]
     assert relay_down["stabilizationWindowSeconds"] == 15 * 60
     assert relay_down["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 5 * 60}]
     assert "one pod per five minutes after a 15-minute window" in text
