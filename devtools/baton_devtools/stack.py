@@ -203,7 +203,8 @@ def _start_children(
 def _wait_until_ready(children: list[Child], seconds: float) -> None:
     """Poll every child's readiness until all answer 200; name each one that did not."""
     pending = {child.name: child for child in children}
-    deadline = time.monotonic() + seconds
+    started = time.monotonic()
+    deadline = started + seconds
     with httpx.Client(timeout=1.0) as client:
         while pending and time.monotonic() < deadline:
             for name, child in list(pending.items()):
@@ -220,9 +221,10 @@ def _wait_until_ready(children: list[Child], seconds: float) -> None:
     if not pending:
         return
     reasons = []
+    waited = time.monotonic() - started
     for child in pending.values():
         code = child.process.poll()
-        state = f"exited {code}" if code is not None else f"not ready after {seconds:.0f} s"
+        state = f"exited {code}" if code is not None else f"not ready after {waited:.0f} s"
         tail = " | ".join(child.last_lines())
         reasons.append(f"{child.name} ({child.url}) {state}; {child.log}: {tail or 'no output'}")
     raise CommandFailed("the stack did not start:\n  " + "\n  ".join(reasons))

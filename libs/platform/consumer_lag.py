@@ -54,6 +54,7 @@ class ConsumerLag:
         self._streams = tuple(dict.fromkeys((*own, *streams)))
         self._every = every_seconds
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def sample(self) -> None:
         js = self._broker.connection.jetstream()
@@ -77,22 +78,31 @@ class ConsumerLag:
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping.clear()
             self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
+        """Stop sampling; returns once the sampling task has ended.
+
+        nats-py swallows a cancellation that lands while it writes a request, so the task is
+        also told to stop by an event it checks after every sample.
+        """
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if task is None:
+            return
+        self._stopping.set()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.sample()
             except Exception as error:  # NATS away for a moment: the next sample will tell
                 log.debug("consumer lag not sampled: %r", error)
-            await asyncio.sleep(self._every)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._every)
 
 
 def fullness(info: StreamInfo) -> float:

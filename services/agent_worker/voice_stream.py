@@ -54,9 +54,12 @@ class VoiceReplyStream:
     async def speak(self, tokens: AsyncIterator[str]) -> Spoken:
         """Forward ``tokens`` until they end or the caller interrupts this turn."""
         spoken: list[str] = []
+        cut = asyncio.Event()
 
         async def generate() -> None:
             async for token in tokens:
+                if cut.is_set():  # a cancellation nats-py swallowed while publishing
+                    raise asyncio.CancelledError
                 spoken.append(token)
                 await self._publish(VoiceToken(turn=self._turn, token=token))
 
@@ -64,6 +67,7 @@ class VoiceReplyStream:
 
         async def on_cancel(message: Msg) -> None:
             if VoiceCancel.model_validate_json(message.data).through_turn >= self._turn:
+                cut.set()
                 generation.cancel()
 
         try:
@@ -73,7 +77,7 @@ class VoiceReplyStream:
                 await asyncio.wait({generation})
             finally:
                 await subscription.unsubscribe()
-            if generation.cancelled():
+            if generation.cancelled() or cut.is_set():
                 log.info("call %s: turn %s interrupted by the caller", self._call_sid, self._turn)
                 return Spoken("".join(spoken), interrupted=True)
             generation.result()
