@@ -5,6 +5,7 @@ Records are plain data; each product module renders its own wire JSON from them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -53,6 +54,8 @@ class SmsMessage:
     direction: str
     status: str
     date_created: datetime
+    date_sent: datetime | None = None
+    """When it left Twilio (outbound) or reached the webhook (inbound); unset while queued."""
 
 
 @dataclass
@@ -120,6 +123,7 @@ class OrchestratorCommunication:
     author: str
     text: str
     at: datetime
+    id: str = ""
 
 
 @dataclass
@@ -202,6 +206,8 @@ class Fault:
     retry_after: float | None
     delay_seconds: float
     create_before_delay: bool
+    until: float | None = None
+    """``time.monotonic()`` after which a time-bound fault is gone."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -213,6 +219,7 @@ class Fault:
             "retry_after": self.retry_after,
             "delay_seconds": self.delay_seconds,
             "create_before_delay": self.create_before_delay,
+            "for_seconds": round(self.until - time.monotonic(), 3) if self.until else None,
         }
 
 

@@ -138,6 +138,9 @@ class HandoffResult(BaseModel):
     failure: HandoffFailure | None = None
     detail: str = ""
     execution_sid: str | None = None
+    verified: bool = True
+    """False when delivered is presumed, not seen: Studio answered 409 for our contact (or the
+    call's socket was gone after an earlier ``end``) and our execution could not be found."""
     attempts: int = 0
     requested_at: datetime
     completed_at: datetime = Field(default_factory=utc_now)

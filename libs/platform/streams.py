@@ -25,6 +25,7 @@ from libs.contracts.subjects import (
     HANDOFF_STREAM,
     HANDOFFS_BUCKET,
     REPLIES,
+    REPLIES_BUCKET,
     REPLIES_STREAM,
     TURN_LOCKS_BUCKET,
     TURNS,
@@ -45,6 +46,7 @@ BUCKETS = (
     BucketSpec(CONVERSATIONS_BUCKET, history=1, ttl_seconds=7 * 24 * 3600),
     BucketSpec(TURN_LOCKS_BUCKET, history=1, ttl_seconds=3600),
     BucketSpec(HANDOFFS_BUCKET, history=1, ttl_seconds=30 * 24 * 3600),
+    BucketSpec(REPLIES_BUCKET, history=1, ttl_seconds=2 * 24 * 3600),
 )
 
 DUPLICATE_WINDOW_SECONDS = 15 * 60
