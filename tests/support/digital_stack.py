@@ -90,6 +90,7 @@ async def start_digital_stack(
     *,
     dispatcher: bool = True,
     dispatcher_overrides: dict[str, Any] | None = None,
+    gateway_overrides: dict[str, Any] | None = None,
 ) -> DigitalStack:
     emulator_port, gateway_port = free_port(), free_port()
     emulator_url = f"http://127.0.0.1:{emulator_port}"
@@ -97,7 +98,9 @@ async def start_digital_stack(
     emulator = emulator_settings(emulator_url, gateway_url)
     await stack.enter_async_context(serve(create_emulator(emulator), emulator_port))
     common = twilio_env(nats_url, twilio_api_base_url=emulator_url)
-    gateway = MessagingGatewaySettings(**common, public_base_url=gateway_url)
+    gateway = MessagingGatewaySettings(
+        **common, public_base_url=gateway_url, **(gateway_overrides or {})
+    )
     await stack.enter_async_context(serve(create_gateway(gateway), gateway_port))
     await stack.enter_async_context(serve(create_worker(AgentWorkerSettings(nats_url=nats_url))))
     if dispatcher:
