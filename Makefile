@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: up test lint unit bench streams docs browser clean
+.PHONY: up test lint unit bench chaos streams docs browser clean
 
 $(STAMP): pyproject.toml devtools/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m baton_devtools.bench
+
+# Customers texting a real stack while processes are killed and Twilio misbehaves; every goal
+# line must read 0 (bench-results/chaos.json). `make test` runs the --quick version.
+chaos: $(STAMP)
+	$(BIN)/python -m baton_devtools.chaos
 
 streams: $(STAMP)
 	$(BIN)/baton streams init

@@ -209,3 +209,56 @@ async def test_a_reply_too_old_is_dead_lettered_with_the_reason(
     assert letter.headers and letter.headers["Baton-Error"].startswith("gave up after")
     assert "503" in letter.headers["Baton-Error"]
     assert letter.headers["Baton-Original-Subject"].startswith("baton.replies.")
+
+
+@pytest.mark.parametrize(
+    ("channel", "path_prefix"),
+    [("conversations", "/v1/Conversations"), ("orchestrator", "/v2/Conversations")],
+)
+async def test_conversation_replies_are_looked_up_by_their_own_marks(
+    nats_url: str, js: JetStreamContext, channel: str, path_prefix: str
+) -> None:
+    """Conversations (classic): the message's ``batonReplyId`` attribute; Orchestrator: the
+    communication our address authored with the reply's text."""
+    number = "+15005551306" if channel == "conversations" else "+15005551307"
+    async with AsyncExitStack() as stack:
+        digital = await start_digital_stack(
+            stack,
+            nats_url,
+            dispatcher=False,
+            gateway_overrides={"baton_reply_timeout_seconds": 1},
+        )
+        await digital.admin(
+            "POST",
+            "/faults",
+            json={
+                "path_prefix": path_prefix,
+                "status": 0,
+                "delay_seconds": 2,
+                "create_before_delay": True,
+            },
+        )
+        if channel == "conversations":
+            message = {"author": number, "body": QUESTION}
+            await digital.admin("POST", "/conversations/message", json=message)
+        else:
+            await digital.admin(
+                "POST",
+                "/orchestrator/communication",
+                json={"author": number, "channel": "SMS", "text": QUESTION},
+            )
+
+        async def looked_up() -> bool:
+            found = await digital.admin(
+                "GET", "/requests", params={"path_prefix": path_prefix, "method": "GET"}
+            )
+            return bool(found)
+
+        assert await eventually(looked_up, within=20), "the reply was not looked up"
+        assert await eventually(lambda: consumer_settled(js), within=10)
+        outbox = await digital.outbox(number)
+        posts = await digital.admin(
+            "GET", "/requests", params={"path_prefix": path_prefix, "method": "POST"}
+        )
+    assert [m["body"] for m in outbox] == [DEFAULT_FAQ["hours"]], "the reply went out twice"
+    assert len([p for p in posts if p["path"].endswith(("/Messages", "/Actions"))]) == 1

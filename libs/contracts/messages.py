@@ -119,8 +119,6 @@ class HandoffFailure(StrEnum):
     """5xx or timeouts past the retry budget."""
     RATE_LIMITED = "rate_limited"
     """429 past the retry budget."""
-    CONFLICT = "conflict"
-    """Another execution not started by Baton is active for this contact."""
     CALLER_GONE = "caller_gone"
     """The caller hung up before the ``end`` message could be sent."""
 

@@ -49,7 +49,7 @@ LOST_ON_THE_WAY = (
 
 
 class NotStored(Exception):
-    """NATS did not confirm the message within the time allowed, and holds no copy to send."""
+    """NATS was unreachable for the time allowed; no copy of the message waits to be sent."""
 
 
 async def publish_once(
@@ -63,8 +63,8 @@ async def publish_once(
 ) -> PubAck:
     """Store ``payload`` once; ``ack.duplicate`` is true when the id was already stored.
 
-    Tries until ``within_seconds`` pass, publishing only while connected; raises
-    :class:`NotStored` when NATS never confirmed it.
+    Tries until ``within_seconds`` pass, publishing only while connected; then raises the
+    last attempt's error, or :class:`NotStored` when NATS was never reachable.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within_seconds
@@ -88,7 +88,9 @@ async def publish_once(
             continue
         assert isinstance(ack, PubAck)
         return ack
-    raise NotStored(f"{message_id} not stored within {within_seconds:g}s: {last_error!r}")
+    if last_error is not None:
+        raise last_error
+    raise NotStored(f"{message_id} not stored: NATS unreachable for {within_seconds:g}s")
 
 
 async def publish_turn(

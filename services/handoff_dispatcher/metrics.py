@@ -39,7 +39,7 @@ HANDOFF_UNVERIFIED = Counter(
     "baton_handoff_unverified",
     "Handoffs settled as delivered without seeing the delivery: Studio answered 409 for the "
     "contact and no execution of this handoff was found (or the call was gone after an `end`).",
-    otel_name="baton.handoff.unverified",
+    otel_name="baton.handoff.delivered_unverified",
     labels=("channel",),
 )
 

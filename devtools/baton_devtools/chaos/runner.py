@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
+from nats.js import JetStreamContext
 
 from baton_devtools.chaos.customers import (
     ASK_FOR_A_PERSON,
@@ -30,7 +31,13 @@ from baton_devtools.chaos.customers import (
 )
 from baton_devtools.chaos.scenarios import SCENARIOS, Run, Scenario
 from baton_devtools.chaos.stack import ChaosStack
-from baton_devtools.chaos.tally import ZERO_GOALS, Figures, dead_letter_count, tally
+from baton_devtools.chaos.tally import (
+    ZERO_GOALS,
+    Figures,
+    dead_letter_count,
+    handoff_results,
+    tally,
+)
 
 RESULTS = Path("bench-results") / "chaos.json"
 QUIET_SECONDS = 5.0
@@ -85,7 +92,7 @@ async def run_scenario(
     await emulator.clear_faults()
     await stack.revive()
     await stack.wait_ready()
-    await settle(stack, emulator, customers, sizes.settle_seconds)
+    await _with_js(stack, lambda js: settle(js, emulator, customers, sizes.settle_seconds))
     inboxes = {c.number: await emulator.inbox(c.number) for c in customers}
     executions = await emulator.executions()
     figures: Figures = await _with_js(
@@ -97,7 +104,7 @@ async def run_scenario(
 
 
 async def settle(
-    stack: ChaosStack, emulator: Emulator, customers: Sequence[Customer], seconds: float
+    js: JetStreamContext, emulator: Emulator, customers: Sequence[Customer], seconds: float
 ) -> None:
     """Wait until every accepted message has its answer and every handoff its result."""
     deadline = time.monotonic() + seconds
@@ -106,8 +113,10 @@ async def settle(
         still = []
         for who in pending:
             expected = sum(1 for question, _ in QUESTIONS if who.accepted(question))
-            expected += 1 if who.wants_person and who.accepted(ASK_FOR_A_PERSON) else 0
-            if len(await emulator.inbox(who.number)) < expected:
+            person = who.wants_person and who.accepted(ASK_FOR_A_PERSON)
+            expected += 1 if person else 0
+            answered = len(await emulator.inbox(who.number)) >= expected
+            if not answered or (person and not await handoff_results(js, who.number)):
                 still.append(who)
         pending = still
         await asyncio.sleep(0.5)
@@ -141,6 +150,7 @@ def render(figures: Figures, title: str) -> str:
         f"   turns answered                         {figures.turns_answered}",
         f"   turns lost                             {figures.turns_lost}",
         f"   replies doubled                        {figures.replies_doubled}",
+        f"   handoffs never settled                 {figures.handoffs_unsettled}",
         f"   handoffs with 0 / 1 / >1 executions    {handoffs}",
         f"   handoffs delivered unverified          {figures.handoffs_unverified}",
         f"   told 'failed' while their task exists  {figures.told_failed_with_task}",

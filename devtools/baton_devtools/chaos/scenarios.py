@@ -120,7 +120,7 @@ async def other_executions(run: Run, seconds: float) -> None:
                         },
                     )
 
-        await asyncio.gather(*(one_stream() for _ in range(6)))
+        await asyncio.gather(*(one_stream() for _ in range(12)))
 
 
 def kill_nats(down_seconds: float) -> Chaos:

@@ -41,6 +41,7 @@ FAILURE_NOTICES = (FAILED_MESSAGE, HANDOFF_FAILED)
 ZERO_GOALS = (
     "turns_lost",
     "replies_doubled",
+    "handoffs_unsettled",
     "handoffs_0_executions",
     "handoffs_2plus_executions",
     "told_failed_with_task",
@@ -63,6 +64,8 @@ class Figures:
     turns_lost: int = 0
     replies_doubled: int = 0
     handoffs: int = 0
+    handoffs_unsettled: int = 0
+    """Asked for, but no result by the end: the conversation waits, muted, for nobody."""
     handoffs_0_executions: int = 0
     handoffs_1_execution: int = 0
     handoffs_2plus_executions: int = 0
@@ -101,6 +104,14 @@ async def _messages(js: JetStreamContext, stream: str, subject: str) -> list[byt
         assert raw.seq is not None
         sequence = raw.seq
         found.append(raw.data or b"")
+
+
+async def handoff_results(js: JetStreamContext, number: str) -> list[HandoffResult]:
+    subject = HANDOFF_RESULT.subject(conversation_of(number))
+    return [
+        HandoffResult.model_validate_json(data)
+        for data in await _messages(js, HANDOFF_STREAM, subject)
+    ]
 
 
 async def tally(
@@ -157,10 +168,8 @@ async def tally(
             figures.bot_replies_after_handoff += sum(
                 1 for body in after if body not in GOODBYES and body not in FAILURE_NOTICES
             )
-        results = [
-            HandoffResult.model_validate_json(data)
-            for data in await _messages(js, HANDOFF_STREAM, HANDOFF_RESULT.subject(conversation))
-        ]
+        results = await handoff_results(js, customer.number)
+        figures.handoffs_unsettled += 0 if results else 1
         for result in results:
             latencies.append((result.completed_at - result.requested_at).total_seconds())
             figures.handoffs_unverified += 0 if getattr(result, "verified", True) else 1
