@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 
 from libs.contracts.subjects import DEAD_LETTER_STREAM, DEAD_LETTERS
+from libs.platform.streams import stored_messages
 
 ORIGINAL_SUBJECT = "Baton-Original-Subject"
 ORIGINAL_SEQUENCE = "Baton-Original-Sequence"
@@ -49,16 +49,8 @@ async def dead_letters(
 ) -> AsyncIterator[DeadLetter]:
     """Every dead letter, oldest first (of one consumer's when ``consumer`` is given)."""
     subject = DEAD_LETTERS.subject(consumer) if consumer else DEAD_LETTERS.wildcard
-    sequence = 0
-    while True:
-        try:
-            raw = await js.get_msg(
-                DEAD_LETTER_STREAM, seq=sequence + 1, subject=subject, next=True
-            )
-        except NotFoundError:
-            return
+    async for raw in stored_messages(js, DEAD_LETTER_STREAM, subject):
         assert raw.seq is not None
-        sequence = raw.seq
         yield _parsed(raw.seq, raw.subject or "", raw.headers or {}, raw.data or b"", raw.time)
 
 

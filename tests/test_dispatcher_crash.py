@@ -31,17 +31,7 @@ async def test_sigkill_after_studio_post_still_one_execution(
     async with AsyncExitStack() as stack:
         digital = await start_digital_stack(stack, nats_url, dispatcher=False)
         env = service_env(nats_url, TWILIO_API_BASE_URL=digital.emulator)
-        await digital.admin(
-            "POST",
-            "/faults",
-            json={
-                "path_prefix": "/v2/Flows",
-                "status": 0,
-                "count": 1,
-                "delay_seconds": 6,
-                "create_before_delay": True,
-            },
-        )
+        await digital.answer_late("/v2/Flows", 6)
         first = await start_service("handoff-dispatcher", env)
         try:
             await digital.text_in("please get me a human", CUSTOMER)

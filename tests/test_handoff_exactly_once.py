@@ -153,16 +153,7 @@ async def test_a_timed_out_post_is_looked_up_not_repeated(
     ended before the retry (so no 409 would stop a second one): still one execution."""
     customer = "+15005551202"
     request = request_for(customer)
-    await digital.admin(
-        "POST",
-        "/faults",
-        json={
-            "path_prefix": "/v2/Flows",
-            "status": 0,
-            "delay_seconds": 2.5,
-            "create_before_delay": True,
-        },
-    )
+    await digital.answer_late("/v2/Flows", 2.5)
 
     async def end_it_at_once() -> None:
         while not (executions := await digital.executions()):

@@ -75,16 +75,7 @@ async def test_a_reply_answered_after_the_timeout_is_not_sent_again(
     number = "+15005551301"
     async with AsyncExitStack() as stack:
         digital = await start_digital_stack(stack, nats_url, dispatcher=False)
-        await digital.admin(
-            "POST",
-            "/faults",
-            json={
-                "path_prefix": MESSAGES,
-                "status": 0,
-                "delay_seconds": 11,
-                "create_before_delay": True,
-            },
-        )
+        await digital.answer_late(MESSAGES, 11)
         await digital.text_in(QUESTION, number)
 
         async def tried_again() -> bool:
@@ -120,16 +111,7 @@ async def test_a_gateway_killed_between_send_and_ack_sends_once(
         await stack.enter_async_context(serve(worker))
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
         digital = DigitalStack(emulator_url, gateway_url, http)
-        await digital.admin(
-            "POST",
-            "/faults",
-            json={
-                "path_prefix": MESSAGES,
-                "status": 0,
-                "delay_seconds": 5,
-                "create_before_delay": True,
-            },
-        )
+        await digital.answer_late(MESSAGES, 5)
         first = await start_service("messaging-gateway", env, port=gateway_port)
         try:
             await digital.text_in(QUESTION, number)
@@ -228,16 +210,7 @@ async def test_conversation_replies_are_looked_up_by_their_own_marks(
             dispatcher=False,
             gateway_overrides={"baton_reply_timeout_seconds": 1},
         )
-        await digital.admin(
-            "POST",
-            "/faults",
-            json={
-                "path_prefix": path_prefix,
-                "status": 0,
-                "delay_seconds": 2,
-                "create_before_delay": True,
-            },
-        )
+        await digital.answer_late(path_prefix, 2)
         if channel == "conversations":
             message = {"author": number, "body": QUESTION}
             await digital.admin("POST", "/conversations/message", json=message)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
 from nats.js.api import (
     DiscardPolicy,
     KeyValueConfig,
+    RawStreamMsg,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -128,3 +130,18 @@ async def _add_or_update_stream(js: JetStreamContext, config: StreamConfig) -> N
         await js.update_stream(config)
     except BadRequestError as error:  # e.g. replicas cannot change on a single server
         log.warning("stream %s kept its configuration: %s", config.name, error)
+
+
+async def stored_messages(
+    js: JetStreamContext, stream: str, subject: str
+) -> AsyncIterator[RawStreamMsg]:
+    """Every message a stream holds on ``subject`` (a wildcard too), oldest first."""
+    sequence = 0
+    while True:
+        try:
+            raw = await js.get_msg(stream, seq=sequence + 1, subject=subject, next=True)
+        except NotFoundError:
+            return
+        assert raw.seq is not None
+        sequence = raw.seq
+        yield raw

@@ -44,6 +44,19 @@ class DigitalStack:
         response.raise_for_status()
         return response.json() if response.content else None
 
+    async def answer_late(self, path_prefix: str, seconds: float) -> None:
+        """Twilio acts on the next POST under ``path_prefix`` but answers ``seconds`` later."""
+        await self.admin(
+            "POST",
+            "/faults",
+            json={
+                "path_prefix": path_prefix,
+                "status": 0,
+                "delay_seconds": seconds,
+                "create_before_delay": True,
+            },
+        )
+
     async def text_in(self, body: str, customer: str) -> dict[str, Any]:
         result: dict[str, Any] = await self.admin(
             "POST", "/sms", json={"from": customer, "to": OUR_NUMBER, "body": body}

@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 
 from baton_devtools.chaos.customers import (
     AFTER_HANDOFF,
@@ -32,6 +31,7 @@ from libs.contracts.subjects import (
     TURNS,
     TURNS_STREAM,
 )
+from libs.platform.streams import stored_messages
 from services.agent_worker.policy_agent import ALREADY_HANDING_OFF, HANDOFF_FAILED, HANDOFF_GOODBYE
 from services.messaging_gateway.inbound_turns import sms_conversation_id
 
@@ -94,16 +94,7 @@ async def dead_letter_count(js: JetStreamContext) -> int:
 
 
 async def _messages(js: JetStreamContext, stream: str, subject: str) -> list[bytes]:
-    found: list[bytes] = []
-    sequence = 0
-    while True:
-        try:
-            raw = await js.get_msg(stream, seq=sequence + 1, subject=subject, next=True)
-        except NotFoundError:
-            return found
-        assert raw.seq is not None
-        sequence = raw.seq
-        found.append(raw.data or b"")
+    return [raw.data or b"" async for raw in stored_messages(js, stream, subject)]
 
 
 async def handoff_results(js: JetStreamContext, number: str) -> list[HandoffResult]:
