@@ -10,7 +10,9 @@ A JetStream publish is only written while the connection is up. nats-py would ot
 keep a publish made during a reconnect in its pending buffer and send it once NATS is back,
 long after the caller gave up and reported "not stored" (a webhook's 5xx, a released
 handoff claim). Instead the publish waits for the connection and is retried with the same
-``Nats-Msg-Id`` until its time is up; a failure then means the message was not stored.
+``Nats-Msg-Id`` until its time is up; a failure then means NATS never confirmed it and no
+copy waits in the client's buffer. (One window stays open: a server that stored the message
+and died before its answer left, and stayed down past the time allowed.)
 """
 
 from __future__ import annotations
