@@ -21,8 +21,7 @@ from libs.platform.consuming import PermanentFailure
 from libs.platform.conversation_store import ConversationStore
 from libs.platform.twilio_rest import TwilioRestClient
 from services.messaging_gateway.replies import ReplyDelivery, ReplySender, TwilioUnavailable
-from tests.emulator.harness import Emulator, Receiver
-from tests.support.servers import serve
+from tests.emulator.harness import Emulator, orchestrator_conversation
 from tests.support.twilio_fakes import ACCOUNT_SID, API_KEY, API_SECRET
 from tests.support.twilio_rest import rest_client
 
@@ -98,17 +97,6 @@ async def test_a_conversations_reply_is_a_message_by_the_bot(
             "status": 201,
         }
     ]
-
-
-async def orchestrator_conversation(emulator: Emulator, customer: str, channel: str) -> str:
-    """A conversation the customer opened by writing in (Orchestrator posts its webhook)."""
-    hooks = Receiver()
-    async with serve(hooks.app) as url:
-        opened = await emulator.post(
-            "/_emulator/orchestrator/communication",
-            {"author": customer, "channel": channel, "text": "hi", "webhook_url": f"{url}/hook"},
-        )
-    return str(opened["conversation_id"])
 
 
 @pytest.mark.parametrize(
