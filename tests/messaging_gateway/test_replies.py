@@ -487,6 +487,40 @@ async def test_a_conversations_reply_is_found_by_its_reply_id(
     assert [m["attributes"] for m in listed] == ["{}", '{"batonReplyId": "conv-1:Happy to help."}']
 
 
+async def test_a_conversations_message_of_another_reply_is_not_taken_for_this_one(
+    emulator: Emulator, delivery: ReplyDelivery
+) -> None:
+    """The bot said the same words earlier (another reply id); this reply's send failed
+    with a 503 before Twilio acted: the lookup must not take the earlier message."""
+    async with emulator.rest(API_KEY, API_SECRET) as client:
+        conversation = (await client.post("/v1/Conversations", data={})).json()["sid"]
+        earlier = {
+            "Author": BOT,
+            "Body": "Happy to help.",
+            "Attributes": '{"batonReplyId": "conv-1:earlier"}',
+        }
+        await client.post(f"/v1/Conversations/{conversation}/Messages", data=earlier)
+    route = Route(
+        channel=Channel.CONVERSATIONS,
+        customer_address=CUSTOMER,
+        agent_address=BOT,
+        twilio_conversation_id=conversation,
+    )
+    answer = reply("Happy to help.", route=route)
+    messages = f"/v1/Conversations/{conversation}/Messages"
+    await emulator.post("/_emulator/faults", {"path_prefix": messages, "status": 503})
+    with pytest.raises(TwilioUnavailable):
+        await delivery.deliver(answer)
+    await delivery.deliver(answer)
+    calls = await emulator.get("/_emulator/requests", path_prefix=messages)
+    assert [(r["method"], r["status"]) for r in calls] == [
+        ("POST", 201),
+        ("POST", 503),
+        ("GET", 200),
+        ("POST", 201),
+    ]
+
+
 async def test_an_orchestrator_reply_is_found_by_its_author_and_text(
     emulator: Emulator, impatient: ReplyDelivery
 ) -> None:
