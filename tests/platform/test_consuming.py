@@ -9,6 +9,7 @@ which a second connection observes. Dead letters are read from the dead-letter s
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -258,27 +259,26 @@ async def test_by_age_a_message_too_old_is_dead_lettered_with_its_age(
         await until(lambda: b"+TERM" in consumer.settles)
     assert consumer.settles == [b"+TERM"]
     assert letter.headers is not None
-    assert letter.headers["Baton-Error"] == (
-        "gave up after 0 s (1 deliveries): TransientFailure('Twilio answered 429')"
-    )
+    reason = letter.headers["Baton-Error"]
+    assert re.fullmatch(
+        r"gave up after \d+ s \(1 deliveries\): TransientFailure\('Twilio answered 429'\)", reason
+    ), reason
 
 
 async def test_a_handler_past_its_ack_wait_heartbeats_and_is_not_redelivered(
     nats_url: str, nats_client: Client, js: JetStreamContext
 ) -> None:
-    """A tenth of the ack wait between heartbeats: the handler works through two ack waits
-    and JetStream never hands the message to another consumer."""
+    """A tenth of the ack wait between heartbeats: the handler works through one and a half
+    ack waits and JetStream never hands the message to another consumer."""
     heartbeat = RedeliveryPolicy(
-        consumer=CONSUMER, max_deliver=3, ack_wait_seconds=0.5, heartbeat_seconds=0.05
+        consumer=CONSUMER, max_deliver=3, ack_wait_seconds=1.0, heartbeat_seconds=0.1
     )
     observed: list[Consumer] = []
 
-    async def work_through_two_ack_waits() -> None:
-        await until(lambda: observed[0].settles.count(b"+WPI") >= 20)
+    async def work_past_the_ack_wait() -> None:
+        await until(lambda: observed[0].settles.count(b"+WPI") >= 15)
 
-    async with consuming(
-        nats_url, nats_client, heartbeat, [work_through_two_ack_waits]
-    ) as consumer:
+    async with consuming(nats_url, nats_client, heartbeat, [work_past_the_ack_wait]) as consumer:
         observed.append(consumer)
         await js.publish(SUBJECT, PAYLOAD)
         await until(lambda: ACK in consumer.settles)
