@@ -106,6 +106,12 @@ class Dispatcher:
         )
         return [request["status"] for request in found if request["path"] == EXECUTIONS]
 
+    async def studio_cannot_list(self) -> None:
+        """The next lookup of Studio's executions is answered 503."""
+        await self.emulator.post(
+            "/_emulator/faults", {"path_prefix": EXECUTIONS, "status": 503, "method": "GET"}
+        )
+
     async def execution_of(
         self, request: HandoffRequested, conversation_id: str | None = None
     ) -> str:
@@ -429,9 +435,7 @@ async def test_an_outcome_that_cannot_be_found_out_is_left_for_a_redelivery(
     began = utc_now() - timedelta(seconds=30)
     posting = DeliveryRecord(state=DeliveryState.POSTING, attempts=1, sending_since=began)
     await dispatcher.records.put(CONVERSATION, 0, posting)
-    await dispatcher.emulator.post(
-        "/_emulator/faults", {"path_prefix": "/v2/Flows", "status": 503, "method": "GET"}
-    )
+    await dispatcher.studio_cannot_list()
 
     with pytest.raises(OutcomeUnknown) as unknown:
         await dispatcher.delivery.dispatch(request)
@@ -460,9 +464,7 @@ async def test_on_the_final_try_an_outcome_that_cannot_be_found_out_is_a_failure
     await dispatcher.records.put(
         CONVERSATION, 0, DeliveryRecord(state=DeliveryState.POSTING, attempts=3)
     )
-    await dispatcher.emulator.post(
-        "/_emulator/faults", {"path_prefix": "/v2/Flows", "status": 503, "method": "GET"}
-    )
+    await dispatcher.studio_cannot_list()
 
     result = await dispatcher.delivery.dispatch(request, final_try=True)
 

@@ -333,6 +333,32 @@ async def impatient(
         yield reply_delivery(client, store, records)
 
 
+async def classic_conversation(emulator: Emulator, *, bot_said_with: str) -> Route:
+    """A Conversations (classic) conversation where the bot already said "Happy to help.",
+    with these ``Attributes``."""
+    async with emulator.rest(API_KEY, API_SECRET) as client:
+        conversation = (await client.post("/v1/Conversations", data={})).json()["sid"]
+        earlier = {"Author": BOT, "Body": "Happy to help.", "Attributes": bot_said_with}
+        await client.post(f"/v1/Conversations/{conversation}/Messages", data=earlier)
+    return Route(
+        channel=Channel.CONVERSATIONS,
+        customer_address=CUSTOMER,
+        agent_address=BOT,
+        twilio_conversation_id=conversation,
+    )
+
+
+async def orchestrator_route(emulator: Emulator) -> Route:
+    """The route of an Orchestrator conversation the customer opened by texting in."""
+    conversation = await orchestrator_conversation(emulator, CUSTOMER, "SMS")
+    return Route(
+        channel=Channel.ORCHESTRATOR,
+        customer_address=CUSTOMER,
+        agent_address=OURS,
+        twilio_conversation_id=conversation,
+    )
+
+
 async def test_a_sent_reply_is_recorded_and_never_sent_again(
     emulator: Emulator, delivery: ReplyDelivery, records: ReplyRecords
 ) -> None:
@@ -460,18 +486,9 @@ async def test_the_lookup_reaches_a_minute_before_sending_began(
 async def test_a_conversations_reply_is_found_by_its_reply_id(
     emulator: Emulator, impatient: ReplyDelivery
 ) -> None:
-    async with emulator.rest(API_KEY, API_SECRET) as client:
-        conversation = (await client.post("/v1/Conversations", data={})).json()["sid"]
-        same_text = {"Author": BOT, "Body": "Happy to help.", "Attributes": "{}"}
-        await client.post(f"/v1/Conversations/{conversation}/Messages", data=same_text)
-    route = Route(
-        channel=Channel.CONVERSATIONS,
-        customer_address=CUSTOMER,
-        agent_address=BOT,
-        twilio_conversation_id=conversation,
-    )
+    route = await classic_conversation(emulator, bot_said_with="{}")
     answer = reply("Happy to help.", route=route)
-    messages = f"/v1/Conversations/{conversation}/Messages"
+    messages = f"/v1/Conversations/{route.twilio_conversation_id}/Messages"
     await answer_late(emulator, messages)
     with pytest.raises(TwilioUnavailable):
         await impatient.deliver(answer)
@@ -492,22 +509,9 @@ async def test_a_conversations_message_of_another_reply_is_not_taken_for_this_on
 ) -> None:
     """The bot said the same words earlier (another reply id); this reply's send failed
     with a 503 before Twilio acted: the lookup must not take the earlier message."""
-    async with emulator.rest(API_KEY, API_SECRET) as client:
-        conversation = (await client.post("/v1/Conversations", data={})).json()["sid"]
-        earlier = {
-            "Author": BOT,
-            "Body": "Happy to help.",
-            "Attributes": '{"batonReplyId": "conv-1:earlier"}',
-        }
-        await client.post(f"/v1/Conversations/{conversation}/Messages", data=earlier)
-    route = Route(
-        channel=Channel.CONVERSATIONS,
-        customer_address=CUSTOMER,
-        agent_address=BOT,
-        twilio_conversation_id=conversation,
-    )
+    route = await classic_conversation(emulator, bot_said_with='{"batonReplyId": "conv-1:earlier"}')
     answer = reply("Happy to help.", route=route)
-    messages = f"/v1/Conversations/{conversation}/Messages"
+    messages = f"/v1/Conversations/{route.twilio_conversation_id}/Messages"
     await emulator.post("/_emulator/faults", {"path_prefix": messages, "status": 503})
     with pytest.raises(TwilioUnavailable):
         await delivery.deliver(answer)
@@ -524,13 +528,8 @@ async def test_a_conversations_message_of_another_reply_is_not_taken_for_this_on
 async def test_an_orchestrator_reply_is_found_by_its_author_and_text(
     emulator: Emulator, impatient: ReplyDelivery
 ) -> None:
-    conversation = await orchestrator_conversation(emulator, CUSTOMER, "SMS")
-    route = Route(
-        channel=Channel.ORCHESTRATOR,
-        customer_address=CUSTOMER,
-        agent_address=OURS,
-        twilio_conversation_id=conversation,
-    )
+    route = await orchestrator_route(emulator)
+    conversation = route.twilio_conversation_id
     answer = reply("On its way.", route=route)
     actions = f"/v2/Conversations/{conversation}/Actions"
     await answer_late(emulator, actions)
@@ -559,13 +558,8 @@ async def test_an_orchestrator_reply_repeating_an_earlier_ones_text_is_still_sen
 ) -> None:
     """The first reply's message is claimed by its record, so the second, whose send may
     have happened, must not take it for its own."""
-    conversation = await orchestrator_conversation(emulator, CUSTOMER, "SMS")
-    route = Route(
-        channel=Channel.ORCHESTRATOR,
-        customer_address=CUSTOMER,
-        agent_address=OURS,
-        twilio_conversation_id=conversation,
-    )
+    route = await orchestrator_route(emulator)
+    conversation = route.twilio_conversation_id
     first = AgentReply(
         conversation_id="conv-1", reply_id="conv-1:t1", route=route, text="Thanks!", epoch=0
     )
