@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: up test test-e2e lint unit bench eval streams docs monitoring browser promtool clean
+.PHONY: up test test-e2e lint unit bench eval chaos streams docs monitoring browser promtool clean
 
 $(STAMP): pyproject.toml devtools/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ bench: $(STAMP)
 # Escalation decisions on the labelled set (and the model's, when OPENAI_API_KEY is set).
 eval: $(STAMP)
 	$(BIN)/python -m baton_devtools.escalation_eval
+
+# Customers texting a real stack while processes are killed and Twilio misbehaves; every goal
+# line must read 0 (bench-results/chaos.json). `make test` runs the --quick version.
+chaos: $(STAMP)
+	$(BIN)/python -m baton_devtools.chaos
 
 streams: $(STAMP)
 	$(BIN)/baton streams init

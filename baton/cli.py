@@ -1,5 +1,5 @@
-"""The ``baton`` command: run one service, declare the streams, read a handoff's trace,
-deploy the Agent Handoff Studio flow.
+"""The ``baton`` command: run one service, declare the streams, read a handoff's trace, list
+and replay dead letters, deploy the Agent Handoff Studio flow.
 
 Developer commands (``baton up``, ``baton emulator``, ``baton sms``, ``baton call``) come
 from the ``baton-devtools`` distribution, which registers them under the ``baton.commands``
@@ -89,6 +89,35 @@ def _streams_init(args: argparse.Namespace) -> None:
         print(f"  {name}")
 
 
+def _dlq(args: argparse.Namespace) -> None:
+    import nats
+
+    from baton.dead_letters import dead_letters, replay
+    from libs.platform.settings import BatonSettings, load_settings
+
+    settings = load_settings(BatonSettings)
+
+    async def run() -> None:
+        client = await nats.connect(settings.nats_url, connect_timeout=5)
+        try:
+            js = client.jetstream()
+            letters = [letter async for letter in dead_letters(js, args.consumer)]
+            if args.dlq_command == "list":
+                for letter in letters:
+                    print(letter.line())
+                print(f"{len(letters)} dead letter(s)")
+                return
+            chosen = [
+                letter for letter in letters if args.all or letter.sequence in set(args.sequences)
+            ]
+            done = await replay(js, chosen)
+            print(f"replayed {len(done)} dead letter(s): {' '.join(map(str, done)) or '-'}")
+        finally:
+            await client.close()
+
+    asyncio.run(run())
+
+
 def _trace(args: argparse.Namespace) -> None:
     from pathlib import Path
 
@@ -144,6 +173,19 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(handler=_streams_init)
 
     studio.register(commands)
+    dlq = commands.add_parser("dlq", help="messages consumers gave up on (BATON_DLQ)")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    listing = dlq_commands.add_parser("list", help="each dead letter with the reason")
+    listing.add_argument("--consumer", help="only this consumer's (e.g. messaging-gateway-replies)")
+    listing.set_defaults(handler=_dlq)
+    again = dlq_commands.add_parser(
+        "replay", help="publish dead letters again on their original subject, then remove them"
+    )
+    again.add_argument("sequences", nargs="*", type=int, help="dead-letter sequence numbers")
+    again.add_argument("--all", action="store_true", help="every dead letter (of --consumer)")
+    again.add_argument("--consumer", help="only this consumer's")
+    again.set_defaults(handler=_dlq)
+
     for plugin in entry_points(group=COMMAND_PLUGINS):
         plugin.load()(commands)
     return parser

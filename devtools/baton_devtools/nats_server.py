@@ -56,6 +56,11 @@ class LocalNatsServer:
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
+    def kill(self) -> None:
+        """A crash (SIGKILL): the store stays, so a server started on it again has the data."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+
     def stop(self) -> None:
         self.process.terminate()
         try:

@@ -1,14 +1,18 @@
 """Faults on demand: rate limits, outages and slow answers, queued by tests through the admin API.
 
 A fault matches by method and path prefix and is spent by the next ``count`` authenticated
-requests (an unauthenticated one still gets its 401 and spends nothing). ``create_before_delay``
-lets the request take effect first and holds only the answer, which is how a client that crashes
-after Twilio accepted its POST, but before it read the answer, is reproduced.
+requests (an unauthenticated one still gets its 401 and spends nothing), or, with
+``for_seconds``, applies to every matching request until that time has passed (an outage).
+``create_before_delay`` lets the request take effect first and holds only the answer: with a
+delay beyond the client's timeout, the client sees a timeout for a request Twilio acted on,
+and a client that crashes after Twilio accepted its POST, but before it read the answer, is
+reproduced. The request takes effect even when the client has gone by the time it is answered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from http import HTTPStatus
 from typing import Any
 
@@ -36,6 +40,8 @@ class FaultSpec(BaseModel):
     delay_seconds: float = Field(default=0.0, ge=0)
     create_before_delay: bool = False
     method: str = "POST"
+    for_seconds: float | None = Field(default=None, gt=0)
+    """Apply to every matching request for this long (``count`` is then ignored)."""
 
     @field_validator("status")
     @classmethod
@@ -63,11 +69,14 @@ def fault_response(fault: Fault) -> JSONResponse:
 
 
 def take_fault(state: EmulatorState, method: str, path: str) -> Fault | None:
+    now = time.monotonic()
+    state.faults[:] = [f for f in state.faults if f.until is None or f.until > now]
     for fault in state.faults:
         if fault.method == method and path.startswith(fault.path_prefix):
-            fault.count -= 1
-            if fault.count <= 0:
-                state.faults.remove(fault)
+            if fault.until is None:
+                fault.count -= 1
+                if fault.count <= 0:
+                    state.faults.remove(fault)
             return fault
     return None
 
@@ -127,6 +136,7 @@ async def queue_fault(spec: FaultSpec, state: State) -> dict[str, Any]:
         retry_after=spec.retry_after,
         delay_seconds=spec.delay_seconds,
         create_before_delay=spec.create_before_delay,
+        until=time.monotonic() + spec.for_seconds if spec.for_seconds else None,
     )
     state.next_fault_id += 1
     state.faults.append(fault)

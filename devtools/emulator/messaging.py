@@ -2,13 +2,18 @@
 
 An inbound SMS is a signed form webhook to the number's SMS URL; a ``<Message>`` in the TwiML
 answer is sent back to the customer, as Twilio does. Everything delivered to a customer lands
-in the outbox. While a pair is with a human agent its texts are also copied into the
-conversation SendToFlex opened (``sms_threads``).
+in the outbox. A created message is answered ``queued`` (no ``date_sent``) and is ``sent`` at
+once afterwards. Lists are newest first and filter by ``To``, ``From`` and ``DateSent``
+(``DateSent<``/``DateSent>`` for on-or-before/on-or-after; a day or a date-time), which
+never matches a message still queued. While a pair is with a human agent its texts are also
+copied into the conversation SendToFlex opened (``sms_threads``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 from xml.etree import ElementTree
@@ -45,7 +50,7 @@ def message_json(settings: EmulatorSettings, message: SmsMessage) -> dict[str, A
         "api_version": API_VERSION,
         "body": message.body,
         "date_created": rfc2822(message.date_created),
-        "date_sent": rfc2822(message.date_created) if message.direction == "inbound" else None,
+        "date_sent": rfc2822(message.date_sent),
         "date_updated": rfc2822(message.date_created),
         "direction": message.direction,
         "error_code": None,
@@ -65,7 +70,8 @@ def message_json(settings: EmulatorSettings, message: SmsMessage) -> dict[str, A
 
 
 def send_sms(state: EmulatorState, to: str, from_: str, body: str, direction: str) -> SmsMessage:
-    """Queue an SMS to a customer: it is stored and appears in the outbox at once."""
+    """Queue an SMS to a customer: it is stored and appears in the outbox at once; it counts
+    as sent (:func:`mark_sent`) once its creation has been answered."""
     message = SmsMessage(
         sid=new_sid("SM"),
         to=to,
@@ -79,6 +85,11 @@ def send_sms(state: EmulatorState, to: str, from_: str, body: str, direction: st
     state.outbox.append(OutboxEntry("sms", to, from_, body, None, message.date_created))
     copy_text(state, customer=to, ours=from_, author=from_, body=body)
     return message
+
+
+def mark_sent(message: SmsMessage) -> None:
+    message.status = "sent"
+    message.date_sent = utc_now()
 
 
 def _account(settings: EmulatorSettings, request: Request, account_sid: str) -> None:
@@ -110,6 +121,7 @@ async def create_message(
     message = send_sms(state, to, sender, body, "outbound-api")
     rendered = message_json(settings, message)
     rendered["messaging_service_sid"] = form.get("MessagingServiceSid")
+    mark_sent(message)
     return rendered
 
 
@@ -119,12 +131,52 @@ async def list_messages(
 ) -> dict[str, Any]:
     _account(settings, request, account_sid)
     to, sender = request.query_params.get("To"), request.query_params.get("From")
+    sent = _date_sent_filter(request)
     chosen = [
         message
         for message in reversed(state.sms_messages.values())
-        if (not to or message.to == to) and (not sender or message.from_ == sender)
+        if (not to or message.to == to)
+        and (not sender or message.from_ == sender)
+        and sent(message.date_sent)
     ]
     return legacy_page(request, "messages", [message_json(settings, m) for m in chosen])
+
+
+def _sent_bounds(name: str, raw: str) -> tuple[datetime | None, datetime | None]:
+    """``[from, until)`` of one ``DateSent`` filter; the value is a GMT day or a date-time."""
+    try:
+        if len(raw) == 10:
+            start = datetime.fromisoformat(raw).replace(tzinfo=UTC)
+            end = start + timedelta(days=1)
+        else:
+            start = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            end = start + timedelta(seconds=1)
+    except ValueError as error:
+        raise TwilioError(400, f"{name} must be a date (YYYY-MM-DD) or a date-time") from error
+    if name == "DateSent<":
+        return None, end
+    if name == "DateSent>":
+        return start, None
+    return start, end
+
+
+def _date_sent_filter(request: Request) -> Callable[[datetime | None], bool]:
+    """``DateSent`` (that day), ``DateSent<`` (on or before), ``DateSent>`` (on or after)."""
+    bounds = [
+        _sent_bounds(name, value)
+        for name, value in request.query_params.multi_items()
+        if name in ("DateSent", "DateSent<", "DateSent>")
+    ]
+
+    def matches(sent: datetime | None) -> bool:
+        if not bounds:
+            return True
+        return sent is not None and all(
+            (start is None or sent >= start) and (end is None or sent < end)
+            for start, end in bounds
+        )
+
+    return matches
 
 
 @router.get("/Messages/{message_sid}.json")
@@ -153,7 +205,7 @@ def take_twiml_replies(state: EmulatorState, delivery: WebhookDelivery) -> int:
         text = body_element.text if body_element is not None else element.text
         to = element.get("to") or inbound.get("From", "")
         sender = element.get("from") or inbound.get("To", "")
-        send_sms(state, to, sender, (text or "").strip(), "outbound-reply")
+        mark_sent(send_sms(state, to, sender, (text or "").strip(), "outbound-reply"))
         sent += 1
     return sent
 
@@ -210,6 +262,7 @@ async def customer_texts(
         status="received",
         date_created=utc_now(),
     )
+    message.date_sent = message.date_created
     state.sms_messages[message.sid] = message
     copy_text(
         state, customer=message.from_, ours=message.to, author=message.from_, body=message.body

@@ -320,7 +320,8 @@ async def create_action(
     ):
         raise TwilioError(400, "CHAT messages need payload.channelSettings.channelId")
     now = utc_now()
-    conversation.communications.append(OrchestratorCommunication(sender.address, text, now))
+    communication = OrchestratorCommunication(sender.address, text, now, new_id("comm"))
+    conversation.communications.append(communication)
     for recipient in recipients:
         assert recipient is not None
         state.outbox.append(
@@ -381,6 +382,61 @@ async def fetch_configuration(
 
 
 CHANNELS = ("VOICE", "SMS", "WHATSAPP", "RCS", "CHAT")
+
+
+@router.get("/{conversation_id}/Communications")
+async def list_communications(
+    conversation_id: str, request: Request, state: State, settings: Settings
+) -> dict[str, Any]:
+    """The conversation's communications, oldest first, paged with ``pageToken``."""
+    conversation = conversation_for(state, conversation_id, settings)
+    try:
+        size = max(1, min(int(request.query_params.get("pageSize", "50")), 1000))
+        start = int(request.query_params.get("pageToken", "PT0").removeprefix("PT"))
+    except ValueError as error:
+        raise TwilioError(400, "pageSize must be a number and pageToken one we issued") from error
+    items = conversation.communications[start : start + size]
+    following = start + size < len(conversation.communications)
+    return {
+        "communications": [
+            {
+                "id": item.id,
+                "conversationId": conversation.id,
+                "accountId": settings.twilio_account_sid,
+                "author": {
+                    "address": item.author,
+                    "channel": _channel_of(conversation, item.author),
+                    "participantId": _participant_id(conversation, item.author),
+                },
+                "content": {"type": "TEXT", "text": item.text},
+                "recipients": [],
+                "channelId": conversation.channel_id,
+                "createdAt": stamp(item.at),
+                "updatedAt": stamp(item.at),
+            }
+            for item in items
+        ],
+        "meta": {
+            "key": "communications",
+            "pageSize": size,
+            "nextToken": f"PT{start + size}" if following else None,
+            "previousToken": f"PT{max(0, start - size)}" if start else None,
+        },
+    }
+
+
+def _channel_of(conversation: OrchestratorConversation, address: str) -> str:
+    for participant in conversation.participants:
+        if participant.address == address:
+            return participant.channel
+    return "SMS"
+
+
+def _participant_id(conversation: OrchestratorConversation, address: str) -> str:
+    for participant in conversation.participants:
+        if participant.address == address:
+            return participant.id
+    return ""
 
 
 class InboundCommunication(BaseModel):
@@ -493,7 +549,10 @@ async def customer_communicates(
         conversation.status = "ACTIVE"
     now = utc_now()
     conversation.updated_at = now
-    conversation.communications.append(OrchestratorCommunication(inbound.author, inbound.text, now))
+    communication_id = new_id("comm")
+    conversation.communications.append(
+        OrchestratorCommunication(inbound.author, inbound.text, now, communication_id)
+    )
     answer: dict[str, Any] = {
         "message_sid": None,
         "conversation_id": conversation.id,
@@ -507,7 +566,6 @@ async def customer_communicates(
         add_message(classic, inbound.author, inbound.text)
         if classic.handed_off:
             return {**answer, "handed_off": True}
-    communication_id = new_id("comms_communication")
     event = {
         "eventType": "COMMUNICATION_CREATED",
         "data": {

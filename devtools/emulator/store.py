@@ -5,6 +5,7 @@ Records are plain data; each product module renders its own wire JSON from them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -66,6 +67,8 @@ class SmsMessage:
     direction: str
     status: str
     date_created: datetime
+    date_sent: datetime | None = None
+    """When it left Twilio (outbound) or reached the webhook (inbound); unset while queued."""
 
 
 @dataclass
@@ -133,6 +136,7 @@ class OrchestratorCommunication:
     author: str
     text: str
     at: datetime
+    id: str = ""
 
 
 @dataclass
@@ -229,6 +233,8 @@ class Fault:
     retry_after: float | None
     delay_seconds: float
     create_before_delay: bool
+    until: float | None = None
+    """``time.monotonic()`` after which a time-bound fault is gone."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -240,6 +246,7 @@ class Fault:
             "retry_after": self.retry_after,
             "delay_seconds": self.delay_seconds,
             "create_before_delay": self.create_before_delay,
+            "for_seconds": round(self.until - time.monotonic(), 3) if self.until else None,
         }
 
 

@@ -1,13 +1,15 @@
 """Studio REST API v2: Executions, their Context and Steps.
 
 Digital handoff is a form POST of ``To``, ``From`` and ``Parameters`` (a JSON string that the
-flow reads as ``{{flow.data.*}}``). Studio keeps one active Execution per ``To``/``From`` pair
-on a flow and answers a second create with 409/20409 — the rule that makes a duplicate handoff
-visible. Any well-formed flow SID is accepted; its flow comes into being on first use. An
-execution of a flow with a definition (deployed with ``/v2/Flows``, or the shipped handoff
-flow) runs it from its ``incomingRequest`` trigger before the answer is sent (see
-``flow_runner``). ``POST /v2/Flows``, ``POST /v2/Flows/{FW}`` and ``POST /v2/Flows/Validate``
-take a definition as Studio does.
+flow reads as ``{{flow.data.*}}``). Studio keeps one active Execution per contact (the ``To``
+address) on a flow, whatever the ``From``, and answers a second create with 409/20409 — the
+rule that makes a duplicate handoff visible. Lists are newest first, paged with
+``meta.next_page_url`` and narrowed by ``DateCreatedFrom``/``DateCreatedTo``. Any well-formed
+flow SID is accepted; its flow comes into being on first use. An execution of a flow with a
+definition (deployed with ``/v2/Flows``, or the shipped handoff flow) runs it from its
+``incomingRequest`` trigger before the answer is sent (see ``flow_runner``).
+``POST /v2/Flows``, ``POST /v2/Flows/{FW}`` and ``POST /v2/Flows/Validate`` take a definition
+as Studio does.
 """
 
 from __future__ import annotations
@@ -221,12 +223,7 @@ async def create_execution(
         raise TwilioError(400, "To and From together must not exceed 300 bytes", 81023)
     parameters = _parameters(form.get("Parameters"))
     for existing in state.executions.values():
-        if (existing.flow_sid, existing.to, existing.from_, existing.status) == (
-            flow_sid,
-            to,
-            from_,
-            "active",
-        ):
+        if (existing.flow_sid, existing.to, existing.status) == (flow_sid, to, "active"):
             raise TwilioError(
                 409, f"Execution {existing.sid} is already active for this contact", CONFLICT
             )

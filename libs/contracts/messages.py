@@ -123,8 +123,6 @@ class HandoffFailure(StrEnum):
     """5xx or timeouts past the retry budget."""
     RATE_LIMITED = "rate_limited"
     """429 past the retry budget."""
-    CONFLICT = "conflict"
-    """Another execution not started by Baton is active for this contact."""
     CALLER_GONE = "caller_gone"
     """The caller hung up before the ``end`` message could be sent."""
 
@@ -142,6 +140,9 @@ class HandoffResult(BaseModel):
     failure: HandoffFailure | None = None
     detail: str = ""
     execution_sid: str | None = None
+    verified: bool = True
+    """False when delivered is presumed, not seen: Studio answered 409 for our contact (or the
+    call's socket was gone after an earlier ``end``) and our execution could not be found."""
     attempts: int = 0
     requested_at: datetime
     completed_at: datetime = Field(default_factory=utc_now)

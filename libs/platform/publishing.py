@@ -5,15 +5,30 @@ publish a no-op inside the stream's duplicate window (invariant 3), and ``tracep
 the headers links the consumer's span to the producer's. FastStream's telemetry middleware
 makes the spans of JetStream publishes; core NATS publishes (voice tokens, cancel, ``end``,
 hang-up) get their ``send`` span from :func:`publish_core`.
+
+A JetStream publish is only written while the connection is up. nats-py would otherwise
+keep a publish made during a reconnect in its pending buffer and send it once NATS is back,
+long after the caller gave up and reported "not stored" (a webhook's 5xx, a released
+handoff claim). Instead the publish waits for the connection and is retried with the same
+``Nats-Msg-Id`` until its time is up; a failure then means NATS never confirmed it and no
+copy waits in the client's buffer. (One window stays open: a server that stored the message
+and died before its answer left, and stayed down past the time allowed.)
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 
 from faststream.nats import NatsBroker
 from nats.aio.client import Client
+from nats.errors import (
+    ConnectionReconnectingError,
+    NoRespondersError,
+    OutboundBufferLimitError,
+)
 from nats.js.api import PubAck
+from nats.js.errors import ServiceUnavailableError
 from opentelemetry import trace
 from opentelemetry.trace import Tracer
 from opentelemetry.util.types import AttributeValue
@@ -24,24 +39,65 @@ from libs.contracts.subjects import REPLIES, REPLIES_STREAM, TURNS, TURNS_STREAM
 from libs.platform.propagation import inject_trace_headers, send_span
 
 PUBLISH_TIMEOUT_SECONDS = 5.0
+RETRY_PAUSE_SECONDS = 0.1
+LOST_ON_THE_WAY = (
+    TimeoutError,
+    NoRespondersError,
+    OutboundBufferLimitError,
+    ConnectionReconnectingError,
+    ServiceUnavailableError,
+)
+"""A publish that may not have reached JetStream: retried with the same id."""
+
+
+class NotStored(Exception):
+    """NATS was unreachable for the time allowed; no copy of the message waits to be sent."""
 
 
 async def publish_once(
-    broker: NatsBroker, payload: BaseModel, *, subject: str, stream: str, message_id: str
+    broker: NatsBroker,
+    payload: BaseModel,
+    *,
+    subject: str,
+    stream: str,
+    message_id: str,
+    within_seconds: float = PUBLISH_TIMEOUT_SECONDS,
 ) -> PubAck:
-    """Store ``payload`` once; ``ack.duplicate`` is true when the id was already stored."""
-    ack = await broker.publish(
-        payload.model_dump(mode="json"),
-        subject,
-        stream=stream,
-        headers=inject_trace_headers({"Nats-Msg-Id": message_id}),
-        timeout=PUBLISH_TIMEOUT_SECONDS,
-    )
-    assert isinstance(ack, PubAck)
-    return ack
+    """Store ``payload`` once; ``ack.duplicate`` is true when the id was already stored.
+
+    Tries until ``within_seconds`` pass, publishing only while connected; then raises the
+    last attempt's error, or :class:`NotStored` when NATS was never reachable.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_seconds
+    body = payload.model_dump(mode="json")
+    last_error: BaseException | None = None
+    while (remaining := deadline - loop.time()) > 0:
+        if not broker.connection.is_connected:
+            await asyncio.sleep(min(RETRY_PAUSE_SECONDS, remaining))
+            continue
+        try:
+            ack = await broker.publish(
+                body,
+                subject,
+                stream=stream,
+                headers=inject_trace_headers({"Nats-Msg-Id": message_id}),
+                timeout=min(PUBLISH_TIMEOUT_SECONDS, remaining),
+            )
+        except LOST_ON_THE_WAY as error:
+            last_error = error
+            await asyncio.sleep(min(RETRY_PAUSE_SECONDS, max(0.0, deadline - loop.time())))
+            continue
+        assert isinstance(ack, PubAck)
+        return ack
+    if last_error is not None:
+        raise last_error
+    raise NotStored(f"{message_id} not stored: NATS unreachable for {within_seconds:g}s")
 
 
-async def publish_turn(broker: NatsBroker, turn: CustomerTurn) -> PubAck:
+async def publish_turn(
+    broker: NatsBroker, turn: CustomerTurn, within_seconds: float = PUBLISH_TIMEOUT_SECONDS
+) -> PubAck:
     """A customer turn, keyed by its message's natural key."""
     return await publish_once(
         broker,
@@ -49,6 +105,7 @@ async def publish_turn(broker: NatsBroker, turn: CustomerTurn) -> PubAck:
         subject=TURNS.subject(turn.conversation_id),
         stream=TURNS_STREAM,
         message_id=f"turn:{turn.message_id}",
+        within_seconds=within_seconds,
     )
 
 

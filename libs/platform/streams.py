@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
 from nats.js.api import (
     DiscardPolicy,
     KeyValueConfig,
+    RawStreamMsg,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -25,6 +27,7 @@ from libs.contracts.subjects import (
     HANDOFF_STREAM,
     HANDOFFS_BUCKET,
     REPLIES,
+    REPLIES_BUCKET,
     REPLIES_STREAM,
     TURN_LOCKS_BUCKET,
     TURNS,
@@ -45,6 +48,7 @@ BUCKETS = (
     BucketSpec(CONVERSATIONS_BUCKET, history=1, ttl_seconds=7 * 24 * 3600),
     BucketSpec(TURN_LOCKS_BUCKET, history=1, ttl_seconds=3600),
     BucketSpec(HANDOFFS_BUCKET, history=1, ttl_seconds=30 * 24 * 3600),
+    BucketSpec(REPLIES_BUCKET, history=1, ttl_seconds=2 * 24 * 3600),
 )
 
 DUPLICATE_WINDOW_SECONDS = 15 * 60
@@ -126,3 +130,18 @@ async def _add_or_update_stream(js: JetStreamContext, config: StreamConfig) -> N
         await js.update_stream(config)
     except BadRequestError as error:  # e.g. replicas cannot change on a single server
         log.warning("stream %s kept its configuration: %s", config.name, error)
+
+
+async def stored_messages(
+    js: JetStreamContext, stream: str, subject: str
+) -> AsyncIterator[RawStreamMsg]:
+    """Every message a stream holds on ``subject`` (a wildcard too), oldest first."""
+    sequence = 0
+    while True:
+        try:
+            raw = await js.get_msg(stream, seq=sequence + 1, subject=subject, next=True)
+        except NotFoundError:
+            return
+        assert raw.seq is not None
+        sequence = raw.seq
+        yield raw

@@ -8,13 +8,19 @@ Every call names its operation (``studio.execution.create``, ``messages.create``
 client span carries that name with the stable HTTP attributes, and
 ``baton_twilio_request_seconds{operation,status}`` measures it, ``status`` being Twilio's
 HTTP status or ``error`` when no answer came (timeout, connection refused).
+
+A POST that failed in transport either never reached Twilio (the connection could not be
+opened) or may have been acted on (the request went out, the answer did not come back):
+:func:`reached_twilio` tells the two apart, so only the first kind is retried blindly.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from enum import StrEnum
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
@@ -39,6 +45,25 @@ class TwilioProduct(StrEnum):
     TASKROUTER = "https://taskrouter.twilio.com"
     FLEX = "https://flex-api.twilio.com"
     MEMORY = "https://memory.twilio.com"
+
+
+NEVER_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+)
+"""Transport failures before any byte of the request left: Twilio cannot have acted on it."""
+
+
+def reached_twilio(error: httpx.TransportError) -> bool:
+    """True when the request may have been acted on (read timeout, dropped connection)."""
+    return not isinstance(error, NEVER_SENT)
+
+
+def outcome_unknown(response: httpx.Response) -> bool:
+    """A 5xx may come after Twilio acted (only 429 is documented as never processed)."""
+    return response.status_code >= 500
 
 
 class TwilioRestClient:
@@ -111,5 +136,36 @@ class TwilioRestClient:
     ) -> httpx.Response:
         return await self.request(operation, "GET", product, path, params=params)
 
+    async def pages(
+        self, operation: str, product: TwilioProduct, path: str, params: dict[str, str]
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Each page of a list, newest first where the API sorts so; a failed page raises
+        ``httpx.HTTPStatusError``."""
+        request: tuple[str, dict[str, str]] | None = (path, params)
+        while request is not None:
+            response = await self.get(operation, product, *request)
+            response.raise_for_status()
+            page: dict[str, Any] = response.json()
+            yield page
+            request = next_page(page, request)
+
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def next_page(
+    page: dict[str, Any], request: tuple[str, dict[str, str]]
+) -> tuple[str, dict[str, str]] | None:
+    """The request for the page after ``page``: ``meta.next_page_url`` (Studio, Conversations),
+    ``next_page_uri`` (the 2010-04-01 API) or ``meta.nextToken`` (Conversation Orchestrator)."""
+    raw_meta = page.get("meta")
+    meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+    following = meta.get("next_page_url") or page.get("next_page_uri")
+    if following:
+        parts = urlsplit(str(following))
+        return parts.path, dict(parse_qsl(parts.query))
+    token = meta.get("nextToken")
+    if token:
+        path, params = request
+        return path, {**params, "pageToken": str(token)}
+    return None

@@ -4,6 +4,12 @@ Delivered: the conversation is marked handed off (the bot stays silent). Failed 
 retry budget: the customer is told, and the conversation goes back to the bot in a new
 epoch instead of being left stranded. Either way a ``HandoffResult`` is published.
 
+The delivery record is written ``posting`` before anything leaves for Twilio, so a
+redelivered request (the dispatcher died, or the outcome was unknown) looks for what the
+earlier attempt achieved before it sends again. A delivery Twilio holds but Baton cannot see
+is settled as delivered, unverified: counted, logged, and never told to the customer as a
+failure.
+
 Each dispatch is a ``handoff.dispatch`` span in the customer's trace, carrying the outcome,
 the typed failure and the attempts; a fresh delivery is counted in the handoff SLIs.
 """
@@ -13,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from faststream.nats import NatsBroker
@@ -24,13 +31,13 @@ from libs.contracts.messages import (
     AgentReply,
     Channel,
     HandoffData,
+    HandoffFailure,
     HandoffOutcome,
     HandoffRequested,
     HandoffResult,
     ReplyKind,
 )
 from libs.contracts.subjects import HANDOFF_RESULT, HANDOFF_STREAM
-from libs.platform.consuming import Heartbeat
 from libs.platform.conversation_store import ConversationStore
 from libs.platform.publishing import publish_once, publish_reply
 from libs.platform.span_attributes import (
@@ -41,10 +48,11 @@ from libs.platform.span_attributes import (
     HANDOFF_ID,
 )
 from services.handoff_dispatcher.identity import CustomerIdentity, IdentityResolver
-from services.handoff_dispatcher.outcome import DeliveryOutcome
+from services.handoff_dispatcher.metrics import HANDOFF_UNVERIFIED
+from services.handoff_dispatcher.outcome import DeliveryOutcome, OutcomeUnknown
 from services.handoff_dispatcher.records import DeliveryRecord, DeliveryRecords, DeliveryState
 from services.handoff_dispatcher.slis import record_handoff_slis
-from services.handoff_dispatcher.studio import StudioExecutions
+from services.handoff_dispatcher.studio import ExecutionRequest, StudioExecutions
 from services.handoff_dispatcher.voice_end import VoiceEndSender
 
 log = logging.getLogger("baton.handoff_dispatcher")
@@ -82,10 +90,13 @@ def build_handoff_data(
 
     The identifiers are repeated in ``attributes``: the template shows only ``attributes`` on
     the Flex task, and the human (and a hand-back) needs the conversation they name.
+    ``attributes.handoffId`` names the episode, so the execution of this handoff can be told
+    apart from an earlier one of the same conversation when it is looked up.
     """
     attributes: dict[str, Any] = {**static_attributes, **request.attributes}
     attributes["reason"] = request.reason
     attributes["handoffChannel"] = request.route.channel.value
+    attributes["handoffId"] = request.handoff_id
     attributes["channelType"] = flex_channel_type(request)
     attributes["conversationId"] = identity.conversation_id
     attributes["storeId"] = identity.store_id
@@ -127,14 +138,18 @@ class HandoffDelivery:
     failed_message: str
     tracer: Tracer = field(default_factory=lambda: trace.get_tracer("baton.handoff_dispatcher"))
 
-    async def dispatch(self, request: HandoffRequested, heartbeat: Heartbeat) -> HandoffResult:
+    async def dispatch(
+        self, request: HandoffRequested, *, final_try: bool = False
+    ) -> HandoffResult:
+        """Deliver (or settle again) one handoff; ``final_try``: no redelivery will follow, so
+        an outcome that cannot be found out is reported as a failure."""
         with self.tracer.start_as_current_span(
             "handoff.dispatch", attributes=dispatch_attributes(request)
         ) as span:
             previous = await self.records.get(request.conversation_id, request.epoch)
             fresh = previous is None or previous.state is DeliveryState.POSTING
             if previous is None or previous.state is DeliveryState.POSTING:
-                record = await self._deliver(request, previous, heartbeat)
+                record = await self._deliver(request, previous, final_try)
             else:  # a redelivery after the outcome was recorded: settle again, count nothing
                 record = previous
                 log.info("handoff %s already %s", request.handoff_id, record.state)
@@ -168,57 +183,71 @@ class HandoffDelivery:
             failure=record.failure,
             detail=record.detail,
             execution_sid=record.execution_sid,
+            verified=record.verified,
             attempts=record.attempts,
             requested_at=request.requested_at,
         )
 
     async def _deliver(
-        self, request: HandoffRequested, previous: DeliveryRecord | None, heartbeat: Heartbeat
+        self, request: HandoffRequested, previous: DeliveryRecord | None, final_try: bool
     ) -> DeliveryRecord:
         identity = await self.identity.resolve(request)
         data = build_handoff_data(request, self.static_attributes, identity)
-        to = request.route.customer_address
-        outcome: DeliveryOutcome | None = None
-        if request.route.channel is Channel.VOICE:
-            await self.records.put(
-                request.conversation_id, request.epoch, DeliveryRecord(state=DeliveryState.POSTING)
+        posting = DeliveryRecord(state=DeliveryState.POSTING)
+        if previous is not None:  # something may have left before a crash or a lost answer
+            posting.sending_since, posting.attempts = previous.sending_since, previous.attempts
+        await self.records.put(request.conversation_id, request.epoch, posting)
+        try:
+            outcome = await self._send(
+                request, data, since=posting.sending_since, resent=previous is not None
             )
-            outcome = await self.voice.send(
-                call_sid=request.route.call_sid or request.conversation_id,
-                turn=request.turn_sequence,
-                handoff_id=request.handoff_id,
-                data=data,
-                heartbeat=heartbeat,
-            )
-        elif previous is not None:  # a POST may have reached Studio before a crash
-            found = await self.studio.find_active(to, data.conversation_id)
-            if found:
-                outcome = DeliveryOutcome(found, None, "found after restart", previous.attempts)
-        if outcome is None:
-            await self.records.put(
-                request.conversation_id, request.epoch, DeliveryRecord(state=DeliveryState.POSTING)
-            )
-            outcome = await self.studio.create(
-                to=to,
-                from_=studio_from_address(request, self.phone_number),
-                parameters=data.studio_parameters(),
-                conversation_id=data.conversation_id,
-                heartbeat=heartbeat,
-            )
+        except OutcomeUnknown as error:
+            if not final_try:
+                raise
+            outcome = DeliveryOutcome(None, HandoffFailure.STUDIO_UNAVAILABLE, str(error), 0)
         record = DeliveryRecord(
             state=DeliveryState.DELIVERED if outcome.delivered else DeliveryState.FAILED,
             execution_sid=outcome.execution_sid,
+            verified=outcome.verified,
             failure=outcome.failure,
             detail=outcome.detail,
-            attempts=outcome.attempts,
+            attempts=posting.attempts + outcome.attempts,
+            sending_since=posting.sending_since,
         )
         await self.records.put(request.conversation_id, request.epoch, record)
         if outcome.delivered:
             await self.identity.hand_to_humans(identity)
+        if not outcome.verified:
+            HANDOFF_UNVERIFIED.inc(channel=request.route.channel.value)
         log.info(
-            "handoff %s %s after %s attempt(s)", request.handoff_id, record.state, outcome.attempts
+            "handoff %s %s%s after %s attempt(s)",
+            request.handoff_id,
+            record.state,
+            "" if outcome.verified else " (unverified)",
+            record.attempts,
         )
         return record
+
+    async def _send(
+        self, request: HandoffRequested, data: HandoffData, *, since: datetime, resent: bool
+    ) -> DeliveryOutcome:
+        if request.route.channel is Channel.VOICE:
+            return await self.voice.send(
+                call_sid=request.route.call_sid or request.conversation_id,
+                turn=request.turn_sequence,
+                handoff_id=request.handoff_id,
+                data=data,
+                resent=resent,
+            )
+        execution = ExecutionRequest(
+            to=request.route.customer_address,
+            from_=studio_from_address(request, self.phone_number),
+            parameters=data.studio_parameters(),
+            handoff_id=request.handoff_id,
+            conversation_id=data.conversation_id,
+            sending_since=since,
+        )
+        return await self.studio.create(execution, unsure=resent)
 
     async def _settle_conversation(self, request: HandoffRequested, result: HandoffResult) -> None:
         delivered = result.outcome is HandoffOutcome.DELIVERED

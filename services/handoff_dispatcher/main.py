@@ -56,9 +56,8 @@ def create_app(settings: HandoffDispatcherSettings | None = None) -> FastAPI:
             max_retry_after_seconds=settings.baton_studio_max_retry_after_seconds,
         ),
     )
-    policy = RedeliveryPolicy(
-        consumer=HANDOFF_DISPATCHER_DURABLE,
-        ack_wait_seconds=settings.baton_dispatcher_ack_wait_seconds,
+    policy = RedeliveryPolicy.heartbeating(
+        HANDOFF_DISPATCHER_DURABLE, settings.baton_dispatcher_heartbeat_seconds
     )
     tracer = service_tracer(SERVICE_NAME)
     lag = ConsumerLag(
@@ -81,8 +80,9 @@ def create_app(settings: HandoffDispatcherSettings | None = None) -> FastAPI:
         message: NatsMessage,
         delivery: Annotated[HandoffDelivery, Context(DELIVERY_CONTEXT)],
     ) -> None:
+        final_try = message.raw_message.metadata.num_delivered >= policy.max_deliver
         async with settled(message, policy, broker):
-            await delivery.dispatch(request, heartbeat=message.in_progress)
+            await delivery.dispatch(request, final_try=final_try)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -35,10 +35,19 @@ HANDOFF_OUTCOMES = Counter(
     labels=("channel", "outcome", "failure"),
 )
 
+HANDOFF_UNVERIFIED = Counter(
+    "baton_handoff_unverified",
+    "Handoffs settled as delivered without seeing the delivery: Studio answered 409 for the "
+    "contact and no execution of this handoff was found (or the call was gone after an `end`).",
+    otel_name="baton.handoff.delivered_unverified",
+    labels=("channel",),
+)
+
 METRICS = (
     HANDOFF_STUDIO_ACCEPTED,
     HANDOFF_VOICE_END_SENT,
     HANDOFF_TURN_TO_TWILIO,
     HANDOFF_OUTCOMES,
+    HANDOFF_UNVERIFIED,
 )
 """What this service records, for the dashboard and alert checks."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from libs.contracts.messages import HandoffFailure
+from libs.platform.consuming import TransientFailure
 
 
 @dataclass(frozen=True)
@@ -14,7 +15,13 @@ class DeliveryOutcome:
     failure: HandoffFailure | None
     detail: str
     attempts: int
+    verified: bool = True
+    """False when delivery is presumed: Twilio holds one for our contact we could not see."""
 
     @property
     def delivered(self) -> bool:
         return self.failure is None
+
+
+class OutcomeUnknown(TransientFailure):
+    """A POST may have been acted on and Twilio could not be asked: find out on a later try."""

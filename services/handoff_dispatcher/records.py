@@ -1,4 +1,9 @@
-"""What the dispatcher did with each handoff, so a redelivered request never posts twice."""
+"""What the dispatcher did with each handoff, so a redelivered request never posts twice.
+
+The record is written ``posting`` before the first Studio POST (or ``end`` request) and
+keeps the moment that sending began: a redelivery that finds it looks for the execution
+created since then before it posts again.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +28,12 @@ class DeliveryState(StrEnum):
 class DeliveryRecord(BaseModel):
     state: DeliveryState
     execution_sid: str | None = None
+    verified: bool = True
     failure: HandoffFailure | None = None
     detail: str = ""
     attempts: int = 0
+    sending_since: datetime = Field(default_factory=utc_now)
+    """When the first POST (or ``end`` request) of this handoff may have left."""
     updated_at: datetime = Field(default_factory=utc_now)
 
 

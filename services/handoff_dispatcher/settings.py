@@ -29,8 +29,9 @@ class HandoffDispatcherSettings(TwilioApiKeySettings):
     """First retry delay, doubled each time; ``Retry-After`` wins when Studio sends it."""
     baton_studio_max_retry_after_seconds: float = Field(default=30.0, ge=0)
     """Cap on a ``Retry-After`` wait."""
-    baton_dispatcher_ack_wait_seconds: float = Field(default=30.0, ge=1)
-    """JetStream ack wait: a crashed dispatcher's handoff is redelivered after this."""
+    baton_dispatcher_heartbeat_seconds: float = Field(default=1.0, gt=0, le=10)
+    """How often a dispatcher tells JetStream it is still delivering a handoff; after three
+    silent heartbeats (the ack wait) another replica takes a crashed dispatcher's handoff."""
     baton_voice_end_wait_seconds: float = Field(default=60.0, gt=0)
     """How long the call's gateway may take to confirm ``end`` (the goodbye is still playing)."""
     baton_handoff_failed_message: str = Field(

@@ -2,8 +2,11 @@
 
 The dispatcher asks over core NATS (request/reply on the call's subject). The gateway
 answers once ``end`` went out after the goodbye's final ``last:true`` frame, or with
-``caller_gone`` when the caller hung up first. No responder means no replica holds the
-call any more: the caller is gone too. Each attempt is a ``send`` span whose context the
+``caller_gone`` when the caller hung up first; asked again, it answers ``sent`` while it
+holds the call (``end`` goes out once per call). No responder means no replica holds the
+call any more: the caller is gone too, unless an earlier request of this handoff may have
+had ``end`` sent (``resent``), in which case Twilio ended the socket itself and the handoff
+is presumed delivered, unverified. Each attempt is a ``send`` span whose context the
 gateway continues, so the trace reaches the moment ``end`` left for Twilio.
 """
 
@@ -19,7 +22,6 @@ from opentelemetry.trace import Tracer
 
 from libs.contracts.messages import HandoffData, HandoffFailure, VoiceEnd, VoiceEndAnswer
 from libs.contracts.subjects import VOICE_CALL
-from libs.platform.consuming import Heartbeat, while_in_progress
 from libs.platform.propagation import inject_trace_headers, send_span
 from libs.platform.span_attributes import CALL_SID, TURN_SEQUENCE
 from services.handoff_dispatcher.outcome import DeliveryOutcome
@@ -38,7 +40,7 @@ class VoiceEndSender:
         self._tracer = tracer or trace.get_tracer("baton.handoff_dispatcher")
 
     async def send(
-        self, *, call_sid: str, turn: int, handoff_id: str, data: HandoffData, heartbeat: Heartbeat
+        self, *, call_sid: str, turn: int, handoff_id: str, data: HandoffData, resent: bool
     ) -> DeliveryOutcome:
         command = VoiceEnd(
             turn=turn, handoff_id=handoff_id, handoff_data=data.end_frame()["handoffData"]
@@ -58,17 +60,17 @@ class VoiceEndSender:
             )
             with trace.use_span(span, end_on_exit=True):
                 try:
-                    reply = await while_in_progress(
-                        self._connection.request(
-                            subject,
-                            command.model_dump_json().encode(),
-                            timeout=self._wait,
-                            headers=inject_trace_headers(),
-                        ),
-                        heartbeat,
+                    reply = await self._connection.request(
+                        subject,
+                        command.model_dump_json().encode(),
+                        timeout=self._wait,
+                        headers=inject_trace_headers(),
                     )
                 except NoRespondersError:
                     span.set_attribute("baton.voice.end_answer", "no_responders")
+                    if resent:
+                        detail = "unverified: the call's socket is gone after an earlier request"
+                        return DeliveryOutcome(None, None, detail, attempt, verified=False)
                     return DeliveryOutcome(
                         None, HandoffFailure.CALLER_GONE, "no gateway holds the call", attempt
                     )

@@ -19,11 +19,12 @@ from libs.contracts.subjects import (
     CONVERSATIONS_BUCKET,
     MESSAGING_REPLIES_DURABLE,
     REPLIES,
+    REPLIES_BUCKET,
     REPLIES_STREAM,
 )
 from libs.platform.connection import bucket, create_broker, jetstream
 from libs.platform.consumer_lag import ConsumerLag, DurableConsumer
-from libs.platform.consuming import RedeliveryPolicy, settled
+from libs.platform.consuming import RedeliveryPolicy, RetryByAge, settled
 from libs.platform.conversation_store import ConversationStore
 from libs.platform.health import Readiness, broker_running, health_router
 from libs.platform.settings import load_settings
@@ -35,12 +36,18 @@ from services.messaging_gateway.flex_events import flex_router
 from services.messaging_gateway.inbound_turns import IncompleteWebhook
 from services.messaging_gateway.orchestrator_api import OrchestratorApi, OurAddresses
 from services.messaging_gateway.replies import ReplyDelivery, ReplySender
+from services.messaging_gateway.reply_lookup import ReplyLookup
+from services.messaging_gateway.reply_records import ReplyRecords
 from services.messaging_gateway.settings import MessagingGatewaySettings
 from services.messaging_gateway.webhooks import TurnPublisher, messaging_router
 
 SERVICE_NAME = "messaging-gateway"
 REPLIES_CONTEXT = "replies"
 """The FastStream context key of the started :class:`ReplyDelivery`."""
+REPLY_HEARTBEAT_SECONDS = 1.0
+"""A reply being sent is kept in progress this often; a crashed gateway's replies are
+redelivered after three missed heartbeats."""
+REPLY_BATCH = 16
 
 
 async def incomplete_webhook(_: Request, error: Exception) -> JSONResponse:
@@ -51,10 +58,16 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
     settings = settings or load_settings(MessagingGatewaySettings)
     broker = create_broker(settings, SERVICE_NAME)
     readiness = Readiness(broker)
-    rest = TwilioRestClient.for_api_key(settings)
+    rest = TwilioRestClient.for_api_key(settings, settings.baton_reply_timeout_seconds)
     sender = ReplySender(rest, settings.twilio_account_sid, settings.baton_bot_identity)
-    policy = RedeliveryPolicy(
-        consumer=MESSAGING_REPLIES_DURABLE, max_deliver=settings.baton_reply_max_deliver
+    policy = RedeliveryPolicy.heartbeating(
+        MESSAGING_REPLIES_DURABLE,
+        REPLY_HEARTBEAT_SECONDS,
+        by_age=RetryByAge(
+            max_age_seconds=settings.baton_reply_max_age_seconds,
+            first_delay_seconds=settings.baton_reply_first_retry_seconds,
+            max_delay_seconds=settings.baton_reply_max_retry_seconds,
+        ),
     )
     lag = ConsumerLag(broker, [DurableConsumer(REPLIES_STREAM, MESSAGING_REPLIES_DURABLE)])
 
@@ -62,7 +75,8 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
         REPLIES.wildcard,
         stream=JStream(REPLIES_STREAM, declare=False),
         durable=MESSAGING_REPLIES_DURABLE,
-        pull_sub=PullSub(batch_size=10, timeout=1.0),
+        pull_sub=PullSub(batch_size=REPLY_BATCH, timeout=1.0),
+        max_workers=REPLY_BATCH * 2,
         config=policy.consumer_config(),
         ack_policy=AckPolicy.MANUAL,
     )
@@ -77,9 +91,12 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await broker.connect()
-        store = ConversationStore(await bucket(jetstream(broker), CONVERSATIONS_BUCKET))
+        js = jetstream(broker)
+        store = ConversationStore(await bucket(js, CONVERSATIONS_BUCKET))
+        records = ReplyRecords(await bucket(js, REPLIES_BUCKET))
+        lookup = ReplyLookup(rest, settings.twilio_account_sid, records)
         app.state.runtime = GatewayRuntime(store=store)
-        broker.context.set_global(REPLIES_CONTEXT, ReplyDelivery(sender, store))
+        broker.context.set_global(REPLIES_CONTEXT, ReplyDelivery(sender, store, records, lookup))
         async with broker_running(broker, readiness, lag=lag, closers=[rest.aclose]):
             yield
 
@@ -95,7 +112,7 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
     app.include_router(
         messaging_router(
             signature,
-            TurnPublisher(broker),
+            TurnPublisher(broker, settings.baton_webhook_store_seconds),
             account_sid=settings.twilio_account_sid,
             addresses=OurAddresses.from_settings(settings, settings.baton_bot_identity),
             orchestrator=orchestrator,

@@ -5,7 +5,10 @@ published. The body is parsed by its pydantic model (a wrong shape is a 400), tu
 turn by the source's builder (:mod:`services.messaging_gateway.inbound_turns`; a webhook
 lacking what a turn needs is a 400 too, see ``main.py``) and stored
 with its natural key, so a webhook delivered twice, to the same or another replica, becomes
-one turn. The webhook is answered only after JetStream stored the turn.
+one turn. The webhook is answered 2xx only after JetStream stored the turn. While NATS is
+unreachable the request waits (below Twilio's webhook timeout) for it to come back; then it
+is answered 503, and nothing was stored or left buffered to be stored later: Twilio calls
+the number's Fallback URL, if one is set.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from services.messaging_gateway.orchestrator_api import (
     OrchestratorApi,
     OurAddresses,
 )
+from services.messaging_gateway.settings import TWILIO_WEBHOOK_TIMEOUT_SECONDS
 from services.messaging_gateway.webhook_models import (
     Communication,
     CommunicationCreated,
@@ -72,16 +76,28 @@ def message_key(request: Request, sid: str) -> str:
     return sid or request.headers.get(IDEMPOTENCY_HEADER, "")
 
 
+CONVERSATIONS_WEBHOOK_TIMEOUT_SECONDS = 5.0
+"""Conversations (classic) gives up on a webhook after 5 s."""
+ANSWER_MARGIN_SECONDS = 1.0
+
+
 @dataclass
 class TurnPublisher:
     broker: NatsBroker
+    store_seconds: float = 10.0
+    """How long a webhook may wait for NATS to store its turn."""
 
-    async def accept(self, outcome: CustomerTurn | Skipped) -> dict[str, str]:
+    async def accept(
+        self,
+        outcome: CustomerTurn | Skipped,
+        twilio_waits: float = TWILIO_WEBHOOK_TIMEOUT_SECONDS,
+    ) -> dict[str, str]:
         """Store a turn once (a duplicate is acknowledged too); report a skipped webhook."""
         if isinstance(outcome, Skipped):
             return {"status": outcome.status}
+        within = min(self.store_seconds, twilio_waits - ANSWER_MARGIN_SECONDS)
         try:
-            ack = await publish_turn(self.broker, outcome)
+            ack = await publish_turn(self.broker, outcome, within_seconds=within)
         except Exception as error:
             log.error("could not store turn %s: %r", outcome.message_id, error)
             raise HTTPException(status_code=503, detail="turn not stored, retry") from error
@@ -130,7 +146,8 @@ def messaging_router(
         """Conversations (classic) ``onMessageAdded``; the bot's own messages are skipped."""
         event = parsed(ConversationsEvent, await signature.signed_form(request))
         key = message_key(request, event.message_sid)
-        return await publisher.accept(conversations_turn(event, key, bot_identity))
+        turn = conversations_turn(event, key, bot_identity)
+        return await publisher.accept(turn, twilio_waits=CONVERSATIONS_WEBHOOK_TIMEOUT_SECONDS)
 
     @router.post("/orchestrator")
     async def orchestrator_event(request: Request, store: StoreDep) -> dict[str, str]:

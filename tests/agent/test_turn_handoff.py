@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -22,6 +23,8 @@ from tests.agent.fakes import turn
 
 class Broker:
     """Records what would be published, or fails like an unreachable NATS."""
+
+    connection = SimpleNamespace(is_connected=True)
 
     def __init__(self, error: Exception | None = None) -> None:
         self.error = error

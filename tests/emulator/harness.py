@@ -118,3 +118,16 @@ class Receiver:
         if request.url.path == "/sms" and self.sms_reply:
             return Response(self.sms_reply, media_type="application/xml")
         return Response("<Response/>", media_type="application/xml")
+
+
+async def orchestrator_conversation(emulator: Emulator, customer: str, channel: str) -> str:
+    """A conversation the customer opened by writing in (Orchestrator posts its webhook)."""
+    from tests.support.servers import serve
+
+    hooks = Receiver()
+    async with serve(hooks.app) as url:
+        opened = await emulator.post(
+            "/_emulator/orchestrator/communication",
+            {"author": customer, "channel": channel, "text": "hi", "webhook_url": f"{url}/hook"},
+        )
+    return str(opened["conversation_id"])

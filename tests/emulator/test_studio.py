@@ -74,13 +74,16 @@ async def test_form_fields_and_credential_are_recorded(emulator: Emulator) -> No
     assert execution["parameters"] == HANDOFF and execution["status"] == "active"
 
 
-async def test_second_active_execution_for_the_pair_is_409(emulator: Emulator) -> None:
+async def test_second_active_execution_for_the_contact_is_409(emulator: Emulator) -> None:
     flow = emulator.twilio().studio.v2.flows(FLOW_SID)
     first = await call(flow.executions.create, to=CUSTOMER, from_=OUR_NUMBER)
     with pytest.raises(TwilioRestException) as conflict:
         await call(flow.executions.create, to=CUSTOMER, from_=OUR_NUMBER)
     assert conflict.value.status == 409 and conflict.value.code == 20409
     assert first.sid in conflict.value.msg
+    with pytest.raises(TwilioRestException) as other_sender:
+        await call(flow.executions.create, to=CUSTOMER, from_="+15005550002")
+    assert other_sender.value.status == 409, "one active execution per contact, whatever From"
 
     other_customer = await call(flow.executions.create, to="+15005550009", from_=OUR_NUMBER)
     assert other_customer.status == "active"

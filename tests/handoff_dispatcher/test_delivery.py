@@ -10,8 +10,10 @@ stream after the one call that could have published.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from faststream.nats import NatsBroker
@@ -31,12 +33,15 @@ from libs.contracts.messages import (
     ReplyKind,
     Route,
     VoiceEnd,
+    utc_now,
 )
+from libs.platform.consuming import RedeliveryPolicy
 from libs.platform.conversation_store import ConversationStore
 from libs.platform.metrics import REGISTRY
 from libs.platform.twilio_rest import TwilioRestClient
 from services.handoff_dispatcher.delivery import HandoffDelivery
 from services.handoff_dispatcher.identity import IdentityResolver
+from services.handoff_dispatcher.outcome import OutcomeUnknown
 from services.handoff_dispatcher.records import DeliveryRecord, DeliveryRecords, DeliveryState
 from services.handoff_dispatcher.studio import RetryBudget, StudioExecutions
 from services.handoff_dispatcher.voice_end import VoiceEndSender
@@ -99,7 +104,35 @@ class Dispatcher:
         found = await self.emulator.get(
             "/_emulator/requests", path_prefix=EXECUTIONS, method="POST"
         )
-        return [request["status"] for request in found]
+        return [request["status"] for request in found if request["path"] == EXECUTIONS]
+
+    async def studio_cannot_list(self) -> None:
+        """The next lookup of Studio's executions is answered 503."""
+        await self.emulator.post(
+            "/_emulator/faults", {"path_prefix": EXECUTIONS, "status": 503, "method": "GET"}
+        )
+
+    async def execution_of(
+        self, request: HandoffRequested, conversation_id: str | None = None
+    ) -> str:
+        """An execution Studio holds for the customer, marked as this handoff's (or, with
+        ``conversation_id``, another conversation's, unmarked)."""
+        attributes = {} if conversation_id else {"handoffId": request.handoff_id}
+        handoff = {
+            "conversationId": conversation_id or request.conversation_id,
+            "attributes": attributes,
+        }
+        async with self.emulator.rest(API_KEY, API_SECRET) as client:
+            created = await client.post(
+                EXECUTIONS,
+                data={
+                    "To": request.route.customer_address,
+                    "From": OURS,
+                    "Parameters": json.dumps({"HandoffData": handoff}),
+                },
+            )
+        assert created.status_code == 201, created.text
+        return str(created.json()["sid"])
 
 
 @pytest.fixture
@@ -128,10 +161,6 @@ async def dispatcher(
     return Dispatcher(delivery, store, records, js, emulator)
 
 
-async def no_heartbeat() -> None:
-    return None
-
-
 def sms_request(**extra: object) -> HandoffRequested:
     values: dict[str, object] = {
         "conversation_id": CONVERSATION,
@@ -157,7 +186,7 @@ async def test_a_delivered_digital_handoff_marks_the_conversation_handed_off(
 ) -> None:
     request = sms_request()
     await dispatcher.pending(request)
-    result = await dispatcher.delivery.dispatch(request, no_heartbeat)
+    result = await dispatcher.delivery.dispatch(request)
 
     [execution] = await dispatcher.emulator.get("/_emulator/executions")
     assert (result.outcome, result.failure, result.execution_sid, result.attempts) == (
@@ -176,6 +205,7 @@ async def test_a_delivered_digital_handoff_marks_the_conversation_handed_off(
                 "department": "support",
                 "reason": "customer asked for a human",
                 "handoffChannel": "sms",
+                "handoffId": "conv-sms-1:0",
                 "channelType": "sms",
                 "conversationId": CONVERSATION,
                 "storeId": "mem_store_1",
@@ -198,7 +228,7 @@ async def test_a_failed_digital_handoff_goes_back_to_the_bot_and_tells_the_custo
     await dispatcher.emulator.post("/_emulator/faults", {"path_prefix": "/v2/Flows", "status": 400})
     request = sms_request()
     await dispatcher.pending(request)
-    result = await dispatcher.delivery.dispatch(request, no_heartbeat)
+    result = await dispatcher.delivery.dispatch(request)
 
     assert (result.outcome, result.failure, result.execution_sid) == (
         HandoffOutcome.FAILED,
@@ -224,7 +254,7 @@ async def test_a_failed_voice_handoff_goes_back_to_the_bot_without_a_text(
 ) -> None:
     request = voice_request()
     await dispatcher.pending(request)
-    result = await dispatcher.delivery.dispatch(request, no_heartbeat)  # no gateway answers
+    result = await dispatcher.delivery.dispatch(request)  # no gateway answers
 
     assert (result.outcome, result.failure) == (HandoffOutcome.FAILED, HandoffFailure.CALLER_GONE)
     state = await dispatcher.store.get(CALL_SID)
@@ -246,7 +276,7 @@ async def test_a_delivered_voice_handoff_is_handed_off_without_studio(
     await nats_client.flush()
     request = voice_request()
     await dispatcher.pending(request)
-    result = await dispatcher.delivery.dispatch(request, no_heartbeat)
+    result = await dispatcher.delivery.dispatch(request)
 
     assert (result.outcome, result.execution_sid, result.attempts) == (
         HandoffOutcome.DELIVERED,
@@ -266,8 +296,8 @@ async def test_a_redelivered_handoff_posts_nothing_and_counts_once(
     request = sms_request()
     await dispatcher.pending(request)
     before = outcomes("sms", "delivered", "none")
-    first = await dispatcher.delivery.dispatch(request, no_heartbeat)
-    again = await dispatcher.delivery.dispatch(request, no_heartbeat)
+    first = await dispatcher.delivery.dispatch(request)
+    again = await dispatcher.delivery.dispatch(request)
 
     assert again.model_dump(exclude={"completed_at"}) == first.model_dump(exclude={"completed_at"})
     assert await dispatcher.studio_posts() == [201]
@@ -281,8 +311,8 @@ async def test_a_redelivered_failure_tells_the_customer_once(dispatcher: Dispatc
     await dispatcher.emulator.post("/_emulator/faults", {"path_prefix": "/v2/Flows", "status": 400})
     request = sms_request()
     await dispatcher.pending(request)
-    await dispatcher.delivery.dispatch(request, no_heartbeat)
-    await dispatcher.delivery.dispatch(request, no_heartbeat)
+    await dispatcher.delivery.dispatch(request)
+    await dispatcher.delivery.dispatch(request)
     assert len(await dispatcher.replies(CONVERSATION)) == 1
     state = await dispatcher.store.get(CONVERSATION)
     assert (state.status, state.epoch) == (ConversationStatus.ACTIVE, 1), "settled once"
@@ -295,25 +325,18 @@ async def test_a_post_of_unknown_fate_is_found_instead_of_posted_again(
     """The dispatcher crashed after its POST: the record says posting, Studio has the execution."""
     request = sms_request()
     await dispatcher.pending(request)
-    async with dispatcher.emulator.rest(API_KEY, API_SECRET) as client:
-        created = await client.post(
-            EXECUTIONS,
-            data={
-                "To": CUSTOMER,
-                "From": OURS,
-                "Parameters": '{"HandoffData":{"conversationId":"conv-sms-1"}}',
-            },
-        )
+    created = await dispatcher.execution_of(request)
     await dispatcher.records.put(
         CONVERSATION, 0, DeliveryRecord(state=DeliveryState.POSTING, attempts=1)
     )
 
-    result = await dispatcher.delivery.dispatch(request, no_heartbeat)
+    result = await dispatcher.delivery.dispatch(request)
 
-    assert (result.outcome, result.execution_sid, result.attempts) == (
+    assert (result.outcome, result.execution_sid, result.attempts, result.verified) == (
         HandoffOutcome.DELIVERED,
-        created.json()["sid"],
-        1,
+        created,
+        2,
+        True,
     )
     assert await dispatcher.studio_posts() == [201], "only the POST before the crash"
     state = await dispatcher.store.get(CONVERSATION)
@@ -328,9 +351,11 @@ async def test_a_post_of_unknown_fate_that_never_arrived_is_posted(
     await dispatcher.records.put(
         CONVERSATION, 0, DeliveryRecord(state=DeliveryState.POSTING, attempts=1)
     )
-    result = await dispatcher.delivery.dispatch(request, no_heartbeat)
+    result = await dispatcher.delivery.dispatch(request)
     assert result.outcome is HandoffOutcome.DELIVERED
     assert await dispatcher.studio_posts() == [201]
+    [lookup, post] = await dispatcher.emulator.get("/_emulator/requests", path_prefix=EXECUTIONS)
+    assert (lookup["method"], post["method"]) == ("GET", "POST"), "looked up before posting"
 
 
 async def test_a_crash_after_studio_took_the_post_is_recovered_without_a_second_post(
@@ -348,7 +373,7 @@ async def test_a_crash_after_studio_took_the_post_is_recovered_without_a_second_
     )
     request = sms_request()
     await dispatcher.pending(request)
-    crashed = asyncio.create_task(dispatcher.delivery.dispatch(request, no_heartbeat))
+    crashed = asyncio.create_task(dispatcher.delivery.dispatch(request))
     [execution] = await eventually(
         lambda: dispatcher.emulator.get("/_emulator/executions"), lambda found: len(found) == 1
     )
@@ -358,9 +383,150 @@ async def test_a_crash_after_studio_took_the_post_is_recovered_without_a_second_
     with pytest.raises(asyncio.CancelledError):
         await crashed
 
-    result = await dispatcher.delivery.dispatch(request, no_heartbeat)
+    result = await dispatcher.delivery.dispatch(request)
 
     assert (result.outcome, result.execution_sid) == (HandoffOutcome.DELIVERED, execution["sid"])
     assert len(await dispatcher.studio_posts()) == 1
     state = await dispatcher.store.get(CONVERSATION)
     assert state.status is ConversationStatus.HANDED_OFF
+
+
+def unverified(channel: str) -> float:
+    return REGISTRY.get_sample_value("baton_handoff_unverified_total", {"channel": channel}) or 0.0
+
+
+async def test_a_409_for_an_execution_not_ours_is_delivered_unverified(
+    dispatcher: Dispatcher,
+) -> None:
+    """Studio holds an execution for the contact that is not this handoff's: a human is
+    presumed to have the customer. Counted and kept as unverified, never told as a failure."""
+    request = sms_request()
+    await dispatcher.pending(request)
+    await dispatcher.execution_of(request, conversation_id="another-conversation")
+    before = unverified("sms")
+
+    result = await dispatcher.delivery.dispatch(request)
+
+    assert (result.outcome, result.failure, result.execution_sid, result.verified) == (
+        HandoffOutcome.DELIVERED,
+        None,
+        None,
+        False,
+    )
+    assert result.detail.startswith("unverified: 409 ")
+    assert unverified("sms") - before == 1
+    state = await dispatcher.store.get(CONVERSATION)
+    assert (state.status, state.epoch) == (ConversationStatus.HANDED_OFF, 0)
+    assert await dispatcher.replies(CONVERSATION) == [], "the customer is not told it failed"
+    assert await dispatcher.results(CONVERSATION) == [result]
+    record = await dispatcher.records.get(CONVERSATION, 0)
+    assert record is not None
+    assert (record.state, record.verified) == (DeliveryState.DELIVERED, False)
+    assert await dispatcher.studio_posts() == [201, 409]
+
+
+async def test_an_outcome_that_cannot_be_found_out_is_left_for_a_redelivery(
+    dispatcher: Dispatcher,
+) -> None:
+    """A redelivery finds ``posting`` but Studio cannot be asked: nothing is posted, settled
+    or announced; the message is retried (``OutcomeUnknown`` is a transient failure)."""
+    request = sms_request()
+    await dispatcher.pending(request)
+    began = utc_now() - timedelta(seconds=30)
+    posting = DeliveryRecord(state=DeliveryState.POSTING, attempts=1, sending_since=began)
+    await dispatcher.records.put(CONVERSATION, 0, posting)
+    await dispatcher.studio_cannot_list()
+
+    with pytest.raises(OutcomeUnknown) as unknown:
+        await dispatcher.delivery.dispatch(request)
+
+    policy = RedeliveryPolicy.heartbeating("handoff-dispatcher", 1.0)
+    assert policy.retry_delay(1, 0.0, unknown.value) == 0.5, "NAKed, not dead-lettered"
+    record = await dispatcher.records.get(CONVERSATION, 0)
+    assert record is not None
+    assert (record.state, record.attempts, record.sending_since) == (
+        DeliveryState.POSTING,
+        1,
+        began,
+    )
+    state = await dispatcher.store.get(CONVERSATION)
+    assert (state.status, state.epoch) == (ConversationStatus.HANDOFF_PENDING, 0)
+    assert await dispatcher.results(CONVERSATION) == []
+    assert await dispatcher.replies(CONVERSATION) == []
+    assert await dispatcher.studio_posts() == []
+
+
+async def test_on_the_final_try_an_outcome_that_cannot_be_found_out_is_a_failure(
+    dispatcher: Dispatcher,
+) -> None:
+    request = sms_request()
+    await dispatcher.pending(request)
+    await dispatcher.records.put(
+        CONVERSATION, 0, DeliveryRecord(state=DeliveryState.POSTING, attempts=3)
+    )
+    await dispatcher.studio_cannot_list()
+
+    result = await dispatcher.delivery.dispatch(request, final_try=True)
+
+    assert (result.outcome, result.failure, result.attempts) == (
+        HandoffOutcome.FAILED,
+        HandoffFailure.STUDIO_UNAVAILABLE,
+        3,
+    )
+    assert result.detail.startswith("Studio executions could not be listed: ")
+    state = await dispatcher.store.get(CONVERSATION)
+    assert (state.status, state.epoch) == (ConversationStatus.ACTIVE, 1)
+    [notice] = await dispatcher.replies(CONVERSATION)
+    assert notice.text == FAILED_MESSAGE
+    assert await dispatcher.studio_posts() == []
+
+
+async def test_a_redelivery_looks_back_to_when_the_first_try_began(
+    dispatcher: Dispatcher,
+) -> None:
+    """Sending began ten minutes ago and the execution Studio created then has ended (no 409
+    would stop a second one): the redelivery still finds it, from the record's moment."""
+    request = sms_request()
+    await dispatcher.pending(request)
+    ours = await dispatcher.execution_of(request)
+    async with dispatcher.emulator.rest(API_KEY, API_SECRET) as client:
+        ended = await client.post(f"{EXECUTIONS}/{ours}", data={"Status": "ended"})
+    assert ended.status_code == 200
+    dispatcher.emulator.app.state.emulator.executions[ours].date_created -= timedelta(minutes=9)
+    began = utc_now() - timedelta(minutes=10)
+    await dispatcher.records.put(
+        CONVERSATION, 0, DeliveryRecord(state=DeliveryState.POSTING, sending_since=began)
+    )
+
+    result = await dispatcher.delivery.dispatch(request)
+
+    assert (result.outcome, result.execution_sid, result.verified) == (
+        HandoffOutcome.DELIVERED,
+        ours,
+        True,
+    )
+    assert await dispatcher.studio_posts() == [201], "a second execution was created"
+    record = await dispatcher.records.get(CONVERSATION, 0)
+    assert record is not None and record.sending_since == began
+
+
+async def test_a_voice_redelivery_whose_call_is_gone_is_delivered_unverified(
+    dispatcher: Dispatcher,
+) -> None:
+    """The dispatcher died after asking for ``end``; no gateway holds the call any more: the
+    caller went to a human (Twilio closed the socket after ``end``) or hung up."""
+    request = voice_request()
+    await dispatcher.pending(request)
+    await dispatcher.records.put(CALL_SID, 0, DeliveryRecord(state=DeliveryState.POSTING))
+    before = unverified("voice")
+
+    result = await dispatcher.delivery.dispatch(request)
+
+    assert (result.outcome, result.failure, result.verified) == (
+        HandoffOutcome.DELIVERED,
+        None,
+        False,
+    )
+    assert unverified("voice") - before == 1
+    state = await dispatcher.store.get(CALL_SID)
+    assert (state.status, state.epoch) == (ConversationStatus.HANDED_OFF, 0)

@@ -41,7 +41,7 @@ def test_the_studio_parameters_are_tacs_payload_under_handoff_data() -> None:
         '{"HandoffData":{"conversationId":"CH88888888888888888888888888888888",'
         '"storeId":"mem_store_1","profileId":"mem_profile_1","attributes":'
         '{"department":"support","reason":"customer asked for a human",'
-        '"handoffChannel":"conversations","channelType":"sms",'
+        '"handoffChannel":"conversations","handoffId":"conv-1:0","channelType":"sms",'
         '"conversationId":"CH88888888888888888888888888888888","storeId":"mem_store_1",'
         '"profileId":"mem_profile_1","summary":"Wants a refund."}}}'
     )
@@ -63,6 +63,7 @@ def test_the_requests_reason_wins_and_its_attributes_override_the_static_ones() 
         "queue": "main",
         "priority": "high",
         "handoffChannel": "sms",
+        "handoffId": "conv-1:0",
         "channelType": "sms",
         "conversationId": "conv-1",
         "storeId": "",
@@ -113,3 +114,13 @@ def test_studio_from_is_the_agents_address_or_our_number_for_a_chat_identity(
 ) -> None:
     route = Route(channel=Channel.SMS, customer_address=CUSTOMER, agent_address=agent)
     assert studio_from_address(request(route=route), OURS) == expected
+
+
+def test_the_handoff_id_names_the_episode_whatever_the_attributes_say() -> None:
+    """The lookup after an unknown outcome tells this episode's execution apart by it."""
+    data = build_handoff_data(
+        request(epoch=3, attributes={"handoffId": "from the app"}),
+        {"handoffId": "configured"},
+        CustomerIdentity("conv-1"),
+    )
+    assert data.attributes["handoffId"] == "conv-1:3"

@@ -18,7 +18,7 @@ from opentelemetry.trace import Tracer
 from libs.contracts.messages import HandoffData, HandoffFailure, VoiceEnd
 from services.handoff_dispatcher.outcome import DeliveryOutcome
 from services.handoff_dispatcher.voice_end import VoiceEndSender
-from tests.support.recorders import Heartbeats, LocalSpans, local_spans
+from tests.support.recorders import LocalSpans, local_spans
 
 CALL_SID = "CA" + "ef" * 16
 SUBJECT = f"baton.voice.call.{CALL_SID}"
@@ -61,17 +61,16 @@ async def serve_gateway(connection: Client, gateway: Gateway) -> None:
 
 
 async def send_end(
-    connection: Client, tracer: Tracer, wait_seconds: float = 2.0
-) -> tuple[DeliveryOutcome, Heartbeats]:
-    heartbeats = Heartbeats()
+    connection: Client, tracer: Tracer, wait_seconds: float = 2.0, *, resent: bool = False
+) -> DeliveryOutcome:
+    """``resent``: an earlier request of this handoff may have had ``end`` sent."""
     sender = VoiceEndSender(connection, wait_seconds, tracer)
-    outcome = await asyncio.wait_for(
+    return await asyncio.wait_for(
         sender.send(
-            call_sid=CALL_SID, turn=7, handoff_id=f"{CALL_SID}:0", data=DATA, heartbeat=heartbeats
+            call_sid=CALL_SID, turn=7, handoff_id=f"{CALL_SID}:0", data=DATA, resent=resent
         ),
         timeout=10.0,
     )
-    return outcome, heartbeats
 
 
 async def test_sent_is_delivered_and_the_command_names_the_goodbye_turn(
@@ -79,12 +78,12 @@ async def test_sent_is_delivered_and_the_command_names_the_goodbye_turn(
 ) -> None:
     gateway = Gateway(["sent"])
     await serve_gateway(nats_client, gateway)
-    outcome, heartbeats = await send_end(nats_client, spans[0])
+    outcome = await send_end(nats_client, spans[0])
     assert outcome == DeliveryOutcome(None, None, "end sent after the final reply", 1)
+    assert outcome.verified
     assert gateway.commands == [
         VoiceEnd(turn=7, handoff_id=f"{CALL_SID}:0", handoff_data=WIRE_HANDOFF_DATA)
     ]
-    assert heartbeats.count == 1
     [span] = spans[1].get_finished_spans()
     assert span.context is not None
     assert gateway.traceparents[0].split("-")[1] == f"{span.context.trace_id:032x}"
@@ -93,26 +92,56 @@ async def test_sent_is_delivered_and_the_command_names_the_goodbye_turn(
 
 async def test_caller_gone_is_a_typed_failure(nats_client: Client, spans: LocalSpans) -> None:
     await serve_gateway(nats_client, Gateway(["caller_gone"]))
-    outcome, _ = await send_end(nats_client, spans[0])
+    outcome = await send_end(nats_client, spans[0])
     assert outcome == DeliveryOutcome(None, HandoffFailure.CALLER_GONE, "caller hung up", 1)
 
 
 async def test_no_responders_means_no_gateway_holds_the_call(
     nats_client: Client, spans: LocalSpans
 ) -> None:
-    outcome, _ = await send_end(nats_client, spans[0])
+    outcome = await send_end(nats_client, spans[0])
     assert outcome == DeliveryOutcome(
         None, HandoffFailure.CALLER_GONE, "no gateway holds the call", 1
     )
 
 
+async def test_no_responders_after_an_earlier_end_is_delivered_unverified(
+    nats_client: Client, spans: LocalSpans
+) -> None:
+    """The dispatcher died after asking: the gateway may have sent ``end``, and Twilio closed
+    the socket. The caller is with a human, or gone; never told the handoff failed."""
+    outcome = await send_end(nats_client, spans[0], resent=True)
+    assert outcome == DeliveryOutcome(
+        None,
+        None,
+        "unverified: the call's socket is gone after an earlier request",
+        1,
+        verified=False,
+    )
+    assert outcome.delivered
+    [span] = spans[1].get_finished_spans()
+    assert (span.attributes or {})["baton.voice.end_answer"] == "no_responders"
+
+
+async def test_a_gateway_still_holding_the_call_confirms_a_repeated_end(
+    nats_client: Client, spans: LocalSpans
+) -> None:
+    gateway = Gateway(["sent"])
+    await serve_gateway(nats_client, gateway)
+    outcome = await send_end(nats_client, spans[0], resent=True)
+    assert outcome == DeliveryOutcome(None, None, "end sent after the final reply", 1)
+    assert outcome.verified
+    assert gateway.commands == [
+        VoiceEnd(turn=7, handoff_id=f"{CALL_SID}:0", handoff_data=WIRE_HANDOFF_DATA)
+    ]
+
+
 async def test_an_unanswered_end_is_asked_again(nats_client: Client, spans: LocalSpans) -> None:
     gateway = Gateway([None, "sent"])
     await serve_gateway(nats_client, gateway)
-    outcome, heartbeats = await send_end(nats_client, spans[0], wait_seconds=0.2)
+    outcome = await send_end(nats_client, spans[0], wait_seconds=0.2)
     assert outcome == DeliveryOutcome(None, None, "end sent after the final reply", 2)
     assert len(gateway.commands) == 2 and gateway.commands[0] == gateway.commands[1]
-    assert heartbeats.count == 2
     answers = [
         (s.attributes or {})["baton.voice.end_answer"] for s in spans[1].get_finished_spans()
     ]
@@ -124,7 +153,7 @@ async def test_three_unanswered_ends_give_up_as_caller_gone(
 ) -> None:
     gateway = Gateway([None, None, None, "sent"])
     await serve_gateway(nats_client, gateway)
-    outcome, _ = await send_end(nats_client, spans[0], wait_seconds=0.1)
+    outcome = await send_end(nats_client, spans[0], wait_seconds=0.1)
     assert outcome == DeliveryOutcome(
         None, HandoffFailure.CALLER_GONE, "the call's gateway never confirmed end", 3
     )

@@ -1,14 +1,18 @@
 """Replies back to the customer: the exact Twilio request per channel, what each answer means,
-and which replies a conversation's state lets through (invariant 4).
+which replies a conversation's state lets through (invariant 4), and sending each once.
 
 Requests go to the emulator over HTTP, which records each one as sent; the conversation state
-is in the real conversations bucket, changed only through the state machine's transitions.
-``deliver`` is awaited, so a muted reply is checked by reading the emulator's request log
-after the one call that could have sent it.
+and the sending records are in the real buckets, the state changed only through the state
+machine's transitions. ``deliver`` is awaited, so a muted reply is checked by reading the
+emulator's request log after the one call that could have sent it. A send whose outcome is
+unknown is reproduced by the emulator acting on the POST and answering after the client's
+timeout; the next delivery must look the message up before it sends again.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,8 +25,9 @@ from libs.platform.consuming import PermanentFailure
 from libs.platform.conversation_store import ConversationStore
 from libs.platform.twilio_rest import TwilioRestClient
 from services.messaging_gateway.replies import ReplyDelivery, ReplySender, TwilioUnavailable
-from tests.emulator.harness import Emulator, Receiver
-from tests.support.servers import serve
+from services.messaging_gateway.reply_lookup import ReplyLookup
+from services.messaging_gateway.reply_records import ReplyRecords, SendingRecord, SendingState
+from tests.emulator.harness import Emulator, orchestrator_conversation
 from tests.support.twilio_fakes import ACCOUNT_SID, API_KEY, API_SECRET
 from tests.support.twilio_rest import rest_client
 
@@ -93,22 +98,15 @@ async def test_a_conversations_reply_is_a_message_by_the_bot(
         {
             "method": "POST",
             "path": f"/v1/Conversations/{conversation}/Messages",
-            "form": {"Author": "baton-bot", "Body": "Happy to help."},
+            "form": {
+                "Author": "baton-bot",
+                "Body": "Happy to help.",
+                "Attributes": '{"batonReplyId": "conv-1:Happy to help."}',
+            },
             "json": None,
             "status": 201,
         }
     ]
-
-
-async def orchestrator_conversation(emulator: Emulator, customer: str, channel: str) -> str:
-    """A conversation the customer opened by writing in (Orchestrator posts its webhook)."""
-    hooks = Receiver()
-    async with serve(hooks.app) as url:
-        opened = await emulator.post(
-            "/_emulator/orchestrator/communication",
-            {"author": customer, "channel": channel, "text": "hi", "webhook_url": f"{url}/hook"},
-        )
-    return str(opened["conversation_id"])
 
 
 @pytest.mark.parametrize(
@@ -154,13 +152,32 @@ async def test_a_voice_reply_has_no_digital_path(emulator: Emulator, sender: Rep
     assert await sent(emulator) == []
 
 
-@pytest.mark.parametrize("status", [429, 500, 503])
+@pytest.mark.parametrize(
+    ("status", "retry_after", "maybe_sent", "wait"),
+    [
+        (429, 7, False, 7.0),
+        (429, None, False, 1.0),
+        (500, None, True, None),
+        (503, 30, True, 30.0),
+    ],
+)
 async def test_rate_limits_and_outages_are_worth_another_try(
-    emulator: Emulator, sender: ReplySender, status: int
+    emulator: Emulator,
+    sender: ReplySender,
+    status: int,
+    retry_after: int | None,
+    maybe_sent: bool,
+    wait: float | None,
 ) -> None:
-    await emulator.post("/_emulator/faults", {"path_prefix": MESSAGES, "status": status})
-    with pytest.raises(TwilioUnavailable, match=f"Twilio answered {status}"):
+    """Only a 429 is documented as never processed; a 5xx may come after Twilio acted. The
+    emulator answers a 429 with ``Retry-After: 1`` unless told otherwise."""
+    fault: dict[str, Any] = {"path_prefix": MESSAGES, "status": status}
+    if retry_after is not None:
+        fault["retry_after"] = retry_after
+    await emulator.post("/_emulator/faults", fault)
+    with pytest.raises(TwilioUnavailable, match=f"Twilio answered {status}") as raised:
         await sender.send(reply())
+    assert (raised.value.maybe_sent, raised.value.retry_after_seconds) == (maybe_sent, wait)
 
 
 @pytest.mark.parametrize("status", [400, 403])
@@ -187,8 +204,9 @@ async def test_a_reply_to_an_unknown_conversation_is_a_permanent_failure(
 
 async def test_an_unreachable_twilio_is_worth_another_try() -> None:
     async with rest_client(f"http://127.0.0.1:{free_port()}") as client:
-        with pytest.raises(TwilioUnavailable, match="ConnectError"):
+        with pytest.raises(TwilioUnavailable, match="ConnectError") as raised:
             await ReplySender(client, ACCOUNT_SID, BOT).send(reply())
+    assert raised.value.maybe_sent is False, "a connection never opened sent nothing"
 
 
 async def test_a_timeout_is_worth_another_try(emulator: Emulator) -> None:
@@ -196,8 +214,9 @@ async def test_a_timeout_is_worth_another_try(emulator: Emulator) -> None:
         "/_emulator/faults", {"path_prefix": MESSAGES, "status": 503, "delay_seconds": 0.5}
     )
     async with rest_client(emulator.url, timeout_seconds=0.1) as client:
-        with pytest.raises(TwilioUnavailable, match="ReadTimeout"):
+        with pytest.raises(TwilioUnavailable, match="ReadTimeout") as raised:
             await ReplySender(client, ACCOUNT_SID, BOT).send(reply())
+    assert raised.value.maybe_sent is True, "the request went out: Twilio may have acted"
 
 
 # --- which replies the conversation's state lets through ---------------------------------
@@ -209,12 +228,27 @@ async def store(js: JetStreamContext) -> ConversationStore:
 
 
 @pytest.fixture
-def delivery(sender: ReplySender, store: ConversationStore) -> ReplyDelivery:
-    return ReplyDelivery(sender, store)
+async def records(js: JetStreamContext) -> ReplyRecords:
+    return ReplyRecords(await js.key_value("baton-replies"))
+
+
+def reply_delivery(
+    rest: TwilioRestClient, store: ConversationStore, records: ReplyRecords
+) -> ReplyDelivery:
+    lookup = ReplyLookup(rest, ACCOUNT_SID, records)
+    return ReplyDelivery(ReplySender(rest, ACCOUNT_SID, BOT), store, records, lookup)
+
+
+@pytest.fixture
+def delivery(
+    emulator_rest: TwilioRestClient, store: ConversationStore, records: ReplyRecords
+) -> ReplyDelivery:
+    return reply_delivery(emulator_rest, store, records)
 
 
 async def texts_sent(emulator: Emulator) -> list[str]:
-    return [str(r["form"]["Body"]) for r in await emulator.get("/_emulator/requests")]
+    posts = await emulator.get("/_emulator/requests", method="POST")
+    return [str(r["form"]["Body"]) for r in posts]
 
 
 async def test_an_active_conversation_gets_the_bots_answer(
@@ -263,3 +297,278 @@ async def test_a_reply_from_a_later_epoch_than_the_state_is_muted(
 ) -> None:
     await delivery.deliver(reply("From the future.", epoch=1))
     assert await texts_sent(emulator) == []
+
+
+# --- once: the sending record, and the lookup before a resend ------------------------------
+
+
+async def sms_calls(emulator: Emulator) -> list[str]:
+    """``POST`` (a send) or ``GET`` (a lookup) for each Messages request, in order."""
+    return [r["method"] for r in await emulator.get("/_emulator/requests", path_prefix=MESSAGES)]
+
+
+async def outbox(emulator: Emulator) -> list[str]:
+    return [entry["body"] for entry in await emulator.get("/_emulator/outbox", to=CUSTOMER)]
+
+
+async def answer_late(emulator: Emulator, path_prefix: str) -> None:
+    """Twilio acts on the next POST but answers only after the client gave up (0.1 s)."""
+    await emulator.post(
+        "/_emulator/faults",
+        {
+            "path_prefix": path_prefix,
+            "status": 0,
+            "delay_seconds": 0.5,
+            "create_before_delay": True,
+        },
+    )
+
+
+@pytest.fixture
+async def impatient(
+    emulator: Emulator, store: ConversationStore, records: ReplyRecords
+) -> AsyncIterator[ReplyDelivery]:
+    """A delivery whose Twilio client gives up after 0.1 s."""
+    async with rest_client(emulator.url, timeout_seconds=0.1) as client:
+        yield reply_delivery(client, store, records)
+
+
+async def classic_conversation(emulator: Emulator, *, bot_said_with: str) -> Route:
+    """A Conversations (classic) conversation where the bot already said "Happy to help.",
+    with these ``Attributes``."""
+    async with emulator.rest(API_KEY, API_SECRET) as client:
+        conversation = (await client.post("/v1/Conversations", data={})).json()["sid"]
+        earlier = {"Author": BOT, "Body": "Happy to help.", "Attributes": bot_said_with}
+        await client.post(f"/v1/Conversations/{conversation}/Messages", data=earlier)
+    return Route(
+        channel=Channel.CONVERSATIONS,
+        customer_address=CUSTOMER,
+        agent_address=BOT,
+        twilio_conversation_id=conversation,
+    )
+
+
+async def orchestrator_route(emulator: Emulator) -> Route:
+    """The route of an Orchestrator conversation the customer opened by texting in."""
+    conversation = await orchestrator_conversation(emulator, CUSTOMER, "SMS")
+    return Route(
+        channel=Channel.ORCHESTRATOR,
+        customer_address=CUSTOMER,
+        agent_address=OURS,
+        twilio_conversation_id=conversation,
+    )
+
+
+async def test_a_sent_reply_is_recorded_and_never_sent_again(
+    emulator: Emulator, delivery: ReplyDelivery, records: ReplyRecords
+) -> None:
+    first = reply("Hello!")
+    await delivery.deliver(first)
+    await delivery.deliver(first)
+    assert await sms_calls(emulator) == ["POST"], "the redelivery neither sent nor looked up"
+    [message] = await emulator.get("/_emulator/requests", path_prefix=MESSAGES)
+    record = await records.get(first.reply_id)
+    assert record is not None
+    assert (record.state, record.maybe_sent, record.attempts) == (SendingState.SENT, False, 1)
+    assert record.twilio_id is not None and record.twilio_id.startswith("SM")
+    assert message["status"] == 201
+
+
+async def test_a_reply_twilio_took_before_the_timeout_is_found_not_sent_again(
+    emulator: Emulator, impatient: ReplyDelivery, records: ReplyRecords
+) -> None:
+    answer = reply("Your order ships today.")
+    await answer_late(emulator, MESSAGES)
+    with pytest.raises(TwilioUnavailable, match="ReadTimeout"):
+        await impatient.deliver(answer)
+    record = await records.get(answer.reply_id)
+    assert record is not None
+    assert (record.state, record.maybe_sent, record.attempts) == (SendingState.SENDING, True, 1)
+
+    await impatient.deliver(answer)
+
+    assert await sms_calls(emulator) == ["POST", "GET"]
+    assert await outbox(emulator) == ["Your order ships today."]
+    [lookup] = await emulator.get("/_emulator/requests", path_prefix=MESSAGES, method="GET")
+    assert lookup["query"] == {"To": CUSTOMER, "From": OURS, "PageSize": "50"}
+    found = await records.get(answer.reply_id)
+    assert found is not None and found.state is SendingState.SENT
+    async with emulator.rest(API_KEY, API_SECRET) as client:
+        [sent] = (await client.get(MESSAGES)).json()["messages"]
+    assert found.twilio_id == sent["sid"]
+
+
+async def test_a_reply_a_5xx_may_have_sent_is_looked_up_then_sent(
+    emulator: Emulator, delivery: ReplyDelivery
+) -> None:
+    await emulator.post("/_emulator/faults", {"path_prefix": MESSAGES, "status": 503})
+    with pytest.raises(TwilioUnavailable):
+        await delivery.deliver(reply())
+    await delivery.deliver(reply())
+    assert await sms_calls(emulator) == ["POST", "GET", "POST"]
+    assert await outbox(emulator) == ["Your order ships today."]
+
+
+async def test_a_rate_limited_reply_is_sent_again_without_a_lookup(
+    emulator: Emulator, delivery: ReplyDelivery, records: ReplyRecords
+) -> None:
+    await emulator.post("/_emulator/faults", {"path_prefix": MESSAGES, "status": 429})
+    with pytest.raises(TwilioUnavailable):
+        await delivery.deliver(reply())
+    record = await records.get(reply().reply_id)
+    assert record is not None and (record.maybe_sent, record.attempts) == (False, 1)
+    await delivery.deliver(reply())
+    assert await sms_calls(emulator) == ["POST", "POST"]
+
+
+async def test_a_refused_reply_is_known_not_sent(
+    emulator: Emulator, delivery: ReplyDelivery, records: ReplyRecords
+) -> None:
+    await emulator.post("/_emulator/faults", {"path_prefix": MESSAGES, "status": 400})
+    with pytest.raises(PermanentFailure):
+        await delivery.deliver(reply())
+    record = await records.get(reply().reply_id)
+    assert record is not None
+    assert (record.state, record.maybe_sent) == (SendingState.SENDING, False)
+
+
+async def test_a_reply_is_not_sent_while_its_lookup_fails(
+    emulator: Emulator, delivery: ReplyDelivery, records: ReplyRecords
+) -> None:
+    await records.put(reply().reply_id, SendingRecord(attempts=1))
+    await emulator.post(
+        "/_emulator/faults", {"path_prefix": MESSAGES, "status": 503, "method": "GET"}
+    )
+    with pytest.raises(TwilioUnavailable, match="lookup failed") as raised:
+        await delivery.deliver(reply())
+    assert raised.value.maybe_sent is True
+    assert await sms_calls(emulator) == ["GET"]
+
+
+async def test_a_message_claimed_by_another_reply_is_not_taken_for_this_one(
+    emulator: Emulator, delivery: ReplyDelivery
+) -> None:
+    """Two replies with the same text: the second, whose send may have happened, finds the
+    first's message, which the first's record claims, and is sent itself."""
+    first = AgentReply(
+        conversation_id="conv-1", reply_id="conv-1:t1", route=SMS_ROUTE, text="Thanks!", epoch=0
+    )
+    second = first.model_copy(update={"reply_id": "conv-1:t2"})
+    await delivery.deliver(first)
+    await emulator.post("/_emulator/faults", {"path_prefix": MESSAGES, "status": 503})
+    with pytest.raises(TwilioUnavailable):
+        await delivery.deliver(second)
+    await delivery.deliver(second)
+    assert await sms_calls(emulator) == ["POST", "POST", "GET", "POST"]
+    assert await outbox(emulator) == ["Thanks!", "Thanks!"]
+
+
+@pytest.mark.parametrize(("sent_minutes_before", "found"), [(0.5, True), (2.0, False)])
+async def test_the_lookup_reaches_a_minute_before_sending_began(
+    emulator: Emulator,
+    delivery: ReplyDelivery,
+    records: ReplyRecords,
+    sent_minutes_before: float,
+    found: bool,
+) -> None:
+    """Twilio's clock may differ from ours by a minute; an older message is not this reply's."""
+    async with emulator.rest(API_KEY, API_SECRET) as client:
+        created = await client.post(
+            MESSAGES, data={"To": CUSTOMER, "From": OURS, "Body": "Your order ships today."}
+        )
+    message = emulator.app.state.emulator.sms_messages[created.json()["sid"]]
+    message.date_created -= timedelta(minutes=sent_minutes_before)
+    await records.put(reply().reply_id, SendingRecord(attempts=1))
+    await delivery.deliver(reply())
+    assert await sms_calls(emulator) == (["POST", "GET"] if found else ["POST", "GET", "POST"])
+
+
+async def test_a_conversations_reply_is_found_by_its_reply_id(
+    emulator: Emulator, impatient: ReplyDelivery
+) -> None:
+    route = await classic_conversation(emulator, bot_said_with="{}")
+    answer = reply("Happy to help.", route=route)
+    messages = f"/v1/Conversations/{route.twilio_conversation_id}/Messages"
+    await answer_late(emulator, messages)
+    with pytest.raises(TwilioUnavailable):
+        await impatient.deliver(answer)
+    await impatient.deliver(answer)
+    calls = await emulator.get("/_emulator/requests", path_prefix=messages)
+    assert [(r["method"], r["query"]) for r in calls] == [
+        ("POST", {}),
+        ("POST", {}),
+        ("GET", {"Order": "desc", "PageSize": "50"}),
+    ], "found by its batonReplyId, not sent again"
+    async with emulator.rest(API_KEY, API_SECRET) as client:
+        listed = (await client.get(messages)).json()["messages"]
+    assert [m["attributes"] for m in listed] == ["{}", '{"batonReplyId": "conv-1:Happy to help."}']
+
+
+async def test_a_conversations_message_of_another_reply_is_not_taken_for_this_one(
+    emulator: Emulator, delivery: ReplyDelivery
+) -> None:
+    """The bot said the same words earlier (another reply id); this reply's send failed
+    with a 503 before Twilio acted: the lookup must not take the earlier message."""
+    route = await classic_conversation(emulator, bot_said_with='{"batonReplyId": "conv-1:earlier"}')
+    answer = reply("Happy to help.", route=route)
+    messages = f"/v1/Conversations/{route.twilio_conversation_id}/Messages"
+    await emulator.post("/_emulator/faults", {"path_prefix": messages, "status": 503})
+    with pytest.raises(TwilioUnavailable):
+        await delivery.deliver(answer)
+    await delivery.deliver(answer)
+    calls = await emulator.get("/_emulator/requests", path_prefix=messages)
+    assert [(r["method"], r["status"]) for r in calls] == [
+        ("POST", 201),
+        ("POST", 503),
+        ("GET", 200),
+        ("POST", 201),
+    ]
+
+
+async def test_an_orchestrator_reply_is_found_by_its_author_and_text(
+    emulator: Emulator, impatient: ReplyDelivery
+) -> None:
+    route = await orchestrator_route(emulator)
+    conversation = route.twilio_conversation_id
+    answer = reply("On its way.", route=route)
+    actions = f"/v2/Conversations/{conversation}/Actions"
+    await answer_late(emulator, actions)
+    with pytest.raises(TwilioUnavailable):
+        await impatient.deliver(answer)
+    await impatient.deliver(answer)
+    calls = await emulator.get(
+        "/_emulator/requests", path_prefix=f"/v2/Conversations/{conversation}"
+    )
+    assert [(r["method"], r["path"].rsplit("/", 1)[1]) for r in calls] == [
+        ("POST", "Actions"),
+        ("GET", "Communications"),
+    ]
+    assert await outbox(emulator) == ["On its way."]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="A sent Orchestrator reply claims the id of its SEND_MESSAGE action (action_…), but "
+    "the lookup yields communication ids (comm_…): the claim never matches, so a later reply "
+    "with the same text whose send may have happened takes the earlier one's communication "
+    "for its own and is never sent.",
+)
+async def test_an_orchestrator_reply_repeating_an_earlier_ones_text_is_still_sent(
+    emulator: Emulator, impatient: ReplyDelivery
+) -> None:
+    """The first reply's message is claimed by its record, so the second, whose send may
+    have happened, must not take it for its own."""
+    route = await orchestrator_route(emulator)
+    conversation = route.twilio_conversation_id
+    first = AgentReply(
+        conversation_id="conv-1", reply_id="conv-1:t1", route=route, text="Thanks!", epoch=0
+    )
+    second = first.model_copy(update={"reply_id": "conv-1:t2"})
+    await impatient.deliver(first)
+    await emulator.post(
+        "/_emulator/faults", {"path_prefix": f"/v2/Conversations/{conversation}", "status": 503}
+    )
+    with pytest.raises(TwilioUnavailable):
+        await impatient.deliver(second)
+    await impatient.deliver(second)
+    assert await outbox(emulator) == ["Thanks!", "Thanks!"]

@@ -1,13 +1,15 @@
-"""Settling a JetStream message, against a real NATS server: ack, delayed NAK, dead letter.
+"""Settling a JetStream message, against a real NATS server: ack, delayed NAK, dead letter,
+and the heartbeats of a handler that is still working.
 
 A FastStream subscriber with manual acks runs the handler the test scripts. What the consumer
-told the server is read off the wire: every ack, NAK (with its delay) and TERM a client sends
-is a core NATS message on the ``$JS.ACK`` subject of the delivery, which a second connection
-observes. Dead letters are read from the dead-letter stream.
+told the server is read off the wire: every ack, NAK (with its delay), in-progress heartbeat
+and TERM a client sends is a core NATS message on the ``$JS.ACK`` subject of the delivery,
+which a second connection observes. Dead letters are read from the dead-letter stream.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -21,7 +23,13 @@ from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 from nats.js.errors import NotFoundError
 
-from libs.platform.consuming import PermanentFailure, RedeliveryPolicy, settled
+from libs.platform.consuming import (
+    PermanentFailure,
+    RedeliveryPolicy,
+    RetryByAge,
+    TransientFailure,
+    settled,
+)
 from libs.platform.metrics import REGISTRY
 from tests.support.waits import exactly_one, until
 
@@ -44,6 +52,10 @@ async def fail() -> None:
 
 async def refuse() -> None:
     raise PermanentFailure("refused")
+
+
+async def rate_limited() -> None:
+    raise TransientFailure("Twilio answered 429", retry_after_seconds=0.05)
 
 
 @dataclass
@@ -163,7 +175,10 @@ async def test_the_last_delivery_is_dead_lettered_and_terminated(
     assert letter.headers is not None
     assert letter.headers["Baton-Original-Subject"] == "baton.turns.conv-settle"
     assert letter.headers["Baton-Original-Sequence"] == str(stored.seq)
-    assert letter.headers["Baton-Error"] == "RuntimeError('Twilio is down')"
+    assert (
+        letter.headers["Baton-Error"]
+        == "gave up after 3 deliveries: RuntimeError('Twilio is down')"
+    )
     assert sample("baton_nats_settled_total", result="dead_letter") - dead == 1
     assert sample("baton_nats_queue_seconds_count") - queued == 1, "first deliveries only"
 
@@ -178,7 +193,7 @@ async def test_a_permanent_failure_is_dead_lettered_at_once(
     assert consumer.settles == [b"+TERM"]
     assert consumer.deliveries == [1]
     assert letter.headers is not None
-    assert letter.headers["Baton-Error"] == "PermanentFailure('refused')"
+    assert letter.headers["Baton-Error"] == "permanent failure: PermanentFailure('refused')"
     assert letter.headers["Baton-Original-Sequence"] == str(stored.seq)
 
 
@@ -207,3 +222,74 @@ def test_the_consumer_config_carries_the_policy() -> None:
     config = RedeliveryPolicy(consumer=CONSUMER, max_deliver=7, ack_wait_seconds=12.5)
     consumer = config.consumer_config(max_ack_pending=64)
     assert (consumer.ack_wait, consumer.max_deliver, consumer.max_ack_pending) == (12.5, 7, 64)
+
+
+async def test_a_retry_after_longer_than_the_policys_delay_is_waited(
+    nats_url: str, nats_client: Client, js: JetStreamContext
+) -> None:
+    async with consuming(nats_url, nats_client, policy(), [rate_limited, succeed]) as consumer:
+        await js.publish(SUBJECT, PAYLOAD)
+        await until(lambda: ACK in consumer.settles)
+    assert consumer.settles == [b'-NAK {"delay": 50000000}', ACK]
+
+
+def by_age(max_age_seconds: float) -> RedeliveryPolicy:
+    """Retries by age; first and longest backoff equal, so the jitter has nothing to choose."""
+    retry = RetryByAge(max_age_seconds, first_delay_seconds=0.01, max_delay_seconds=0.01)
+    return RedeliveryPolicy(consumer=CONSUMER, max_deliver=-1, by_age=retry)
+
+
+async def test_by_age_a_failure_is_retried_no_sooner_than_retry_after(
+    nats_url: str, nats_client: Client, js: JetStreamContext
+) -> None:
+    steps = [fail, rate_limited, succeed]
+    async with consuming(nats_url, nats_client, by_age(600.0), steps) as consumer:
+        await js.publish(SUBJECT, PAYLOAD)
+        await until(lambda: ACK in consumer.settles)
+    assert consumer.settles == [b'-NAK {"delay": 10000000}', b'-NAK {"delay": 50000000}', ACK]
+    assert await dead_letters(js) == []
+
+
+async def test_by_age_a_message_too_old_is_dead_lettered_with_its_age(
+    nats_url: str, nats_client: Client, js: JetStreamContext
+) -> None:
+    async with consuming(nats_url, nats_client, by_age(0.0), [rate_limited]) as consumer:
+        await js.publish(SUBJECT, PAYLOAD)
+        letter = await exactly_one(lambda: dead_letters(js))
+        await until(lambda: b"+TERM" in consumer.settles)
+    assert consumer.settles == [b"+TERM"]
+    assert letter.headers is not None
+    reason = letter.headers["Baton-Error"]
+    assert re.fullmatch(
+        r"gave up after \d+ s \(1 deliveries\): TransientFailure\('Twilio answered 429'\)", reason
+    ), reason
+
+
+async def test_a_handler_past_its_ack_wait_heartbeats_and_is_not_redelivered(
+    nats_url: str, nats_client: Client, js: JetStreamContext
+) -> None:
+    """A tenth of the ack wait between heartbeats: the handler works through one and a half
+    ack waits and JetStream never hands the message to another consumer."""
+    heartbeat = RedeliveryPolicy(
+        consumer=CONSUMER, max_deliver=3, ack_wait_seconds=1.0, heartbeat_seconds=0.1
+    )
+    observed: list[Consumer] = []
+
+    async def work_past_the_ack_wait() -> None:
+        await until(lambda: observed[0].settles.count(b"+WPI") >= 15)
+
+    async with consuming(nats_url, nats_client, heartbeat, [work_past_the_ack_wait]) as consumer:
+        observed.append(consumer)
+        await js.publish(SUBJECT, PAYLOAD)
+        await until(lambda: ACK in consumer.settles)
+        info = await js.consumer_info("BATON_TURNS", CONSUMER)
+    assert consumer.deliveries == [1]
+    assert set(consumer.settles[:-1]) == {b"+WPI"} and consumer.settles[-1] == ACK
+    assert (info.num_redelivered, info.num_ack_pending) == (0, 0)
+
+
+def test_a_heartbeating_policy_waits_three_heartbeats_for_an_ack() -> None:
+    policy = RedeliveryPolicy.heartbeating(CONSUMER, 0.5)
+    assert (policy.ack_wait_seconds, policy.heartbeat_seconds, policy.max_deliver) == (1.5, 0.5, 5)
+    config = policy.consumer_config()
+    assert (config.ack_wait, config.max_deliver) == (1.5, 5)

@@ -45,6 +45,19 @@ class DigitalStack:
         response.raise_for_status()
         return response.json() if response.content else None
 
+    async def answer_late(self, path_prefix: str, seconds: float) -> None:
+        """Twilio acts on the next POST under ``path_prefix`` but answers ``seconds`` later."""
+        await self.admin(
+            "POST",
+            "/faults",
+            json={
+                "path_prefix": path_prefix,
+                "status": 0,
+                "delay_seconds": seconds,
+                "create_before_delay": True,
+            },
+        )
+
     async def text_in(self, body: str, customer: str) -> dict[str, Any]:
         result: dict[str, Any] = await self.admin(
             "POST", "/sms", json={"from": customer, "to": OUR_NUMBER, "body": body}
@@ -93,6 +106,7 @@ async def start_digital_stack(
     dispatcher_overrides: dict[str, Any] | None = None,
     worker: AgentWorkerSettings | None = None,
     agent: Agent | None = None,
+    gateway_overrides: dict[str, Any] | None = None,
 ) -> DigitalStack:
     emulator_port, gateway_port = free_port(), free_port()
     emulator_url = f"http://127.0.0.1:{emulator_port}"
@@ -100,7 +114,9 @@ async def start_digital_stack(
     emulator = emulator_settings(emulator_url, gateway_url)
     await stack.enter_async_context(serve(create_emulator(emulator), emulator_port))
     common = twilio_env(nats_url, twilio_api_base_url=emulator_url)
-    gateway = MessagingGatewaySettings(**common, public_base_url=gateway_url)
+    gateway = MessagingGatewaySettings(
+        **common, public_base_url=gateway_url, **(gateway_overrides or {})
+    )
     await stack.enter_async_context(serve(create_gateway(gateway), gateway_port))
     worker = worker or AgentWorkerSettings(nats_url=nats_url)
     await stack.enter_async_context(serve(create_worker(worker, agent=agent)))

@@ -7,25 +7,19 @@ import time
 from typing import TypeVar
 
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 from pydantic import BaseModel
 
 from libs.contracts.subjects import HANDOFF_REQUESTED, HANDOFF_RESULT, HANDOFF_STREAM
+from libs.platform.streams import stored_messages
 
 M = TypeVar("M", bound=BaseModel)
 
 
 async def messages_on(js: JetStreamContext, stream: str, subject: str, model: type[M]) -> list[M]:
-    found: list[M] = []
-    sequence = 0
-    while True:
-        try:
-            raw = await js.get_msg(stream, seq=sequence + 1, subject=subject, next=True)
-        except NotFoundError:
-            return found
-        assert raw.seq is not None and raw.data is not None
-        sequence = raw.seq
-        found.append(model.model_validate_json(raw.data))
+    return [
+        model.model_validate_json(raw.data or b"")
+        async for raw in stored_messages(js, stream, subject)
+    ]
 
 
 async def wait_for_messages(
