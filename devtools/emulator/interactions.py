@@ -75,6 +75,7 @@ def _hand_to_flex(conversation: Conversation, task: Task) -> None:
         conversation.origin = SMS_ORIGIN
     remove_message_added(conversation)
     conversation.handed_off = True
+    conversation.handed_off_at = utc_now()
     conversation.flex_task_sid = task.sid
     task.conversation_sid = conversation.sid
 

@@ -126,6 +126,7 @@ class Conversation:
     webhooks: list[ScopedWebhook] = field(default_factory=list)
     handed_off: bool = False
     """SendToFlex marked it "handed-off": customer messages go to the human agent only."""
+    handed_off_at: datetime | None = None
     flex_task_sid: str | None = None
     origin: str = "conversations"
     """``conversations``, ``sms`` (a thread the flow opened for an SMS pair) or ``orchestrator``."""

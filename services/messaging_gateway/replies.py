@@ -167,4 +167,19 @@ class ReplyDelivery:
                 record.maybe_sent = False
                 await self._records.put(reply.reply_id, record)
             raise
+        if reply.route.channel is Channel.ORCHESTRATOR:
+            sent_as = await self._communication_of(reply, record) or sent_as
         await self._records.sent(reply.reply_id, record, sent_as)
+
+    async def _communication_of(self, reply: AgentReply, record: SendingRecord) -> str | None:
+        """The communication an Orchestrator action created, so that it is the one claimed.
+
+        ``SEND_MESSAGE`` answers with the action's id, while lookups find communications: a
+        reply that claimed its action would leave its message free for a later reply with the
+        same text to take for its own.
+        """
+        try:
+            return await self._lookup.find(reply, record.sending_since)
+        except LookupFailed as error:
+            log.warning("reply %s sent; its communication not found: %s", reply.reply_id, error)
+            return None

@@ -546,13 +546,6 @@ async def test_an_orchestrator_reply_is_found_by_its_author_and_text(
     assert await outbox(emulator) == ["On its way."]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A sent Orchestrator reply claims the id of its SEND_MESSAGE action (action_…), but "
-    "the lookup yields communication ids (comm_…): the claim never matches, so a later reply "
-    "with the same text whose send may have happened takes the earlier one's communication "
-    "for its own and is never sent.",
-)
 async def test_an_orchestrator_reply_repeating_an_earlier_ones_text_is_still_sent(
     emulator: Emulator, impatient: ReplyDelivery
 ) -> None:

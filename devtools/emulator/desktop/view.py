@@ -44,12 +44,13 @@ def conversation_transcript(
 def texts_before(
     state: EmulatorState, conversation: Conversation, customer: str
 ) -> list[dict[str, Any]]:
-    """The pair's plain SMS before a flow opened a conversation for it: what the human would
-    read in the customer's messaging history."""
+    """The pair's plain SMS before the conversation a flow opened for it was handed off: what the
+    human would read in the customer's messaging history (later texts are copied into it)."""
     ours = {p.proxy_address for p in conversation.participants if p.proxy_address}
+    cutoff = conversation.handed_off_at or conversation.date_created
     lines = []
     for text in sorted(state.sms_messages.values(), key=lambda t: t.date_created):
-        if text.date_created >= conversation.date_created:
+        if text.date_created >= cutoff:
             continue
         if text.from_ == customer and text.to in ours:
             lines.append(_line("customer", customer, text.body, text.date_created))
