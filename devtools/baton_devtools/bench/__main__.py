@@ -1,6 +1,16 @@
-"""``make bench`` / ``python -m baton_devtools.bench``: the voice turn, then masking."""
+"""``make bench`` / ``python -m baton_devtools.bench``: throughput and latency, the voice
+turn, then masking. ``--quick`` runs the throughput record only, with smaller numbers."""
 
-from baton_devtools.bench import redaction, voice
+import argparse
+from pathlib import Path
 
-voice.main()
-redaction.main()
+from baton_devtools.bench import redaction, throughput, voice
+
+parser = argparse.ArgumentParser(prog="python -m baton_devtools.bench")
+parser.add_argument("--quick", action="store_true", help="smaller numbers, throughput only")
+parser.add_argument("--output", type=Path, default=throughput.RESULTS)
+args = parser.parse_args()
+throughput.main(quick=args.quick, output=args.output)
+if not args.quick:
+    voice.main()
+    redaction.main()
