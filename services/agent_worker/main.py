@@ -86,6 +86,7 @@ async def turn_processor(
         store=store,
         summarizer=setup.summarizer,
         tracer=service_tracer(SERVICE_NAME),
+        voice_flush_seconds=settings.baton_voice_flush_ms / 1000,
     )
     return TurnProcessor(
         store=store,
