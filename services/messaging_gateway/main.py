@@ -28,6 +28,7 @@ from libs.platform.conversation_store import ConversationStore
 from libs.platform.health import Readiness, broker_running, health_router
 from libs.platform.keyed_concurrency import KeyedConcurrency
 from libs.platform.settings import load_settings
+from libs.platform.started import Started
 from libs.platform.tracing import instrument_app
 from libs.platform.twilio_rest import TwilioRestClient
 from libs.platform.twilio_signature import TwilioSignature
@@ -51,19 +52,6 @@ WAITING_PER_SLOT = 2
 behind their conversation's earlier reply or for a free slot."""
 
 
-class StartedDelivery:
-    """The :class:`ReplyDelivery` once the buckets are bound.
-
-    Held by the handler's closure rather than injected from FastStream's context, whose
-    lookup runs in a worker thread for every message.
-    """
-
-    delivery: ReplyDelivery | None = None
-
-    def get(self) -> ReplyDelivery:
-        assert self.delivery is not None, "replies are consumed only once started"
-        return self.delivery
-
 
 async def incomplete_webhook(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, status_code=400)
@@ -85,7 +73,7 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
         ),
     )
     lag = ConsumerLag(broker, [DurableConsumer(REPLIES_STREAM, MESSAGING_REPLIES_DURABLE)])
-    started = StartedDelivery()
+    started: Started[ReplyDelivery] = Started("the reply delivery")
     conversations = KeyedConcurrency(settings.baton_reply_concurrency)
 
     @broker.subscriber(
@@ -114,7 +102,7 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
         records = ReplyRecords(await bucket(js, REPLIES_BUCKET))
         lookup = ReplyLookup(rest, settings.twilio_account_sid, records)
         app.state.runtime = GatewayRuntime(store=store)
-        started.delivery = ReplyDelivery(sender, store, records, lookup)
+        started.set(ReplyDelivery(sender, store, records, lookup))
         async with broker_running(broker, readiness, lag=lag, closers=[rest.aclose]):
             yield
 
