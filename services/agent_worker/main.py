@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 from faststream import AckPolicy
-from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from faststream.nats import JStream, NatsBroker, PullSub
 
 from libs.contracts.messages import CustomerTurn
 from libs.contracts.subjects import (
@@ -23,7 +23,7 @@ from libs.contracts.subjects import (
 )
 from libs.platform.connection import bucket, create_broker, jetstream
 from libs.platform.consumer_lag import ConsumerLag, DurableConsumer
-from libs.platform.consuming import RedeliveryPolicy, settled
+from libs.platform.consuming import RedeliveryPolicy, delivered_message, settled
 from libs.platform.conversation_store import ConversationStore
 from libs.platform.health import Readiness, broker_running, health_router
 from libs.platform.settings import load_settings
@@ -118,7 +118,8 @@ def create_app(settings: AgentWorkerSettings | None = None, agent: Agent | None 
         config=policy.consumer_config(max_ack_pending=10_000),
         ack_policy=AckPolicy.MANUAL,
     )
-    async def on_turn(turn: CustomerTurn, message: NatsMessage) -> None:
+    async def on_turn(turn: CustomerTurn) -> None:
+        message = delivered_message(broker)
         async with settled(message, policy, broker):
             await started.get().handle(turn, message)
 

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from faststream import AckPolicy
-from faststream.nats import JStream, NatsMessage, PullSub
+from faststream.nats import JStream, PullSub
 
 from libs.contracts.messages import AgentReply
 from libs.contracts.subjects import (
@@ -23,7 +23,7 @@ from libs.contracts.subjects import (
 )
 from libs.platform.connection import bucket, create_broker, jetstream
 from libs.platform.consumer_lag import ConsumerLag, DurableConsumer
-from libs.platform.consuming import RedeliveryPolicy, RetryByAge, settled
+from libs.platform.consuming import RedeliveryPolicy, RetryByAge, delivered_message, settled
 from libs.platform.conversation_store import ConversationStore
 from libs.platform.health import Readiness, broker_running, health_router
 from libs.platform.keyed_concurrency import KeyedConcurrency
@@ -85,11 +85,11 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
         config=policy.consumer_config(),
         ack_policy=AckPolicy.MANUAL,
     )
-    async def send_reply(reply: AgentReply, message: NatsMessage) -> None:
+    async def send_reply(reply: AgentReply) -> None:
         """In parallel across conversations, in arrival order within one."""
         turn = conversations.reserve(reply.conversation_id)
         try:
-            async with settled(message, policy, broker), turn:
+            async with settled(delivered_message(broker), policy, broker), turn:
                 await started.get().deliver(reply)
         finally:
             turn.abandon()
