@@ -61,7 +61,9 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
     settings = settings or load_settings(MessagingGatewaySettings)
     broker = create_broker(settings, SERVICE_NAME)
     readiness = Readiness(broker)
-    rest = TwilioRestClient.for_api_key(settings, settings.baton_reply_timeout_seconds)
+    rest = TwilioRestClient.for_api_key(
+        settings, settings.baton_reply_timeout_seconds, settings.baton_reply_concurrency
+    )
     sender = ReplySender(rest, settings.twilio_account_sid, settings.baton_bot_identity)
     policy = RedeliveryPolicy.heartbeating(
         MESSAGING_REPLIES_DURABLE,
