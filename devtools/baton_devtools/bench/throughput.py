@@ -390,6 +390,7 @@ async def state_bytes(nats_url: str, conversations: int) -> dict[str, Any]:
 
 async def run(quick: bool) -> dict[str, Any]:
     sizes = Sizes.of(quick)
+    load_before = os.getloadavg()[0]
     async with running_stack() as stack:
         floor = await nats_round_trip(stack.nats.url, sizes.round_trips)
         pacing = await voice_pacing(
@@ -400,7 +401,11 @@ async def run(quick: bool) -> dict[str, Any]:
         digital = await sms(stack, sizes.sms_conversations)
         memory["state"] = await state_bytes(stack.nats.url, sizes.sms_conversations)
     return {
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "load_average_before_and_after": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+        },
         "quick": quick,
         "nats_round_trip": floor,
         "voice_pacing": pacing,

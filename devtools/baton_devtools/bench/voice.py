@@ -111,7 +111,7 @@ async def one_call(port: int) -> list[float]:
             await socket.send(json.dumps({"type": "prompt", "voicePrompt": prompt}))
             first: float | None = None
             while True:
-                frame = json.loads(await asyncio.wait_for(socket.recv(), 10))
+                frame = json.loads(await asyncio.wait_for(socket.recv(), 30))
                 if frame.get("type") == "text" and first is None:
                     first = time.perf_counter()
                 if frame.get("last"):
