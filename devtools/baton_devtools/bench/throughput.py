@@ -23,6 +23,7 @@ runs smaller numbers for CI.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -120,10 +121,10 @@ async def running_stack() -> AsyncIterator[Stack]:
             env = environment(server.url, stack.twilio_url, f"http://127.0.0.1:{port}")
             stack.services[name] = await start_service(name, env, port=port)
         yield stack
-    finally:
+    finally:  # killed, not drained: the figures are taken, and a drain would wait for calls
         for process in stack.services.values():
-            process.terminate()
-        twilio.terminate()
+            process.stop()
+        twilio.kill()
         twilio.wait(timeout=10)
         server.stop()
 
@@ -177,14 +178,26 @@ async def speak_once(socket: ClientConnection) -> float | None:
     await socket.send(json.dumps({"type": "prompt", "voicePrompt": QUESTION, "last": True}))
     first: float | None = None
     while True:
-        frame = json.loads(await asyncio.wait_for(socket.recv(), 15))
+        frame = json.loads(await asyncio.wait_for(socket.recv(), REPLY_WAIT_SECONDS))
         if frame.get("type") == "text" and first is None:
             first = (time.perf_counter() - started) * 1000
         if frame.get("type") == "text" and frame.get("last"):
             return first
 
 
-async def paced_call(relay_url: str, seconds: float, warmup: float, samples: list[float]) -> None:
+@dataclass
+class Unanswered:
+    """Turns whose reply did not end within ``REPLY_WAIT_SECONDS`` (that call then hangs up)."""
+
+    count: int = 0
+
+
+REPLY_WAIT_SECONDS = 15.0
+
+
+async def paced_call(
+    relay_url: str, seconds: float, warmup: float, samples: list[float], unanswered: Unanswered
+) -> None:
     """A caller speaking once a second, from a random offset, for ``seconds``."""
     socket = await open_call(relay_url)
     loop = asyncio.get_running_loop()
@@ -193,7 +206,11 @@ async def paced_call(relay_url: str, seconds: float, warmup: float, samples: lis
     tick = started
     try:
         while loop.time() - started < seconds:
-            first = await speak_once(socket)
+            try:
+                first = await speak_once(socket)
+            except TimeoutError:
+                unanswered.count += 1
+                return
             if first is not None and loop.time() - started >= warmup:
                 samples.append(first)
             tick += 1.0
@@ -204,12 +221,17 @@ async def paced_call(relay_url: str, seconds: float, warmup: float, samples: lis
 
 async def voice_pacing(stack: Stack, calls: int, seconds: float, floor: float) -> dict[str, Any]:
     samples: list[float] = []
+    unanswered = Unanswered()
     warmup = 2.0
     relay = stack.url("relay-gateway")
     await asyncio.gather(
-        *(paced_call(relay, seconds + warmup, warmup, samples) for _ in range(calls))
+        *(paced_call(relay, seconds + warmup, warmup, samples, unanswered) for _ in range(calls))
     )
-    result: dict[str, Any] = {"calls": calls, "first_token": figures.latency(samples)}
+    result: dict[str, Any] = {
+        "calls": calls,
+        "first_token": figures.latency(samples),
+        "unanswered_turns": unanswered.count,
+    }
     result["p50_vs_nats_round_trip"] = figures.ratio(result["first_token"]["p50_ms"], floor)
     result["p99_vs_nats_round_trip"] = figures.ratio(result["first_token"]["p99_ms"], floor)
     return result
@@ -219,7 +241,8 @@ async def voice_saturation(stack: Stack, calls: int, seconds: float) -> dict[str
     relay = stack.url("relay-gateway")
     sockets = [await open_call(relay) for _ in range(calls)]
     for socket in sockets:  # warm every call's path before measuring
-        await speak_once(socket)
+        with contextlib.suppress(TimeoutError):
+            await speak_once(socket)
     window = figures.CpuWindow(
         {name: stack.pid(name) for name in ("relay-gateway", "agent-worker", "nats-server")}
     )
@@ -229,7 +252,10 @@ async def voice_saturation(stack: Stack, calls: int, seconds: float) -> dict[str
     async def caller(socket: ClientConnection) -> None:
         nonlocal turns
         while time.monotonic() < stop:
-            await speak_once(socket)
+            try:
+                await speak_once(socket)
+            except TimeoutError:
+                return
             turns += 1
 
     window.start()
