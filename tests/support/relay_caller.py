@@ -86,11 +86,17 @@ def relay_signature(ws_url: str, token: str = AUTH_TOKEN) -> str:
     return str(RequestValidator(token).compute_signature(ws_url, {}))
 
 
-async def relay_url_for(gateway_http_url: str, call_sid: str) -> str:
+async def relay_url_for(
+    gateway_http_url: str, call_sid: str, client: httpx.AsyncClient | None = None
+) -> str:
     """The socket URL the gateway's TwiML names for ``call_sid``: what Twilio dials."""
     params = {"CallSid": call_sid, "AccountSid": ACCOUNT_SID, "From": CUSTOMER, "To": OUR_NUMBER}
-    async with httpx.AsyncClient() as client:
-        response = await post_signed_form(client, f"{gateway_http_url}/voice/incoming", params)
+    incoming = f"{gateway_http_url}/voice/incoming"
+    if client is None:
+        async with httpx.AsyncClient() as own:
+            response = await post_signed_form(own, incoming, params)
+    else:
+        response = await post_signed_form(client, incoming, params)
     response.raise_for_status()
     relay = ElementTree.fromstring(response.text).find("./Connect/ConversationRelay")
     assert relay is not None, response.text
