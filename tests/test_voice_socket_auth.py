@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
+import httpx
 import pytest
 from nats.js import JetStreamContext
 from websockets.asyncio.client import connect
@@ -23,7 +24,7 @@ from libs.platform.metrics import REGISTRY
 from services.relay_gateway.call_url import RELAY_CALL_ROUTE, RelayUrlSigner
 from tests.support.relay_caller import dial, relay_signature, relay_url_for
 from tests.support.streams import messages_on
-from tests.support.twilio_fakes import AUTH_TOKEN, sid
+from tests.support.twilio_fakes import AUTH_TOKEN, post_signed_form, sid
 from tests.support.waits import until
 from tests.test_voice import VoiceStack, start_voice_stack, text_of
 
@@ -126,3 +127,14 @@ async def test_a_replica_refuses_sockets_beyond_its_cap_with_503(voice: VoiceSta
     assert text_of(await newcomer.reply()) == "You said: room now?"
     for caller in (*callers[1:], newcomer):
         await caller.hang_up()
+
+
+async def test_a_call_sid_that_is_not_one_gets_no_socket_url(voice: VoiceStack) -> None:
+    async with httpx.AsyncClient() as client:
+        response = await post_signed_form(
+            client,
+            f"{voice.relay_urls[0]}/voice/incoming",
+            {"CallSid": "CA1/../../internal", "From": "+15005550006", "To": "+15005550001"},
+        )
+    assert response.status_code == 400
+    assert "ConversationRelay" not in response.text
