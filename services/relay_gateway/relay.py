@@ -17,6 +17,7 @@ first and the last of a turn, so a trace is not one span per word).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -313,7 +314,8 @@ class IdleWatch:
                 break
             await asyncio.sleep(left)  # a frame meanwhile moves the deadline: look again
         log.info("call %s: no frame for %.0f s, closing the socket", call_sid, self.seconds)
-        await websocket.close(code=NORMAL_CLOSURE, reason="idle timeout")
+        with contextlib.suppress(RuntimeError, OSError):  # the socket closed meanwhile
+            await websocket.close(code=NORMAL_CLOSURE, reason="idle timeout")
 
 
 async def read_setup(websocket: WebSocket, max_bytes: int) -> dict[str, Any] | None:
