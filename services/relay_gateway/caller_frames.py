@@ -130,6 +130,7 @@ class CallerFrames:
     interrupts: Allowance = field(init=False)
     digits: Allowance = field(init=False)
     ignored: Tally[str] = field(default_factory=Tally)
+    twilio_errors: int = 0
 
     def __post_init__(self) -> None:
         limits = self.limits
@@ -148,12 +149,18 @@ class CallerFrames:
         log.warning("call %s: frame ignored (%s, type %s)", self.call_sid, reason.value, shown)
 
     def twilio_error(self, frame: dict[str, Any]) -> None:
+        """Log Twilio's ``error`` frame (the first few per call; the rest are summed)."""
+        self.twilio_errors += 1
+        if self.twilio_errors > LOGGED_PER_CALL:
+            return
         description = frame.get("description")
         text = description if isinstance(description, str) else repr(description)
         log.warning("call %s: Twilio reported %s", self.call_sid, printable(text))
 
     def summary(self) -> None:
-        """At the end of the call: every ignored frame, by reason, when some were not logged."""
+        """At the end of the call: the frames not logged one by one, by reason."""
         if sum(self.ignored.values()) > LOGGED_PER_CALL:
             reasons = ", ".join(f"{reason} {count}" for reason, count in self.ignored.items())
             log.warning("call %s: frames ignored during the call: %s", self.call_sid, reasons)
+        if self.twilio_errors > LOGGED_PER_CALL:
+            log.warning("call %s: Twilio reported %d errors", self.call_sid, self.twilio_errors)

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from libs.platform.logs import printable
-from services.relay_gateway.caller_frames import Allowance, Ignored, dtmf_digit, read_frame
+from services.relay_gateway.caller_frames import (
+    LOGGED_PER_CALL,
+    Allowance,
+    CallerFrames,
+    FrameLimits,
+    Ignored,
+    dtmf_digit,
+    read_frame,
+)
 
 
 @pytest.mark.parametrize(
@@ -61,3 +71,20 @@ def test_anything_else_is_not(digit: object) -> None:
 def test_an_allowance_gives_its_burst_then_refuses() -> None:
     allowance = Allowance(burst=3, per_second=0.001)
     assert [allowance.take() for _ in range(5)] == [True, True, True, False, False]
+
+
+def test_a_flood_of_bad_frames_or_errors_logs_a_few_lines_and_a_sum(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    limits = FrameLimits(1024, 100, 1, 1.0, 1, 1.0)
+    frames = CallerFrames("CA1", limits)
+    with caplog.at_level(logging.WARNING, logger="baton.relay_gateway.frames"):
+        for _ in range(1000):
+            frames.ignore(Ignored.UNKNOWN_TYPE, {"type": "spam"})
+            frames.twilio_error({"type": "error", "description": "spam"})
+        frames.summary()
+    assert len(caplog.records) == 2 * LOGGED_PER_CALL + 2
+    assert caplog.records[-2].getMessage() == (
+        "call CA1: frames ignored during the call: unknown_type 1000"
+    )
+    assert caplog.records[-1].getMessage() == "call CA1: Twilio reported 1000 errors"
