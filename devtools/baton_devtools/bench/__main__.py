@@ -1,10 +1,10 @@
 """``make bench`` / ``python -m baton_devtools.bench``: throughput and latency, the voice
-turn, then masking. ``--quick`` runs the throughput record only, with smaller numbers."""
+turn, masking, idle calls. ``--quick`` runs the throughput record only, with smaller numbers."""
 
 import argparse
 from pathlib import Path
 
-from baton_devtools.bench import redaction, throughput, voice
+from baton_devtools.bench import redaction, throughput, voice, voice_sockets
 
 parser = argparse.ArgumentParser(prog="python -m baton_devtools.bench")
 parser.add_argument("--quick", action="store_true", help="smaller numbers, throughput only")
@@ -14,3 +14,4 @@ throughput.main(quick=args.quick, output=args.output)
 if not args.quick:
     voice.main()
     redaction.main()
+    voice_sockets.main()
