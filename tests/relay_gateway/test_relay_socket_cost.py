@@ -23,7 +23,7 @@ from libs.contracts.messages import VoiceToken
 from libs.contracts.subjects import VOICE_CALL
 from services.relay_gateway.main import create_app as create_relay
 from services.relay_gateway.settings import RelayGatewaySettings
-from tests.support.relay_caller import RelayCaller, relay_signature
+from tests.support.relay_caller import dial, relay_signature, relay_url_for
 from tests.support.traces import recorded_spans
 from tests.support.twilio_fakes import sid, twilio_env
 
@@ -52,7 +52,7 @@ async def relay_url(nats_url: str, js: JetStreamContext) -> AsyncIterator[str]:
 
 
 async def test_the_relay_socket_refuses_compression_even_when_offered(relay_url: str) -> None:
-    ws_url = relay_url.replace("http://", "ws://") + "/voice/relay"
+    ws_url = await relay_url_for(relay_url, sid("CA"))
     async with connect(
         ws_url,
         additional_headers={"X-Twilio-Signature": relay_signature(ws_url)},
@@ -65,14 +65,9 @@ async def test_the_relay_socket_refuses_compression_even_when_offered(relay_url:
 
 async def test_frames_in_and_out_make_no_span_of_their_own(relay_url: str, nats_url: str) -> None:
     call_sid = sid("CA")
-    ws_url = relay_url.replace("http://", "ws://") + "/voice/relay"
     client = await nats.connect(nats_url)
     with recorded_spans() as exporter:
-        connection = await connect(
-            ws_url, additional_headers={"X-Twilio-Signature": relay_signature(ws_url)}
-        )
-        caller = RelayCaller(connection)
-        await caller.setup(call_sid)
+        caller = await dial(relay_url, call_sid)
         for _ in range(3):
             await caller.send({"type": "info", "name": "clientSpeaking", "value": "on"})
         await caller.say("hello")

@@ -42,7 +42,7 @@ import nats
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 
-from baton_devtools.bench import figures
+from baton_devtools.bench import figures, voice
 from baton_devtools.nats_server import LocalNatsServer, free_port, port_open, start_nats_server
 from baton_devtools.processes import ServiceProcess, start_service
 from emulator import fake_account
@@ -98,6 +98,9 @@ def environment(nats_url: str, twilio_url: str, public_url: str) -> dict[str, st
         "PUBLIC_BASE_URL": public_url,
         "TWILIO_API_BASE_URL": twilio_url,
         "OTEL_METRICS_EXPORTER": "none",
+        # the saturation callers speak as soon as a reply ends, far faster than a person
+        "BATON_VOICE_PROMPT_BURST": "1000",
+        "BATON_VOICE_PROMPTS_PER_SECOND": "1000",
     }
 
 
@@ -154,14 +157,16 @@ async def nats_round_trip(nats_url: str, count: int) -> dict[str, float]:
 
 
 async def open_call(relay_url: str) -> ClientConnection:
-    url = relay_url.replace("http://", "ws://") + "/voice/relay"
+    """A call as Twilio places it: the socket URL from ``/voice/incoming``, then ``setup``."""
+    call_sid = "CA" + secrets.token_hex(16)
+    url = await voice.socket_url(int(relay_url.rsplit(":", 1)[1]), call_sid, twiml=True)
     signature = RequestValidator(fake_account.AUTH_TOKEN).compute_signature(url, {})
     socket = await connect(url, additional_headers={"X-Twilio-Signature": signature})
     await socket.send(
         json.dumps(
             {
                 "type": "setup",
-                "callSid": "CA" + secrets.token_hex(16),
+                "callSid": call_sid,
                 "sessionId": "VX" + secrets.token_hex(16),
                 "from": "+1415555" + f"{random.randrange(10_000):04d}",
                 "to": fake_account.PHONE_NUMBER,
