@@ -122,8 +122,11 @@ class SpanPipeline(SpanProcessor):
             processor.on_start(span, parent_context=parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
+        processors = self._processors
+        if not processors:  # no exporter: nothing leaves the process, nothing to mask
+            return
         finished = redacted(span) if masking() else span
-        for processor in self._processors:
+        for processor in processors:
             processor.on_end(finished)
 
     def shutdown(self) -> None:
