@@ -1,6 +1,10 @@
 """A small async client for Twilio's REST paths, honouring ``TWILIO_API_BASE_URL``.
 
-One pooled ``httpx.AsyncClient`` per process (keep-alive: no TLS handshake per call). When a
+Several pooled ``httpx`` clients per process (keep-alive: no TLS handshake per call), each
+holding at most :data:`CONNECTIONS_PER_POOL` kept-alive connections: httpcore looks
+through every connection of its pool on each request and each answer, so many small pools
+cost a request far less than one large one. A request goes to the pool with the fewest
+requests in flight, so a burst finds the connections the previous one kept open. When a
 base URL is set, every product's host is replaced by it and Twilio's own paths are kept,
 which is how the emulator serves them all.
 
@@ -36,6 +40,8 @@ TWILIO_REQUEST_TIME = Histogram(
     labels=("operation", "status"),
 )
 NO_ANSWER = "error"
+CONNECTIONS_PER_POOL = 8
+"""Kept-alive connections per ``httpx`` pool; more requests at once get more pools."""
 
 
 class TwilioProduct(StrEnum):
@@ -77,15 +83,21 @@ class TwilioRestClient:
         concurrency: int = 20,
     ) -> None:
         self._base_url = base_url.rstrip("/") if base_url else None
-        self._http = httpx.AsyncClient(
-            auth=httpx.BasicAuth(username, password),
-            timeout=timeout_seconds,
-            headers={"Accept": "application/json", "User-Agent": "baton/0.1"},
-            # as many kept-alive connections as requests at once: no TLS handshake per burst
-            limits=httpx.Limits(
-                max_connections=max(concurrency, 100), max_keepalive_connections=concurrency
-            ),
-        )
+        pools = -(-concurrency // CONNECTIONS_PER_POOL)
+        # as many kept-alive connections as requests at once: no TLS handshake per burst
+        kept = -(-concurrency // pools)
+        self._pools = [
+            httpx.AsyncClient(
+                auth=httpx.BasicAuth(username, password),
+                timeout=timeout_seconds,
+                headers={"Accept": "application/json", "User-Agent": "baton/0.1"},
+                limits=httpx.Limits(
+                    max_connections=max(kept, -(-100 // pools)), max_keepalive_connections=kept
+                ),
+            )
+            for _ in range(pools)
+        ]
+        self._in_flight = [0] * pools
 
     @classmethod
     def for_api_key(
@@ -111,12 +123,17 @@ class TwilioRestClient:
         started = time.perf_counter()
         status = NO_ANSWER
         try:
-            response = await self._http.request(
-                method,
-                self.url(product, path),
-                extensions={OPERATION_EXTENSION: operation},
-                **options,
-            )
+            pool = self._in_flight.index(min(self._in_flight))
+            self._in_flight[pool] += 1
+            try:
+                response = await self._pools[pool].request(
+                    method,
+                    self.url(product, path),
+                    extensions={OPERATION_EXTENSION: operation},
+                    **options,
+                )
+            finally:
+                self._in_flight[pool] -= 1
             status = str(response.status_code)
             return response
         finally:
@@ -157,7 +174,8 @@ class TwilioRestClient:
             request = next_page(page, request)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        for pool in self._pools:
+            await pool.aclose()
 
 
 def next_page(
