@@ -9,7 +9,6 @@ Streams and buckets are declared once, by ``baton streams init`` (see
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -17,12 +16,8 @@ from dataclasses import dataclass
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
-@functools.lru_cache(maxsize=16384)
 def subject_token(identifier: str) -> str:
-    """A conversation or call id as one subject token (and KV key): kept when safe, else hashed.
-
-    Remembered for recent ids: every hop of a conversation names its subject or key again.
-    """
+    """A conversation or call id as one subject token (and KV key): kept when safe, else hashed."""
     if _TOKEN.match(identifier):
         return identifier
     return "h-" + hashlib.sha256(identifier.encode()).hexdigest()[:40]
