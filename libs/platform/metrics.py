@@ -16,15 +16,14 @@ so an SRE can go from a slow bucket straight to the trace.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import prometheus_client
 from opentelemetry import metrics, trace
 from opentelemetry.trace import format_span_id, format_trace_id
 from prometheus_client.exposition import choose_encoder
 
-from libs.platform.redaction import masking, redact_labels
+from libs.platform.redaction import redact_labels
 
 REGISTRY = prometheus_client.REGISTRY
 """The process registry (with the process and GC collectors) that ``/metrics`` serves."""
@@ -57,30 +56,6 @@ def _exemplar() -> dict[str, str] | None:
     }
 
 
-class _Series:
-    """A metric's label sets, each masked and looked up once, then reused on every update.
-
-    Labels are low-cardinality by construction, so the set stays small; it is keyed by
-    whether masking is on, as that decides what the masked values are.
-    """
-
-    def __init__(self, metric: Any, labels: Sequence[str]) -> None:
-        self._metric = metric
-        self._labelled = bool(labels)
-        self._known: dict[tuple[bool, tuple[tuple[str, str], ...]], tuple[Any, dict[str, str]]]
-        self._known = {}
-
-    def of(self, labels: Mapping[str, str]) -> tuple[Any, dict[str, str]]:
-        """The prometheus-client child and the masked labels (the OTLP attributes)."""
-        key = (masking(), tuple(labels.items()))
-        known = self._known.get(key)
-        if known is None:
-            masked = redact_labels(labels)
-            child = self._metric.labels(**masked) if self._labelled else self._metric
-            known = self._known[key] = (child, masked)
-        return known
-
-
 class Histogram:
     """Latency in seconds with explicit buckets, and the trace id as exemplar."""
 
@@ -101,7 +76,6 @@ class Histogram:
         self._prometheus = prometheus_client.Histogram(
             name, description, self._labels, buckets=buckets, registry=REGISTRY
         )
-        self._series = _Series(self._prometheus, self._labels)
         self._otel = _meter.create_histogram(
             otel_name,
             unit="s",
@@ -111,9 +85,10 @@ class Histogram:
 
     def observe(self, seconds: float, **labels: str) -> None:
         seconds = max(0.0, seconds)
-        child, attributes = self._series.of(labels)
+        labels = redact_labels(labels)
+        child = self._prometheus.labels(**labels) if self._labels else self._prometheus
         child.observe(seconds, _exemplar())
-        self._otel.record(seconds, attributes=attributes)
+        self._otel.record(seconds, attributes=labels)
 
 
 class Counter:
@@ -130,13 +105,13 @@ class Counter:
         self._prometheus = prometheus_client.Counter(
             name, description, self._labels, registry=REGISTRY
         )
-        self._series = _Series(self._prometheus, self._labels)
         self._otel = _meter.create_counter(otel_name, description=description)
 
     def inc(self, amount: float = 1.0, **labels: str) -> None:
-        child, attributes = self._series.of(labels)
+        labels = redact_labels(labels)
+        child = self._prometheus.labels(**labels) if self._labels else self._prometheus
         child.inc(amount, _exemplar())
-        self._otel.add(amount, attributes=attributes)
+        self._otel.add(amount, attributes=labels)
 
 
 class Gauge:
