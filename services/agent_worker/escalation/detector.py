@@ -41,28 +41,13 @@ _DEGREE = frozenset(
 
 
 def find(message: str, triggers: Iterable[Trigger] = WORDED_TRIGGERS) -> Evidence | None:
-    """The first of ``triggers`` the message shows, with the rule and words that show it.
-
-    A rule stops at its first template that does not match: it needs all of them.
-    """
+    """The first of ``triggers`` the message shows, with the rule and words that show it."""
     parts = list(sentences(message))
     for trigger in triggers:
         for lexicon in LEXICONS:
-            rules = lexicon.triggers.get(trigger, ())
-            if not rules:
-                continue
-            candidates = _candidates(lexicon, trigger, parts)
-            prefilter = lexicon.trigger_prefilters[trigger]
-            if not any(prefilter.search(sentence.text) for sentence in candidates):
-                continue
-            for name, patterns in rules:
-                found: list[str] = []
-                for pattern in patterns:
-                    words_found = _first(lexicon, trigger, pattern, candidates)
-                    if not words_found:
-                        break
-                    found.append(words_found)
-                else:
+            for name, patterns in lexicon.triggers.get(trigger, ()):
+                found = [_first(lexicon, trigger, pattern, parts) for pattern in patterns]
+                if all(found):
                     return Evidence(trigger, f"{lexicon.language}: {name}", " … ".join(found))
     return None
 
@@ -76,18 +61,7 @@ def matches(
     negatable: bool = True,
 ) -> str:
     """The words of ``message`` that ``pattern`` matches (not negated); ``""`` if none."""
-    parts = _candidates(lexicon, trigger, list(sentences(message)))
-    return _first(lexicon, trigger, pattern, parts, negatable=negatable)
-
-
-def _candidates(
-    lexicon: Lexicon, trigger: Trigger | None, parts: list[Sentence]
-) -> list[Sentence]:
-    """The sentences that may show ``trigger``: for a request for a person, not those that
-    only ask about one (checked once per sentence, not once per template)."""
-    if trigger is not Trigger.ASKED_FOR_HUMAN:
-        return parts
-    return [s for s in parts if not _any(lexicon, "not_a_request", s.text)]
+    return _first(lexicon, trigger, pattern, list(sentences(message)), negatable=negatable)
 
 
 def _first(
@@ -99,6 +73,8 @@ def _first(
     negatable: bool = True,
 ) -> str:
     for sentence in parts:
+        if trigger is Trigger.ASKED_FOR_HUMAN and _any(lexicon, "not_a_request", sentence.text):
+            continue
         for match in pattern.finditer(sentence.text):
             if negatable and _negated(lexicon, sentence.text[: match.start()]):
                 continue

@@ -60,19 +60,6 @@ class Lexicon:
         }
 
     @cached_property
-    def trigger_prefilters(self) -> dict[Trigger, re.Pattern[str]]:
-        """Per trigger, one expression matching wherever any rule's first template does.
-
-        A rule needs all its templates, so a message none of whose sentences this matches
-        shows none of the trigger's rules: one search per sentence instead of one per rule.
-        """
-        return {
-            trigger: re.compile("|".join(f"(?:{patterns[0].pattern})" for _, patterns in rules))
-            for trigger, rules in self.triggers.items()
-            if rules
-        }
-
-    @cached_property
     def filler_words(self) -> frozenset[str]:
         return frozenset(self.fillers.split())
 
