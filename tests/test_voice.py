@@ -27,7 +27,7 @@ from services.relay_gateway.settings import RelayGatewaySettings
 from services.relay_gateway.twiml import RELAY_PATH
 from tests.support.env_settings import settings_error
 from tests.support.relay_caller import dial, relay_signature
-from tests.support.servers import serve
+from tests.support.servers import admin_url, serve
 from tests.support.streams import HANDOFF_STREAM, wait_for_messages
 from tests.support.twilio_fakes import post_signed_form, sid, twilio_env
 
@@ -96,25 +96,29 @@ class VoiceStack:
     relay_urls: list[str]
     agent: ScriptedVoiceAgent
     js: JetStreamContext
+    admin_urls: list[str] = field(default_factory=list)
+    """Each relay's admin listener (``/metrics``, ``/internal/*``)."""
 
 
 async def start_voice_stack(
     stack: AsyncExitStack, nats_url: str, js: JetStreamContext, relays: int = 1
 ) -> VoiceStack:
     agent = ScriptedVoiceAgent()
-    urls = []
+    urls, admins = [], []
     for _ in range(relays):
         port = free_port()
         public = f"http://127.0.0.1:{port}"
         settings = RelayGatewaySettings(**twilio_env(nats_url, public_base_url=public))
-        urls.append(await stack.enter_async_context(serve(create_relay(settings), port)))
+        relay = create_relay(settings)
+        urls.append(await stack.enter_async_context(serve(relay, port)))
+        admins.append(admin_url(relay))
     worker = AgentWorkerSettings(nats_url=nats_url)
     await stack.enter_async_context(serve(create_worker(worker, agent=agent)))
     dispatcher = HandoffDispatcherSettings(
         **twilio_env(nats_url, twilio_api_base_url="http://127.0.0.1:9")
     )
     await stack.enter_async_context(serve(create_dispatcher(dispatcher)))
-    return VoiceStack(urls, agent, js)
+    return VoiceStack(urls, agent, js, admins)
 
 
 @pytest.fixture

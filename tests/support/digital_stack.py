@@ -20,7 +20,7 @@ from services.handoff_dispatcher.main import create_app as create_dispatcher
 from services.handoff_dispatcher.settings import HandoffDispatcherSettings
 from services.messaging_gateway.main import create_app as create_gateway
 from services.messaging_gateway.settings import MessagingGatewaySettings
-from tests.support.servers import serve
+from tests.support.servers import admin_url, serve
 from tests.support.twilio_fakes import (
     ACCOUNT_SID,
     API_KEY,
@@ -39,6 +39,8 @@ class DigitalStack:
     emulator: str
     gateway: str
     http: httpx.AsyncClient
+    gateway_admin: str = ""
+    """The gateway's admin listener (``/metrics``)."""
 
     async def admin(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self.http.request(method, f"{self.emulator}/_emulator{path}", **kwargs)
@@ -117,7 +119,8 @@ async def start_digital_stack(
     gateway = MessagingGatewaySettings(
         **common, public_base_url=gateway_url, **(gateway_overrides or {})
     )
-    await stack.enter_async_context(serve(create_gateway(gateway), gateway_port))
+    gateway_app = create_gateway(gateway)
+    await stack.enter_async_context(serve(gateway_app, gateway_port))
     worker = worker or AgentWorkerSettings(nats_url=nats_url)
     await stack.enter_async_context(serve(create_worker(worker, agent=agent)))
     if dispatcher:
@@ -130,4 +133,4 @@ async def start_digital_stack(
         )
         await stack.enter_async_context(serve(create_dispatcher(settings)))
     http = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
-    return DigitalStack(emulator_url, gateway_url, http)
+    return DigitalStack(emulator_url, gateway_url, http, admin_url(gateway_app))
