@@ -7,6 +7,9 @@ whether stderr is a TTY). A line written inside a span carries its ``trace_id`` 
 uvicorn's and FastStream's own handlers (FastStream's with ANSI colours) are removed and
 their records go through the same handler.
 
+A logged value can never forge a line: in text, control characters of the message (CR, LF,
+NUL, ESC, …) are written escaped (``\\r``, ``\\n``, ``\\x00``); JSON escapes them anyway.
+
 JSON fields: ``time`` (ISO 8601, UTC), ``level``, ``logger``, ``message``, ``service``,
 ``trace_id`` and ``span_id`` inside a span, ``exc_info`` with a traceback, and whatever a
 library adds as ``extra`` (FastStream: ``subject``, ``stream``, ``message_id``).
@@ -15,6 +18,7 @@ library adds as ``extra`` (FastStream: ``subject``, ``stream``, ``message_id``).
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Literal, TextIO
 
@@ -51,6 +55,22 @@ class TraceContext(logging.Filter):
         return True
 
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """``a\\r\\nb`` → ``a\\\\r\\\\nb``: one record is one line, whatever a caller put in it."""
+    return CONTROL_CHARACTERS.sub(lambda match: repr(match[0])[1:-1], text)
+
+
+class OneLineFormatter(logging.Formatter):
+    """Plain text whose message cannot span lines (a traceback still follows on its own)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
+
+
 def json_formatter() -> logging.Formatter:
     return JsonFormatter(
         "{levelname}{name}{message}",
@@ -78,7 +98,7 @@ def configure_logging(
     """Make the root logger's one handler the only place records are written; returns it."""
     output = stream or sys.stderr
     handler = logging.StreamHandler(output)
-    text = logging.Formatter(TEXT_FORMAT)
+    text = OneLineFormatter(TEXT_FORMAT)
     handler.setFormatter(json_formatter() if uses_json(log_format, output) else text)
     handler.addFilter(TraceContext(service))
     root = logging.getLogger()

@@ -198,6 +198,8 @@ class PublicWebhookSettings(TwilioAccountSettings):
 
     public_base_url: str = Field(pattern=HTTP_BASE_URL_PATTERN)
     """Where Twilio reaches the gateways (signatures are checked against this URL)."""
+    baton_webhook_max_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    """Largest webhook body accepted (413 above it, checked before the body is read)."""
 
     @field_validator("public_base_url")
     @classmethod

@@ -107,7 +107,9 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
     app.add_exception_handler(IncompleteWebhook, incomplete_webhook)
     app.include_router(health_router(readiness))
     signature = TwilioSignature(
-        settings.twilio_auth_token.get_secret_value(), settings.public_base_url
+        settings.twilio_auth_token.get_secret_value(),
+        settings.public_base_url,
+        settings.baton_webhook_max_bytes,
     )
     orchestrator = OrchestratorApi(rest, settings.public_base_url)
     app.include_router(flex_router(signature, orchestrator))

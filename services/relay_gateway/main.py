@@ -33,7 +33,9 @@ def create_app(settings: RelayGatewaySettings | None = None) -> FastAPI:
     readiness = Readiness(broker)
     live = LiveCalls()
     signature = TwilioSignature(
-        settings.twilio_auth_token.get_secret_value(), settings.public_base_url
+        settings.twilio_auth_token.get_secret_value(),
+        settings.public_base_url,
+        settings.baton_webhook_max_bytes,
     )
 
     async def drain() -> bool:
