@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from libs.contracts.identifiers import (
     ADDRESS_PATTERN,
@@ -105,10 +105,19 @@ class ConversationUpdated(JsonEvent):
 
 
 class OtherEvent(JsonEvent):
-    """Any other Orchestrator event: acknowledged and ignored."""
+    """Any other Orchestrator event: acknowledged and ignored (one Baton acts on but whose
+    ``data`` does not fit is refused, not ignored)."""
 
     event_type: str = Field(alias="eventType")
 
+    @field_validator("event_type")
+    @classmethod
+    def _not_one_baton_acts_on(cls, value: str) -> str:
+        if value in ACTED_ON:
+            raise ValueError(f"{value} with data of the wrong shape")
+        return value
 
+
+ACTED_ON = frozenset({"COMMUNICATION_CREATED", "CONVERSATION_UPDATED"})
 OrchestratorEvent = CommunicationCreated | ConversationUpdated | OtherEvent
 """Tried in this order: the two events Baton acts on, then any other named event."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -18,7 +18,9 @@ from libs.platform.admin import admin_of
 
 
 @asynccontextmanager
-async def _listening(app: Any, port: int, lifespan: str) -> AsyncIterator[str]:
+async def _listening(
+    app: Any, port: int, lifespan: Literal["on", "off"]
+) -> AsyncIterator[str]:
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan)
     )
