@@ -56,9 +56,8 @@ def _run_service(args: argparse.Namespace) -> None:
 
 
 def _streams_init(args: argparse.Namespace) -> None:
-    import nats
 
-    from libs.platform.connection import nats_options, shown_url
+    from libs.platform.connection import connect_once, shown_url
     from libs.platform.settings import BatonSettings, load_settings
     from libs.platform.streams import declare_streams, reset_streams
 
@@ -66,22 +65,14 @@ def _streams_init(args: argparse.Namespace) -> None:
     apply = reset_streams if args.reset else declare_streams
 
     async def declare() -> list[str]:
-        async def unreported(_: Exception) -> None:
-            """The failure is reported once, below, instead of a traceback per attempt."""
-
         try:
-            client = await nats.connect(
-                **nats_options(settings),
-                connect_timeout=5,
-                max_reconnect_attempts=1,
-                reconnect_time_wait=0.5,
-                error_cb=unreported,
-            )
+            client = await connect_once(settings)
         except Exception as error:
             raise CommandFailed(
                 f"cannot reach NATS at {shown_url(settings.nats_url)} ({one_line(error)}); "
                 "set NATS_URL or start a server (`baton up` starts one)"
             ) from error
+        assert client is not None
         try:
             return await apply(client.jetstream(), settings.baton_nats_replicas)
         finally:
@@ -95,16 +86,16 @@ def _streams_init(args: argparse.Namespace) -> None:
 
 
 def _dlq(args: argparse.Namespace) -> None:
-    import nats
 
     from baton.dead_letters import dead_letters, replay
-    from libs.platform.connection import nats_options
+    from libs.platform.connection import connect_once
     from libs.platform.settings import BatonSettings, load_settings
 
     settings = load_settings(BatonSettings)
 
     async def run() -> None:
-        client = await nats.connect(**nats_options(settings), connect_timeout=5)
+        client = await connect_once(settings)
+        assert client is not None
         try:
             js = client.jetstream()
             letters = [letter async for letter in dead_letters(js, args.consumer)]

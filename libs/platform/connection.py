@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import nats
+import nats.errors
 from faststream.nats import NatsBroker
 from faststream.nats.security import (
     NatsCredentials,
@@ -27,6 +28,7 @@ from faststream.nats.security import (
     NatsUserPassword,
 )
 from faststream.security import BaseSecurity
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
@@ -104,7 +106,18 @@ def broker_security(settings: BatonSettings) -> BaseSecurity | None:
     return NatsSecurity(ssl_context=context) if context is not None else None
 
 
-def _noting(errors: list[Exception]) -> Callable[[Exception], Awaitable[None]]:
+def telling(errors: list[Exception], fallback: BaseException) -> BaseException:
+    """The error that says most about a failed connect: a refusal of the credentials
+    (the server then also resets the connection), else the last one seen."""
+    refusals = [
+        e
+        for e in errors
+        if isinstance(e, nats.errors.AuthorizationError) or "authorization" in str(e).lower()
+    ]
+    return refusals[0] if refusals else (errors[-1] if errors else fallback)
+
+
+def noting(errors: list[Exception]) -> Callable[[Exception], Awaitable[None]]:
     async def noted(error: Exception) -> None:
         """Reported by :func:`wait_for_nats`, one line per attempt, rather than by nats-py."""
         errors.append(error)
@@ -112,41 +125,63 @@ def _noting(errors: list[Exception]) -> Callable[[Exception], Awaitable[None]]:
     return noted
 
 
+async def connect_once(
+    settings: BatonSettings, stop: asyncio.Event | None = None, **options: Any
+) -> Client | None:
+    """One bounded connect attempt with the configured credentials and TLS: the client, or
+    ``None`` when ``stop`` is set first; raises the error that says most otherwise. The
+    attempt is abandoned, not awaited, past its bound: nats-py can hang after a TLS
+    failure."""
+    errors: list[Exception] = []
+    connecting = asyncio.ensure_future(
+        nats.connect(
+            **nats_options(settings),
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0,
+            connect_timeout=ATTEMPT_TIMEOUT_SECONDS,
+            error_cb=noting(errors),
+            **options,
+        )
+    )
+    stopping = asyncio.ensure_future((stop or asyncio.Event()).wait())
+    await asyncio.wait(
+        {connecting, stopping},
+        timeout=ATTEMPT_TIMEOUT_SECONDS * 2,
+        return_when=asyncio.FIRST_COMPLETED,
+    )
+    stopping.cancel()
+    if not connecting.done():
+        connecting.cancel()
+        if stop is not None and stop.is_set():
+            return None
+        raise telling(errors, TimeoutError("no answer"))
+    error = connecting.exception()
+    if error is not None:
+        raise telling(errors, error)
+    return connecting.result()
+
+
 async def wait_for_nats(settings: BatonSettings, stop: asyncio.Event | None = None) -> bool:
     """Try to reach NATS until ``BATON_NATS_CONNECT_SECONDS`` pass, logging each failed attempt.
 
     Returns ``False`` when ``stop`` is set first (a signal during start-up); raises
     :class:`NatsUnreachable` when time is up."""
-    options = nats_options(settings)
     deadline = time.monotonic() + settings.baton_nats_connect_seconds
     stop = stop or asyncio.Event()
     attempt = 0
     while True:
         attempt += 1
-        errors: list[Exception] = []
-        noted = _noting(errors)
-        connecting = asyncio.ensure_future(
-            nats.connect(
-                **options,
-                max_reconnect_attempts=1,
-                reconnect_time_wait=0,
-                connect_timeout=ATTEMPT_TIMEOUT_SECONDS,
-                error_cb=noted,
-            )
-        )
-        stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not connecting.done():
-            connecting.cancel()
-            return False
-        error = connecting.exception()
-        error = errors[-1] if errors and error is not None else error
-        if error is None:
-            await connecting.result().close()
+        try:
+            client = await connect_once(settings, stop)
+        except Exception as error:
+            failure: BaseException = error
+        else:
+            if client is None:
+                return False
+            await client.close()
             return True
         left = deadline - time.monotonic()
-        reason = f"{type(error).__name__}: {error}".strip().rstrip(":")
+        reason = f"{type(failure).__name__}: {failure}".strip().rstrip(":")
         if left <= 0:
             raise NatsUnreachable(
                 f"cannot reach NATS at NATS_URL={shown_url(settings.nats_url)} after "
