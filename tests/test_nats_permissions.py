@@ -15,7 +15,7 @@ import pytest
 import yaml
 from nats.js import JetStreamContext
 
-from baton_devtools.nats_server import LocalNatsServer, start_nats_server
+from baton_devtools.nats_server import LocalNatsServer, free_port, start_nats_server
 from libs.contracts.messages import HandoffOutcome, HandoffResult
 from libs.contracts.subjects import HANDOFF_RESULT
 from libs.platform.nats_permissions import (
@@ -24,11 +24,18 @@ from libs.platform.nats_permissions import (
     service_permissions,
 )
 from libs.platform.streams import reset_streams
+from services.agent_worker.main import create_app as create_worker
 from services.agent_worker.settings import AgentWorkerSettings
+from services.handoff_dispatcher.main import create_app as create_dispatcher
+from services.handoff_dispatcher.settings import HandoffDispatcherSettings
 from services.messaging_gateway.inbound_turns import sms_conversation_id
+from services.relay_gateway.main import create_app as create_relay
+from services.relay_gateway.settings import RelayGatewaySettings
 from tests.support.digital_stack import start_digital_stack
+from tests.support.relay_caller import dial
+from tests.support.servers import serve
 from tests.support.streams import HANDOFF_STREAM, wait_for_messages
-from tests.support.twilio_fakes import ACCOUNT_SID, OUR_NUMBER
+from tests.support.twilio_fakes import ACCOUNT_SID, OUR_NUMBER, sid, twilio_env
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -114,3 +121,39 @@ def test_the_helm_values_ship_these_permissions() -> None:
     for user in service_permissions():
         secret = environment[password_variable(user)]["valueFrom"]["secretKeyRef"]
         assert secret == {"name": "baton-nats-users", "key": user}, user
+
+
+async def test_a_voice_handoff_runs_with_each_service_limited_to_its_subjects(
+    enforcing: tuple[LocalNatsServer, Path],
+) -> None:
+    server, log = enforcing
+    admin = await nats.connect(server.url, user="baton-admin", password=password("baton-admin"))
+    try:
+        await reset_streams(admin.jetstream(), replicas=1)
+        async with AsyncExitStack() as stack:
+            port = free_port()
+            public = f"http://127.0.0.1:{port}"
+            relay = RelayGatewaySettings(
+                **twilio_env(server.url, public_base_url=public, **credentials("relay-gateway"))
+            )
+            await stack.enter_async_context(serve(create_relay(relay), port))
+            worker = AgentWorkerSettings(nats_url=server.url, **credentials("agent-worker"))
+            await stack.enter_async_context(serve(create_worker(worker)))
+            dispatcher = HandoffDispatcherSettings(
+                **twilio_env(
+                    server.url,
+                    twilio_api_base_url="http://127.0.0.1:9",
+                    **credentials("handoff-dispatcher"),
+                )
+            )
+            await stack.enter_async_context(serve(create_dispatcher(dispatcher)))
+            caller = await dial(public, sid("CA"))
+            await caller.say("I want to talk to a human")
+            frames: list[dict[str, Any]] = []
+            while not frames or frames[-1].get("type") != "end":
+                frames.append(await caller.next_frame())
+            await caller.hang_up()
+    finally:
+        await admin.close()
+    violations = [line for line in log.read_text().splitlines() if "Violation" in line]
+    assert violations == []
