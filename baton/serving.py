@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
@@ -31,6 +32,14 @@ log = logging.getLogger("baton.serving")
 
 STARTUP_FAILURE = 3
 """uvicorn's exit status when the app's start-up failed."""
+
+
+class StoppedWhileStarting(Exception):
+    """A signal arrived while the service was still waiting for NATS."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
 Drain = Callable[[], Awaitable[object]]
 
 
@@ -119,7 +128,7 @@ async def serve(
     """Run one service until it is told to stop; returns the process's exit status."""
     stopped = await _nats_or_signal(settings)
     if stopped is not None:
-        return stopped
+        raise StoppedWhileStarting(stopped)
     server = DrainingServer(_config(app, public, log_level, ws="websockets-sansio"), drain)
     admin_server = AdminServer(_config(admin_app, admin, log_level, lifespan="off"))
     admin_task = asyncio.create_task(admin_server.serve())
@@ -150,3 +159,8 @@ def run(
         raise SystemExit(f"baton: {error}") from None
     except KeyboardInterrupt:
         return 128 + signal.SIGINT
+    except StoppedWhileStarting as stopped:
+        # Nothing was started, so nothing needs closing: leave at once rather than wait for
+        # the interpreter's teardown (the tracing exporter's thread, abandoned NATS attempts).
+        logging.shutdown()
+        os._exit(stopped.status)
