@@ -18,7 +18,6 @@ library adds as ``extra`` (FastStream: ``subject``, ``stream``, ``message_id``).
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from typing import Literal, TextIO
 
@@ -55,12 +54,12 @@ class TraceContext(logging.Filter):
         return True
 
 
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
 def escape_controls(text: str) -> str:
-    """``a\\r\\nb`` → ``a\\\\r\\\\nb``: one record is one line, whatever a caller put in it."""
-    return CONTROL_CHARACTERS.sub(lambda match: repr(match[0])[1:-1], text)
+    """Every character that is not printable (CR, LF, NUL, ESC, ``\\u2028``…) written as its
+    escape, so one record is one line whatever a caller put in it."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 class OneLineFormatter(logging.Formatter):
@@ -121,7 +120,4 @@ def configure_logging(
 def printable(text: str, limit: int = 200) -> str:
     """``text`` cut to ``limit`` characters with every control character escaped (``\\r``,
     ``\\n``, ``\\x00``, ``\\u2028``…), so text from outside cannot start a forged log line."""
-    clipped = text[:limit] + ("…" if len(text) > limit else "")
-    if clipped.isprintable():
-        return clipped
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in clipped)
+    return escape_controls(text[:limit] + ("…" if len(text) > limit else ""))
