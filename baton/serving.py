@@ -1,5 +1,10 @@
 """Serving a service: NATS reached first, then the public and the admin listener together.
 
+Every service is served with the same WebSocket options (:func:`uvicorn_config`): the
+sans-I/O ``websockets`` implementation and no permessage-deflate. Compressing each small
+ConversationRelay frame costs the gateway CPU for a few bytes saved on a local link, so
+the extension is never accepted, even when the client offers it.
+
 Start-up never hangs: the service waits for NATS for ``BATON_NATS_CONNECT_SECONDS`` at most
 (a log line per attempt), then exits non-zero with one line naming ``NATS_URL``; SIGTERM or
 Ctrl-C while it waits end it at once.
@@ -43,6 +48,11 @@ class StoppedWhileStarting(Exception):
 Drain = Callable[[], Awaitable[object]]
 
 
+def uvicorn_config(app: Any, **options: Any) -> uvicorn.Config:
+    """uvicorn's configuration for a Baton service (``options``: host, port, log level…)."""
+    return uvicorn.Config(app, ws="websockets-sansio", ws_per_message_deflate=False, **options)
+
+
 class DrainingServer(uvicorn.Server):
     """The public listener: the first SIGTERM or SIGINT drains the app, then exits."""
 
@@ -82,7 +92,7 @@ class Listener:
 
 
 def _config(app: Any, listener: Listener, log_level: str, **extra: Any) -> uvicorn.Config:
-    return uvicorn.Config(
+    return uvicorn_config(
         app,
         host=listener.host,
         port=listener.port,
@@ -129,7 +139,7 @@ async def serve(
     stopped = await _nats_or_signal(settings)
     if stopped is not None:
         raise StoppedWhileStarting(stopped)
-    server = DrainingServer(_config(app, public, log_level, ws="websockets-sansio"), drain)
+    server = DrainingServer(_config(app, public, log_level), drain)
     admin_server = AdminServer(_config(admin_app, admin, log_level, lifespan="off"))
     admin_task = asyncio.create_task(admin_server.serve())
     try:
