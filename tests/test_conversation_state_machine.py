@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import cast
 
 import pytest
 from nats.js import JetStreamContext
+from nats.js.kv import KeyValue
 
 from libs.contracts.conversation import (
     ConversationState,
@@ -138,3 +140,83 @@ async def test_concurrent_writers_lose_nothing(js: JetStreamContext) -> None:
     final = await store.get("conv-race")
     assert sorted(line.text for line in final.history) == sorted(line.text for line in lines)
     assert final.last_turn_seq == 20 and final.status is PENDING
+
+
+class WriterBetweenReadAndWrite:
+    """A bucket where another writer's change lands after each read and before the write."""
+
+    def __init__(self, kv: KeyValue, other_writer: Transition, times: int = 1) -> None:
+        self._kv = kv
+        self._other = ConversationStore(kv)
+        self._other_writer = other_writer
+        self._left = times
+        self.reads = 0
+
+    async def get(self, key: str) -> KeyValue.Entry:
+        self.reads += 1
+        return await self._kv.get(key)
+
+    async def _interleave(self, key: str) -> None:
+        if self._left:
+            self._left -= 1
+            await self._other.apply(key, self._other_writer)
+
+    async def update(self, key: str, value: bytes, last: int) -> int:
+        await self._interleave(key)
+        return await self._kv.update(key, value, last=last)
+
+    async def create(self, key: str, value: bytes) -> int:
+        await self._interleave(key)
+        return await self._kv.create(key, value)
+
+    async def put(self, key: str, value: bytes) -> int:
+        await self._interleave(key)
+        return await self._kv.put(key, value)
+
+
+async def test_a_write_that_lost_the_race_is_applied_again_on_the_new_state(
+    js: JetStreamContext,
+) -> None:
+    kv = await js.key_value(CONVERSATIONS_BUCKET)
+    await ConversationStore(kv).apply("conv-cas", record_turns(1, ROUTE, [line("first")]))
+    racing = WriterBetweenReadAndWrite(kv, record_turns(2, ROUTE, [line("second")]))
+    store = ConversationStore(cast(KeyValue, racing))
+
+    change = await store.apply("conv-cas", record_turns(3, ROUTE, [line("third")]))
+
+    assert change.applied and racing.reads == 2, "read, lost the race, read again"
+    final = await ConversationStore(kv).get("conv-cas")
+    assert [entry.text for entry in final.history] == ["first", "second", "third"]
+    assert final.last_turn_seq == 3
+
+
+async def test_a_claim_that_lost_the_race_to_another_claim_is_not_applied(
+    js: JetStreamContext,
+) -> None:
+    kv = await js.key_value(CONVERSATIONS_BUCKET)
+    await ConversationStore(kv).apply("conv-cas-claim", record_turns(1, ROUTE, []))
+    racing = WriterBetweenReadAndWrite(kv, claim_handoff(0, "the other worker's reason", None))
+    store = ConversationStore(cast(KeyValue, racing))
+
+    change = await store.apply("conv-cas-claim", claim_handoff(0, "this worker's reason", None))
+
+    assert not change.applied, "one claim per episode"
+    final = await ConversationStore(kv).get("conv-cas-claim")
+    assert (final.status, final.handoff_reason) == (PENDING, "the other worker's reason")
+
+
+async def test_the_first_write_of_a_new_conversation_is_a_create_that_can_lose_too(
+    js: JetStreamContext,
+) -> None:
+    kv = await js.key_value(CONVERSATIONS_BUCKET)
+    racing = WriterBetweenReadAndWrite(kv, record_turns(1, ROUTE, [line("from the other")]))
+    store = ConversationStore(cast(KeyValue, racing))
+
+    await store.apply("conv-cas-new", record_turns(2, ROUTE, [line("from this one")]))
+
+    final = await ConversationStore(kv).get("conv-cas-new")
+    assert [entry.text for entry in final.history] == ["from the other", "from this one"]
+
+
+def line(text: str) -> TranscriptLine:
+    return TranscriptLine(role="customer", text=text)
