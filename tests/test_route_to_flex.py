@@ -126,10 +126,13 @@ async def test_call_reaches_flex_and_the_agent_answers(route: RouteStack) -> Non
     assert ("customer", "I want a human") in said
     assert [role for role, _ in said].count("bot") == 3
 
+    assert call["protocol_errors"] == [], "end must follow the goodbye's last:true frame"
     await route.admin("POST", f"/calls/{sid}/say", json={"text": "hello? are you there?"})
-    await asyncio.sleep(1.0)
-    task = await route.task_for(caller) or {}
-    assert lines(task)[-1] == ("customer", "hello? are you there?"), "the bot spoke after end"
+    task = await route.eventually(
+        lambda: route.task_for(caller),
+        lambda found: bool(found) and lines(found)[-1][1] == "hello? are you there?",
+    )
+    assert lines(task)[-1] == ("customer", "hello? are you there?")
     await route.admin("POST", f"/desktop/tasks/{task['sid']}/accept")
     await route.admin("POST", f"/desktop/tasks/{task['sid']}/reply", json={"body": AGENT_REPLY})
     heard = await route.admin("GET", f"/calls/{sid}")

@@ -1,0 +1,186 @@
+"""``make mutate``: cosmic-ray over the invariant modules, each group against its unit tests.
+
+Each group is one cosmic-ray session (``init``, the operator filter, ``exec``); the results
+are read back with ``cosmic-ray dump``. A mutant is *killed* when its tests fail or time out,
+*survived* when they pass. A survivor listed in ``equivalent.json`` (by module, operator and
+the source line it changes) is a change no caller could observe, with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from baton_devtools.mutation.targets import EXCLUDED_OPERATORS, GROUPS, TIMEOUT_SECONDS, Group
+
+EQUIVALENT = Path(__file__).with_name("equivalent.json")
+KILLED = frozenset({"killed", "incompetent"})
+"""``incompetent``: the mutant could not even be imported or the test run crashed."""
+
+
+@dataclass
+class Mutant:
+    module: str
+    operator: str
+    line: int
+    source: str
+    outcome: str
+    """``killed``, ``survived`` or ``equivalent`` (survived, listed with its reason)."""
+    reason: str = ""
+
+
+@dataclass
+class ModuleScore:
+    module: str
+    mutants: int = 0
+    killed: int = 0
+    equivalent: int = 0
+    survivors: list[Mutant] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        """Killed share of the mutants that are not equivalent."""
+        counted = self.mutants - self.equivalent
+        return 1.0 if counted == 0 else self.killed / counted
+
+
+def toml_config(group: Group, python: str) -> str:
+    modules = ", ".join(json.dumps(m) for m in group.modules)
+    tests = " ".join(group.tests)
+    excluded = ", ".join(json.dumps(e) for e in EXCLUDED_OPERATORS)
+    command = f"{python} -m pytest -x -q -p no:cacheprovider {tests}"
+    return (
+        "[cosmic-ray]\n"
+        f"module-path = [{modules}]\n"
+        f"timeout = {TIMEOUT_SECONDS}\n"
+        "excluded-modules = []\n"
+        f"test-command = {json.dumps(command)}\n"
+        "[cosmic-ray.distributor]\n"
+        'name = "local"\n'
+        "[cosmic-ray.filters.operators-filter]\n"
+        f"exclude-operators = [{excluded}]\n"
+    )
+
+
+def run_group(group: Group, root: Path, workdir: Path) -> list[tuple[dict[str, Any], Any]]:
+    """Run one group's session; the (work item, result) pairs cosmic-ray recorded."""
+    bin_dir = Path(sys.executable).parent
+    config = workdir / f"{group.name.replace(' ', '-')}.toml"
+    session = config.with_suffix(".sqlite")
+    config.write_text(toml_config(group, sys.executable))
+    for command in (
+        [bin_dir / "cosmic-ray", "init", config, session],
+        [bin_dir / "cr-filter-operators", session, config],
+        [bin_dir / "cosmic-ray", "exec", config, session],
+    ):
+        subprocess.run([str(part) for part in command], cwd=root, check=True)
+    dump = subprocess.run(
+        [str(bin_dir / "cosmic-ray"), "dump", str(session)],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    pairs = [json.loads(line) for line in dump.stdout.splitlines() if line.strip()]
+    return [(item, result) for item, result in pairs]
+
+
+def equivalents() -> dict[tuple[str, str, str], str]:
+    entries = json.loads(EQUIVALENT.read_text())
+    return {(e["module"], e["operator"], e["source"]): e["reason"] for e in entries}
+
+
+def classify(
+    items: list[tuple[dict[str, Any], Any]], root: Path, known: dict[tuple[str, str, str], str]
+) -> list[Mutant]:
+    mutants: list[Mutant] = []
+    lines: dict[str, list[str]] = {}
+    for item, result in items:
+        if result is None or result.get("worker_outcome") == "skipped":
+            continue
+        [mutation] = item["mutations"]
+        module = mutation["module_path"]
+        text = lines.setdefault(module, (root / module).read_text().splitlines())
+        line = int(mutation["start_pos"][0])
+        source = text[line - 1].strip()
+        operator = mutation["operator_name"].removeprefix("core/")
+        outcome = "killed" if result.get("test_outcome") in KILLED else "survived"
+        if result.get("worker_outcome") not in ("normal", None):
+            outcome = "killed"  # the mutant crashed or timed out: the tests noticed
+        reason = ""
+        if outcome == "survived" and (module, operator, source) in known:
+            outcome, reason = "equivalent", known[(module, operator, source)]
+        mutants.append(Mutant(module, operator, line, source, outcome, reason))
+    return mutants
+
+
+def scores(mutants: list[Mutant]) -> list[ModuleScore]:
+    by_module: dict[str, ModuleScore] = {}
+    for mutant in mutants:
+        score = by_module.setdefault(mutant.module, ModuleScore(mutant.module))
+        score.mutants += 1
+        if mutant.outcome == "killed":
+            score.killed += 1
+        elif mutant.outcome == "equivalent":
+            score.equivalent += 1
+        else:
+            score.survivors.append(mutant)
+    return sorted(by_module.values(), key=lambda s: s.module)
+
+
+def report(modules: list[ModuleScore], mutants: list[Mutant]) -> dict[str, Any]:
+    counted = sum(m.mutants - m.equivalent for m in modules)
+    killed = sum(m.killed for m in modules)
+    return {
+        "tool": "cosmic-ray 8.7.0",
+        "score": round(killed / counted, 4) if counted else 1.0,
+        "mutants": len(mutants),
+        "killed": killed,
+        "equivalent": sum(m.equivalent for m in modules),
+        "survived": counted - killed,
+        "modules": [
+            {
+                "module": m.module,
+                "mutants": m.mutants,
+                "killed": m.killed,
+                "equivalent": m.equivalent,
+                "score": round(m.score, 4),
+            }
+            for m in modules
+        ],
+        "survivors": [asdict(s) for m in modules for s in m.survivors],
+        "equivalents": [asdict(x) for x in mutants if x.outcome == "equivalent"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    root = Path(args[0] if args else ".").resolve()
+    only = set(args[1:])
+    out = root / "bench-results" / "mutation.json"
+    known = equivalents()
+    mutants: list[Mutant] = []
+    with tempfile.TemporaryDirectory(prefix="baton-mutate-") as workdir:
+        for group in GROUPS:
+            if only and group.name not in only:
+                continue
+            print(f"== {group.name}: {', '.join(group.modules)}", flush=True)
+            mutants += classify(run_group(group, root, Path(workdir)), root, known)
+    modules = scores(mutants)
+    result = report(modules, mutants)
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    for m in modules:
+        print(f"{m.score:6.1%}  {m.killed:4}/{m.mutants - m.equivalent:<4} {m.module}")
+    print(f"mutation score {result['score']:.1%} ({result['killed']} of "
+          f"{result['killed'] + result['survived']} killed, {result['equivalent']} equivalent)")
+    for survivor in result["survivors"]:
+        print(f"survived: {survivor['module']}:{survivor['line']} {survivor['operator']}: "
+              f"{survivor['source']}")
+    print(f"written to {out}")
+    return 0
