@@ -19,6 +19,7 @@ from libs.contracts.conversation import (
     ConversationStatus,
     Transition,
     claim_handoff,
+    cut_reply,
     give_back_to_bot,
     record_turns,
     release_claim,
@@ -220,3 +221,34 @@ async def test_the_first_write_of_a_new_conversation_is_a_create_that_can_lose_t
 
 def line(text: str) -> TranscriptLine:
     return TranscriptLine(role="customer", text=text)
+
+
+def agent(text: str, turn: int) -> TranscriptLine:
+    return TranscriptLine(role="agent", text=text, turn=turn)
+
+
+def test_a_cut_replaces_only_that_turns_recorded_reply() -> None:
+    state = ConversationState(conversation_id="CA-cut")
+    customer = TranscriptLine(role="customer", text="tell me more", turn=7)
+    state = record_turns(7, ROUTE, [agent("Earlier answer.", 5), customer, agent("Long.", 7)])(
+        state
+    )
+    cut = cut_reply(7, "Lo")(state)
+    assert [line.text for line in cut.history] == ["Earlier answer.", "tell me more", "Lo"]
+    assert cut.heard == {}, "nothing is kept for later when the reply is recorded already"
+
+
+def test_a_cut_before_the_reply_is_recorded_is_applied_when_it_is() -> None:
+    state = cut_reply(9, "Sure, the")(ConversationState(conversation_id="CA-cut"))
+    assert state.heard == {9: "Sure, the"}
+    customer = TranscriptLine(role="customer", text="hours?", turn=9)
+    state = record_turns(9, ROUTE, [customer, agent("Sure, the shop opens at nine.", 9)])(state)
+    assert [line.text for line in state.history] == ["hours?", "Sure, the"]
+    assert state.heard == {}
+
+
+def test_at_most_eight_cuts_wait_for_their_replies() -> None:
+    state = ConversationState(conversation_id="CA-cuts")
+    for turn in range(1, 11):
+        state = cut_reply(turn, f"heard {turn}")(state)
+    assert sorted(state.heard) == [3, 4, 5, 6, 7, 8, 9, 10]
