@@ -25,7 +25,7 @@ from libs.contracts.conversation import (
     release_claim,
     settle_delivery,
 )
-from libs.contracts.messages import Channel, Route, TranscriptLine
+from libs.contracts.messages import AgentReply, Channel, ReplyKind, Route, TranscriptLine
 from libs.contracts.subjects import CONVERSATIONS_BUCKET
 from libs.platform.conversation_store import ConversationStore
 
@@ -252,3 +252,40 @@ def test_at_most_eight_cuts_wait_for_their_replies() -> None:
     for turn in range(1, 11):
         state = cut_reply(turn, f"heard {turn}")(state)
     assert sorted(state.heard) == [3, 4, 5, 6, 7, 8, 9, 10]
+
+
+def test_a_new_conversation_has_read_no_turn_and_the_bot_answers() -> None:
+    """The turn log starts at sequence 1: a fresh state has read up to 0."""
+    state = ConversationState(conversation_id="conv-new")
+    assert (state.status, state.epoch, state.last_turn_seq) == (ACTIVE, 0, 0)
+    assert state.heard == {} and state.history == []
+
+
+@pytest.mark.parametrize(
+    ("status", "reply_epoch", "kind", "delivered"),
+    [
+        (ACTIVE, EPOCH, ReplyKind.ANSWER, True),
+        (ACTIVE, EPOCH - 1, ReplyKind.ANSWER, False),
+        (ACTIVE, EPOCH + 1, ReplyKind.ANSWER, False),
+        (ACTIVE, EPOCH - 1, ReplyKind.HANDOFF_NOTICE, False),
+        (PENDING, EPOCH, ReplyKind.ANSWER, False),
+        (PENDING, EPOCH, ReplyKind.HANDOFF_NOTICE, True),
+        (PENDING, EPOCH - 1, ReplyKind.HANDOFF_NOTICE, False),
+        (HANDED_OFF, EPOCH, ReplyKind.ANSWER, False),
+        (HANDED_OFF, EPOCH, ReplyKind.FAILURE_NOTICE, False),
+        (HANDED_OFF, EPOCH, ReplyKind.HANDOFF_NOTICE, True),
+    ],
+)
+def test_which_replies_a_state_lets_through(
+    status: ConversationStatus, reply_epoch: int, kind: ReplyKind, delivered: bool
+) -> None:
+    state = ConversationState(conversation_id="conv-mute", status=status, epoch=EPOCH)
+    reply = AgentReply(
+        conversation_id="conv-mute",
+        reply_id="conv-mute:1",
+        route=ROUTE,
+        text="Hello.",
+        epoch=reply_epoch,
+        kind=kind,
+    )
+    assert state.may_deliver(reply) is delivered

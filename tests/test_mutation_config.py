@@ -65,4 +65,4 @@ def test_mutate_is_not_part_of_make_test() -> None:
     makefile = (ROOT / "Makefile").read_text()
     test_line = re.search(r"^test: (.*)$", makefile, re.MULTILINE)
     assert test_line and "mutate" not in test_line.group(1)
-    assert "baton_devtools.mutation" in makefile
+    assert "baton_devtools.mutation ." in makefile

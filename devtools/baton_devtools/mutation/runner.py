@@ -8,10 +8,11 @@ the source line it changes) is a change no caller could observe, with the reason
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import subprocess
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from typing import Any
 from baton_devtools.mutation.targets import EXCLUDED_OPERATORS, GROUPS, TIMEOUT_SECONDS, Group
 
 EQUIVALENT = Path(__file__).with_name("equivalent.json")
+SESSIONS = ".mutation"
+"""cosmic-ray's session databases, kept between runs (for ``--survivors``)."""
 KILLED = frozenset({"killed", "incompetent"})
 """``incompetent``: the mutant could not even be imported or the test run crashed."""
 
@@ -67,17 +70,38 @@ def toml_config(group: Group, python: str) -> str:
     )
 
 
-def run_group(group: Group, root: Path, workdir: Path) -> list[tuple[dict[str, Any], Any]]:
-    """Run one group's session; the (work item, result) pairs cosmic-ray recorded."""
+def session_path(group: Group, sessions: Path) -> Path:
+    return sessions / f"{group.name.replace(' ', '-')}.sqlite"
+
+
+def forget_survivors(session: Path) -> int:
+    """Mark the session's surviving mutants as not run yet; how many there were."""
+    with contextlib.closing(sqlite3.connect(session)) as db, db:
+        return db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'").rowcount
+
+
+def run_group(
+    group: Group, root: Path, sessions: Path, *, survivors_only: bool = False
+) -> list[tuple[dict[str, Any], Any]]:
+    """Run one group's session; the (work item, result) pairs cosmic-ray recorded.
+
+    With ``survivors_only`` the last session is kept and only its survivors are tried again
+    (after new tests were written to kill them).
+    """
     bin_dir = Path(sys.executable).parent
-    config = workdir / f"{group.name.replace(' ', '-')}.toml"
-    session = config.with_suffix(".sqlite")
+    session = session_path(group, sessions)
+    config = session.with_suffix(".toml")
     config.write_text(toml_config(group, sys.executable))
-    for command in (
-        [bin_dir / "cosmic-ray", "init", config, session],
-        [bin_dir / "cr-filter-operators", session, config],
-        [bin_dir / "cosmic-ray", "exec", config, session],
-    ):
+    commands: list[list[Any]] = [[bin_dir / "cosmic-ray", "exec", config, session]]
+    if survivors_only and session.exists():
+        print(f"   {forget_survivors(session)} survivors tried again", flush=True)
+    else:
+        session.unlink(missing_ok=True)
+        commands[:0] = [
+            [bin_dir / "cosmic-ray", "init", config, session],
+            [bin_dir / "cr-filter-operators", session, config],
+        ]
+    for command in commands:
         subprocess.run([str(part) for part in command], cwd=root, check=True)
     dump = subprocess.run(
         [str(bin_dir / "cosmic-ray"), "dump", str(session)],
@@ -133,54 +157,87 @@ def scores(mutants: list[Mutant]) -> list[ModuleScore]:
     return sorted(by_module.values(), key=lambda s: s.module)
 
 
-def report(modules: list[ModuleScore], mutants: list[Mutant]) -> dict[str, Any]:
-    counted = sum(m.mutants - m.equivalent for m in modules)
-    killed = sum(m.killed for m in modules)
+def module_entry(score: ModuleScore, mutants: list[Mutant]) -> dict[str, Any]:
     return {
-        "tool": "cosmic-ray 8.7.0",
-        "score": round(killed / counted, 4) if counted else 1.0,
-        "mutants": len(mutants),
-        "killed": killed,
-        "equivalent": sum(m.equivalent for m in modules),
-        "survived": counted - killed,
-        "modules": [
-            {
-                "module": m.module,
-                "mutants": m.mutants,
-                "killed": m.killed,
-                "equivalent": m.equivalent,
-                "score": round(m.score, 4),
-            }
-            for m in modules
+        "module": score.module,
+        "mutants": score.mutants,
+        "killed": score.killed,
+        "equivalent": score.equivalent,
+        "score": round(score.score, 4),
+        "survivors": [asdict(s) for s in score.survivors],
+        "equivalents": [
+            asdict(m) for m in mutants if m.module == score.module and m.outcome == "equivalent"
         ],
-        "survivors": [asdict(s) for m in modules for s in m.survivors],
-        "equivalents": [asdict(x) for x in mutants if x.outcome == "equivalent"],
     }
 
 
+def report(modules: list[dict[str, Any]]) -> dict[str, Any]:
+    """Totals over every module's latest run."""
+    modules = sorted(modules, key=lambda m: str(m["module"]))
+    counted = sum(int(m["mutants"]) - int(m["equivalent"]) for m in modules)
+    killed = sum(int(m["killed"]) for m in modules)
+    return {
+        "tool": "cosmic-ray 8.7.0",
+        "score": round(killed / counted, 4) if counted else 1.0,
+        "mutants": sum(int(m["mutants"]) for m in modules),
+        "killed": killed,
+        "equivalent": sum(int(m["equivalent"]) for m in modules),
+        "survived": counted - killed,
+        "modules": modules,
+    }
+
+
+def merged(out: Path, fresh: list[dict[str, Any]]) -> dict[str, Any]:
+    """This run's modules, and the last run's for modules not run this time."""
+    previous = json.loads(out.read_text()).get("modules", []) if out.exists() else []
+    names = {m["module"] for m in fresh}
+    return report([m for m in previous if m["module"] not in names] + fresh)
+
+
+def print_report(result: dict[str, Any], out: Path) -> None:
+    for m in result["modules"]:
+        counted = m["mutants"] - m["equivalent"]
+        print(f"{m['score']:6.1%}  {m['killed']:4}/{counted:<4} {m['module']}")
+    print(
+        f"mutation score {result['score']:.1%} ({result['killed']} of "
+        f"{result['killed'] + result['survived']} killed, {result['equivalent']} equivalent)"
+    )
+    for m in result["modules"]:
+        for survivor in m["survivors"]:
+            print(
+                f"survived: {survivor['module']}:{survivor['line']} {survivor['operator']}: "
+                f"{survivor['source']}"
+            )
+    print(f"written to {out}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """``python -m baton_devtools.mutation ROOT [--survivors] [GROUP...]``.
+
+    Every group, or those named; ``--survivors`` tries only the last run's survivors again.
+    """
     args = argv if argv is not None else sys.argv[1:]
+    survivors_only = "--survivors" in args
+    args = [a for a in args if a != "--survivors"]
     root = Path(args[0] if args else ".").resolve()
     only = set(args[1:])
+    unknown = only - {group.name for group in GROUPS}
+    if unknown:
+        print(f"no such group: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
     out = root / "bench-results" / "mutation.json"
+    sessions = root / SESSIONS
+    sessions.mkdir(exist_ok=True)
     known = equivalents()
-    mutants: list[Mutant] = []
-    with tempfile.TemporaryDirectory(prefix="baton-mutate-") as workdir:
-        for group in GROUPS:
-            if only and group.name not in only:
-                continue
-            print(f"== {group.name}: {', '.join(group.modules)}", flush=True)
-            mutants += classify(run_group(group, root, Path(workdir)), root, known)
-    modules = scores(mutants)
-    result = report(modules, mutants)
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    for m in modules:
-        print(f"{m.score:6.1%}  {m.killed:4}/{m.mutants - m.equivalent:<4} {m.module}")
-    print(f"mutation score {result['score']:.1%} ({result['killed']} of "
-          f"{result['killed'] + result['survived']} killed, {result['equivalent']} equivalent)")
-    for survivor in result["survivors"]:
-        print(f"survived: {survivor['module']}:{survivor['line']} {survivor['operator']}: "
-              f"{survivor['source']}")
-    print(f"written to {out}")
+    for group in GROUPS:
+        if only and group.name not in only:
+            continue
+        print(f"== {group.name}: {', '.join(group.modules)}", flush=True)
+        items = run_group(group, root, sessions, survivors_only=survivors_only)
+        mutants = classify(items, root, known)
+        fresh = [module_entry(score, mutants) for score in scores(mutants)]
+        result = merged(out, fresh)
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+    print_report(json.loads(out.read_text()), out)
     return 0
