@@ -197,6 +197,23 @@ async def test_a_permanent_failure_is_dead_lettered_at_once(
     assert letter.headers["Baton-Original-Sequence"] == str(stored.seq)
 
 
+async def long_refusal() -> None:
+    raise PermanentFailure("x" * 1000)
+
+
+async def test_a_dead_letters_reason_is_cut_to_500_characters(
+    nats_url: str, nats_client: Client, js: JetStreamContext
+) -> None:
+    """A header is no place for a whole error page: the reason keeps its first 500 characters."""
+    async with consuming(nats_url, nats_client, policy(), [long_refusal]):
+        await js.publish(SUBJECT, PAYLOAD)
+        letter = await exactly_one(lambda: dead_letters(js))
+    assert letter.headers is not None
+    reason = letter.headers["Baton-Error"]
+    assert reason == "permanent failure: PermanentFailure('" + "x" * (500 - 37)
+    assert len(reason) == 500
+
+
 async def test_deliveries_past_the_listed_delays_wait_the_last_delay(
     nats_url: str, nats_client: Client, js: JetStreamContext
 ) -> None:
