@@ -84,6 +84,48 @@ def test_a_long_summary_is_cut_to_fit_send_to_flex_1024_characters() -> None:
     assert data.attributes["reason"] == "customer asked for a human", "the reason is never cut"
 
 
+@pytest.mark.parametrize("over", [0, 1, 7])
+def test_a_summary_is_cut_by_exactly_what_overflows(over: int) -> None:
+    """Attributes of 1,024 characters fit as they are; each character over is cut from the
+    summary, so the whole budget is used."""
+    identity = CustomerIdentity("conv-1")
+    empty = len(json.dumps(build_handoff_data(request(summary="x"), {}, identity).attributes)) - 1
+    summary = "y" * (1024 - empty + over)
+    data = build_handoff_data(request(summary=summary), {}, identity)
+    assert len(json.dumps(data.attributes)) == 1024
+    assert data.attributes["summary"] == summary[: len(summary) - over]
+
+
+def test_attributes_too_large_for_any_summary_keep_an_empty_one() -> None:
+    static = {"notes": "n" * 1100}
+    data = build_handoff_data(request(summary="Wants a refund."), static, CustomerIdentity("c"))
+    assert data.attributes["summary"] == ""
+
+
+@pytest.mark.parametrize(
+    ("channel", "customer", "medium", "expected"),
+    [
+        (Channel.VOICE, CUSTOMER, "", "voice"),
+        (Channel.SMS, CUSTOMER, "", "sms"),
+        (Channel.SMS, "whatsapp:+15005550006", "", "whatsapp"),
+        (Channel.ORCHESTRATOR, CUSTOMER, "WHATSAPP", "whatsapp"),
+        (Channel.ORCHESTRATOR, "whatsapp:+15005550006", "whatsapp", "whatsapp"),
+        (Channel.ORCHESTRATOR, "rcs:+15005550006", "RCS", "sms"),
+        (Channel.ORCHESTRATOR, "rcs:+15005550006", "", "sms"),
+        (Channel.ORCHESTRATOR, "visitor-42", "CHAT", "chat"),
+        (Channel.CONVERSATIONS, "visitor-42", "", "chat"),
+        (Channel.ORCHESTRATOR, "visitor-42", "SMS", "sms"),
+        (Channel.ORCHESTRATOR, CUSTOMER, "CHAT", "chat"),
+    ],
+)
+def test_the_flex_channel_type_follows_the_customers_channel(
+    channel: Channel, customer: str, medium: str, expected: str
+) -> None:
+    route = Route(channel=channel, customer_address=customer, agent_address=OURS, medium=medium)
+    data = build_handoff_data(request(route=route), {}, CustomerIdentity("conv-1"))
+    assert data.attributes["channelType"] == expected
+
+
 def test_a_summary_that_fits_is_kept_whole() -> None:
     summary = "Double charged; wants a refund." * 20
     data = build_handoff_data(request(summary=summary), {}, CustomerIdentity("conv-1"))

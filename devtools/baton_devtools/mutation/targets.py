@@ -52,7 +52,11 @@ GROUPS = (
             "services/handoff_dispatcher/outcome.py",
             "services/handoff_dispatcher/records.py",
         ),
-        ("tests/handoff_dispatcher/test_delivery.py", "tests/handoff_dispatcher/test_records.py"),
+        (
+            "tests/handoff_dispatcher/test_handoff_data.py",
+            "tests/handoff_dispatcher/test_delivery.py",
+            "tests/handoff_dispatcher/test_records.py",
+        ),
     ),
     Group(
         "Retry-After",
