@@ -40,6 +40,7 @@ def test_retries_back_off_with_jitter_up_to_a_ceiling_until_the_age_limit() -> N
     near_the_end = policy.delay(9, age_seconds=590, retry_after=120)
     assert near_the_end == pytest.approx(10), "the last try is made at the age limit"
     assert policy.delay(9, age_seconds=600, retry_after=None) is None
+    assert policy.delay(9, age_seconds=599.5, retry_after=None) == 0.5, "half a second left"
 
 
 @pytest.mark.parametrize("end", ["low", "high"])

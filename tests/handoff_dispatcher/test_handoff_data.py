@@ -166,3 +166,11 @@ def test_the_handoff_id_names_the_episode_whatever_the_attributes_say() -> None:
         CustomerIdentity("conv-1"),
     )
     assert data.attributes["handoffId"] == "conv-1:3"
+
+
+def test_what_memory_recalls_follows_the_models_summary() -> None:
+    identity = CustomerIdentity("conv-1", memories=["prefers email", "VIP since 2021"])
+    data = build_handoff_data(request(summary="Wants a refund."), {}, identity)
+    assert data.attributes["summary"] == (
+        "Wants a refund. Known about the customer: prefers email; VIP since 2021."
+    )
