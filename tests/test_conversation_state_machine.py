@@ -238,6 +238,14 @@ def test_a_cut_replaces_only_that_turns_recorded_reply() -> None:
     assert cut.heard == {}, "nothing is kept for later when the reply is recorded already"
 
 
+def test_a_cut_finds_its_turns_reply_behind_later_lines() -> None:
+    state = ConversationState(conversation_id="CA-cut")
+    later = TranscriptLine(role="customer", text="and?", turn=8)
+    state = record_turns(9, ROUTE, [agent("Long.", 7), later, agent("Later.", 9)])(state)
+    cut = cut_reply(7, "Lo")(state)
+    assert [line.text for line in cut.history] == ["Lo", "and?", "Later."]
+
+
 def test_a_cut_before_the_reply_is_recorded_is_applied_when_it_is() -> None:
     state = cut_reply(9, "Sure, the")(ConversationState(conversation_id="CA-cut"))
     assert state.heard == {9: "Sure, the"}

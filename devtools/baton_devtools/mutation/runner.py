@@ -74,27 +74,51 @@ def session_path(group: Group, sessions: Path) -> Path:
     return sessions / f"{group.name.replace(' ', '-')}.sqlite"
 
 
-def forget_survivors(session: Path) -> int:
-    """Mark the session's surviving mutants as not run yet; how many there were."""
+def forget_survivors(session: Path, root: Path, known: dict[tuple[str, str, str], str]) -> int:
+    """Mark the session's survivors not listed as equivalent as not run yet; how many."""
+    query = (
+        "SELECT r.job_id, m.module_path, m.operator_name, m.start_pos_row "
+        "FROM work_results r JOIN mutation_specs m ON m.job_id = r.job_id "
+        "WHERE r.test_outcome = 'SURVIVED'"
+    )
     with contextlib.closing(sqlite3.connect(session)) as db, db:
-        return db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'").rowcount
+        again = [
+            (job,)
+            for job, module, operator, row in db.execute(query).fetchall()
+            if (module, operator.removeprefix("core/"), source_line(root, module, row)) not in known
+        ]
+        db.executemany("DELETE FROM work_results WHERE job_id = ?", again)
+    return len(again)
+
+
+def source_line(root: Path, module: str, row: int) -> str:
+    return (root / module).read_text().splitlines()[row - 1].strip()
 
 
 def run_group(
-    group: Group, root: Path, sessions: Path, *, survivors_only: bool = False
+    group: Group,
+    root: Path,
+    sessions: Path,
+    *,
+    survivors_only: bool = False,
+    report_only: bool = False,
 ) -> list[tuple[dict[str, Any], Any]]:
     """Run one group's session; the (work item, result) pairs cosmic-ray recorded.
 
     With ``survivors_only`` the last session is kept and only its survivors are tried again
-    (after new tests were written to kill them).
+    (after new tests were written to kill them); with ``report_only`` nothing is run, the
+    last session is only read again.
     """
     bin_dir = Path(sys.executable).parent
     session = session_path(group, sessions)
     config = session.with_suffix(".toml")
     config.write_text(toml_config(group, sys.executable))
     commands: list[list[Any]] = [[bin_dir / "cosmic-ray", "exec", config, session]]
-    if survivors_only and session.exists():
-        print(f"   {forget_survivors(session)} survivors tried again", flush=True)
+    if report_only and session.exists():
+        commands = []
+    elif survivors_only and session.exists():
+        again = forget_survivors(session, root, equivalents())
+        print(f"   {again} survivors tried again", flush=True)
     else:
         session.unlink(missing_ok=True)
         commands[:0] = [
@@ -212,13 +236,15 @@ def print_report(result: dict[str, Any], out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m baton_devtools.mutation ROOT [--survivors] [GROUP...]``.
+    """``python -m baton_devtools.mutation ROOT [--survivors | --report] [GROUP...]``.
 
-    Every group, or those named; ``--survivors`` tries only the last run's survivors again.
+    Every group, or those named; ``--survivors`` tries only the last run's survivors again,
+    ``--report`` reads the last run's results again (after ``equivalent.json`` changed).
     """
     args = argv if argv is not None else sys.argv[1:]
     survivors_only = "--survivors" in args
-    args = [a for a in args if a != "--survivors"]
+    report_only = "--report" in args
+    args = [a for a in args if a not in ("--survivors", "--report")]
     root = Path(args[0] if args else ".").resolve()
     only = set(args[1:])
     unknown = only - {group.name for group in GROUPS}
@@ -233,7 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         if only and group.name not in only:
             continue
         print(f"== {group.name}: {', '.join(group.modules)}", flush=True)
-        items = run_group(group, root, sessions, survivors_only=survivors_only)
+        items = run_group(
+            group, root, sessions, survivors_only=survivors_only, report_only=report_only
+        )
         mutants = classify(items, root, known)
         fresh = [module_entry(score, mutants) for score in scores(mutants)]
         result = merged(out, fresh)
