@@ -7,7 +7,12 @@ import json
 import pytest
 
 from libs.contracts.messages import Channel, HandoffRequested, Route
-from services.handoff_dispatcher.delivery import build_handoff_data, studio_from_address
+from libs.platform.span_attributes import CALL_SID
+from services.handoff_dispatcher.delivery import (
+    build_handoff_data,
+    dispatch_attributes,
+    studio_from_address,
+)
 from services.handoff_dispatcher.identity import CustomerIdentity
 
 CUSTOMER = "+15005550006"
@@ -174,3 +179,16 @@ def test_what_memory_recalls_follows_the_models_summary() -> None:
     assert data.attributes["summary"] == (
         "Wants a refund. Known about the customer: prefers email; VIP since 2021."
     )
+
+
+def test_a_handoff_is_named_in_traces_by_its_ids_never_by_the_customers_address() -> None:
+    call_sid = "CA" + "11" * 16
+    route = Route(
+        channel=Channel.VOICE, customer_address=CUSTOMER, agent_address=OURS, call_sid=call_sid
+    )
+    voice = dispatch_attributes(request(route=route, reason="r" * 300))
+    assert voice["baton.handoff.reason"] == "r" * 200
+    assert voice[CALL_SID] == call_sid
+    sms = dispatch_attributes(request())
+    assert CALL_SID not in sms
+    assert CUSTOMER not in [*voice.values(), *sms.values()]

@@ -354,6 +354,17 @@ def scripted_studio(answers: list[Response]) -> FastAPI:
     return app
 
 
+async def test_a_refusal_keeps_the_first_300_characters_of_studios_answer(
+    spans: LocalSpans,
+) -> None:
+    body = '{"code": 21211, "message": "' + "m" * 400 + '"}'
+    refusal = [Response(body, status_code=400)]
+    async with serve(scripted_studio(refusal)) as url, rest_client(url) as client:
+        outcome, _ = await create(studio(client, backoff=0.03, cap=30.0), spans)
+    assert outcome.failure is HandoffFailure.STUDIO_REJECTED
+    assert outcome.detail == f"400 {body[:300]}"
+
+
 async def test_a_create_answered_200_is_delivered(spans: LocalSpans) -> None:
     answers = [Response('{"sid": "FN' + "00" * 16 + '"}', status_code=200)]
     async with serve(scripted_studio(answers)) as url, rest_client(url) as client:

@@ -588,3 +588,13 @@ async def test_an_orchestrator_reply_repeating_an_earlier_ones_text_is_still_sen
         await impatient.deliver(second)
     await impatient.deliver(second)
     assert await outbox(emulator) == ["Thanks!", "Thanks!"]
+
+
+async def test_a_message_is_claimed_by_the_reply_that_sent_it_and_no_other(
+    records: ReplyRecords,
+) -> None:
+    twilio_id = "SM" + "31" * 16
+    assert not await records.claimed_by_another(twilio_id, "conv-1:a"), "nobody claimed it yet"
+    await records.sent("conv-1:a", SendingRecord(), twilio_id)
+    assert not await records.claimed_by_another(twilio_id, "conv-1:a")
+    assert await records.claimed_by_another(twilio_id, "conv-1:b")
