@@ -15,7 +15,7 @@ from baton_devtools.nats_server import free_port
 from services.agent_worker.main import create_app as create_worker
 from services.agent_worker.settings import AgentWorkerSettings
 from tests.support.processes import ServiceProcess, service_env, start_service, wait_for_exit
-from tests.support.relay_caller import dial
+from tests.support.relay_caller import dial, relay_url_for
 from tests.support.servers import serve
 from tests.support.twilio_fakes import sid
 
@@ -43,6 +43,8 @@ async def test_sigterm_keeps_live_calls_until_they_end(nats_url: str, worker: No
         caller = await dial(relay.url, sid("CA"))
         await caller.say("what are your hours")
         await caller.reply()
+        late_call = sid("CA")
+        late_url = await relay_url_for(relay.url, late_call)
         relay.signal(signal.SIGTERM)
         async with httpx.AsyncClient() as client:
             for _ in range(50):
@@ -51,7 +53,7 @@ async def test_sigterm_keeps_live_calls_until_they_end(nats_url: str, worker: No
                 await asyncio.sleep(0.05)
             assert (await client.get(f"{relay.url}/readyz")).status_code == 503
             assert (await client.get(f"{relay.url}/healthz")).status_code == 200
-        newcomer = await dial(relay.url, sid("CA"), send_setup=False)
+        newcomer = await dial(relay.url, late_call, url=late_url, send_setup=False)
         await newcomer.closed.wait()
         assert newcomer.connection.close_code == 1013
         await caller.say("and do you take returns")

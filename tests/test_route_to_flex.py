@@ -120,6 +120,7 @@ async def test_call_reaches_flex_and_the_agent_answers(route: RouteStack) -> Non
     data = json.loads(call["handoff_data"])
     assert_routing(task, data, "voice")
     assert data["conversationId"] == sid and task["callSid"] == sid
+    assert f"/voice/relay/{sid}/" in call["twiml"][0], "the socket URL is the call's own"
     flows = await route.admin("GET", "/requests", params={"path_prefix": "/v1/Accounts"})
     assert [r["query"] for r in flows] == [{"Trigger": "incomingCall"}]
     said = lines(task)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 from nats.js import JetStreamContext
+from websockets.exceptions import InvalidStatus
 
 from baton_devtools.nats_server import free_port
 from libs.contracts.messages import HandoffFailure, HandoffOutcome, HandoffResult
@@ -22,15 +24,17 @@ from services.agent_worker.main import create_app as create_worker
 from services.agent_worker.settings import AgentWorkerSettings
 from services.handoff_dispatcher.main import create_app as create_dispatcher
 from services.handoff_dispatcher.settings import HandoffDispatcherSettings
+from services.relay_gateway.call_url import RELAY_CALL_ROUTE
 from services.relay_gateway.main import create_app as create_relay
+from services.relay_gateway.relay import LiveCalls
 from services.relay_gateway.settings import RelayGatewaySettings
-from services.relay_gateway.twiml import RELAY_PATH
 from tests.support.env_settings import settings_error
 from tests.support.quiescence import consumers_caught_up
 from tests.support.relay_caller import dial, relay_signature
 from tests.support.servers import serve
 from tests.support.streams import HANDOFF_STREAM, wait_for_messages
 from tests.support.twilio_fakes import post_signed_form, sid, twilio_env
+from tests.support.waits import until
 
 SLOW_TOKEN_SECONDS = 0.25
 WORKFLOW = "WW" + "55" * 16
@@ -97,25 +101,35 @@ class VoiceStack:
     relay_urls: list[str]
     agent: ScriptedVoiceAgent
     js: JetStreamContext
+    live_calls: list[LiveCalls] = field(default_factory=list)
+    """Each relay gateway's table of live calls, in the order of ``relay_urls``."""
 
 
 async def start_voice_stack(
-    stack: AsyncExitStack, nats_url: str, js: JetStreamContext, relays: int = 1
+    stack: AsyncExitStack,
+    nats_url: str,
+    js: JetStreamContext,
+    relays: int = 1,
+    **relay_settings: object,
 ) -> VoiceStack:
     agent = ScriptedVoiceAgent()
     urls = []
+    live_calls = []
     for _ in range(relays):
         port = free_port()
         public = f"http://127.0.0.1:{port}"
-        settings = RelayGatewaySettings(**twilio_env(nats_url, public_base_url=public))
-        urls.append(await stack.enter_async_context(serve(create_relay(settings), port)))
+        env = twilio_env(nats_url, public_base_url=public)
+        settings = RelayGatewaySettings(**{**env, **relay_settings})
+        relay = create_relay(settings)
+        live_calls.append(relay.state.live_calls)
+        urls.append(await stack.enter_async_context(serve(relay, port)))
     worker = AgentWorkerSettings(nats_url=nats_url)
     await stack.enter_async_context(serve(create_worker(worker, agent=agent)))
     dispatcher = HandoffDispatcherSettings(
         **twilio_env(nats_url, twilio_api_base_url="http://127.0.0.1:9")
     )
     await stack.enter_async_context(serve(create_dispatcher(dispatcher)))
-    return VoiceStack(urls, agent, js)
+    return VoiceStack(urls, agent, js, live_calls)
 
 
 @pytest.fixture
@@ -130,17 +144,19 @@ def text_of(frames: list[dict[str, object]]) -> str:
 
 async def test_incoming_call_gets_connect_twiml(voice: VoiceStack) -> None:
     url = voice.relay_urls[0]
+    call_sid = sid("CA")
     async with httpx.AsyncClient() as client:
         response = await post_signed_form(
             client,
             f"{url}/voice/incoming",
-            {"CallSid": sid("CA"), "From": "+15005550006", "To": "+15005550001"},
+            {"CallSid": call_sid, "From": "+15005550006", "To": "+15005550001"},
         )
     assert response.status_code == 200
     body = response.text
     assert '<Connect action="https://webhooks.twilio.com/v1/Accounts/AC' in body
     assert "?Trigger=incomingCall" in body
-    assert f'url="{url.replace("http://", "ws://")}/voice/relay"' in body
+    socket_url = re.escape(f"{url.replace('http://', 'ws://')}/voice/relay/{call_sid}/")
+    assert re.search(f'url="{socket_url}[0-9]+/[A-Za-z0-9_-]{{43}}"', body), body
     assert 'dtmfDetection="true"' in body and "<ConversationRelay" in body
 
 
@@ -271,13 +287,13 @@ async def test_hang_up_before_end_is_caller_gone(voice: VoiceStack) -> None:
 
 
 async def test_forged_upgrade_is_refused(voice: VoiceStack) -> None:
-    labels = {"route": RELAY_PATH, "reason": "invalid_signature"}
+    labels = {"route": RELAY_CALL_ROUTE, "reason": "invalid_signature"}
     before = REGISTRY.get_sample_value("baton_webhook_signature_rejections_total", labels) or 0
-    caller = await dial(
-        voice.relay_urls[0], sid("CA"), signature=relay_signature("ws://x/y"), send_setup=False
-    )
-    await asyncio.wait_for(caller.closed.wait(), 5)
-    assert caller.connection.close_code == 1008
+    with pytest.raises(InvalidStatus) as refused:
+        await dial(
+            voice.relay_urls[0], sid("CA"), signature=relay_signature("ws://x/y"), send_setup=False
+        )
+    assert refused.value.response.status_code == 403
     assert voice.agent.heard == []
     after = REGISTRY.get_sample_value("baton_webhook_signature_rejections_total", labels)
     assert after == before + 1, "a refused upgrade is counted like a refused webhook"
@@ -347,7 +363,7 @@ async def test_twiml_options_and_action_on_the_gateway(nats_url: str, js: JetStr
         )
         assert incoming.status_code == 200
         assert f'<Connect action="{public}/voice/action">' in incoming.text
-        assert f'url="wss://voice.example.test:{port}/voice/relay"' in incoming.text
+        assert f'url="wss://voice.example.test:{port}/voice/relay/{call_sid}/' in incoming.text
         assert 'welcomeGreeting="Hi from Baton"' in incoming.text
         assert 'interruptible="speech"' in incoming.text
         assert '<Parameter name="tenant" value="acme" />' in incoming.text
@@ -436,6 +452,7 @@ async def test_a_reconnected_call_is_answered_again(voice: VoiceStack) -> None:
     await first.say("hello")
     assert text_of(await first.reply()) == "You said: hello"
     await first.hang_up()
+    await until(lambda: call_sid not in voice.live_calls[0].calls)
     second = await dial(voice.relay_urls[0], call_sid)
     await second.say("hello again")
     assert text_of(await second.reply()) == "You said: hello again"

@@ -96,3 +96,12 @@ def configure_logging(
     for name, quiet_level in QUIET.items():
         logging.getLogger(name).setLevel(quiet_level)
     return handler
+
+
+def printable(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit`` characters with every control character escaped (``\\r``,
+    ``\\n``, ``\\x00``, ``\\u2028``…), so text from outside cannot start a forged log line."""
+    clipped = text[:limit] + ("…" if len(text) > limit else "")
+    if clipped.isprintable():
+        return clipped
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in clipped)

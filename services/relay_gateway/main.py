@@ -19,6 +19,7 @@ from libs.platform.health import Readiness, broker_running, health_router
 from libs.platform.settings import load_settings
 from libs.platform.tracing import instrument_app, service_tracer
 from libs.platform.twilio_signature import TwilioSignature
+from services.relay_gateway.call_url import RelayUrlSigner
 from services.relay_gateway.relay import LiveCalls, relay_router
 from services.relay_gateway.settings import RelayGatewaySettings
 from services.relay_gateway.voice_webhooks import voice_router
@@ -30,9 +31,12 @@ def create_app(settings: RelayGatewaySettings | None = None) -> FastAPI:
     settings = settings or load_settings(RelayGatewaySettings)
     broker = create_broker(settings, SERVICE_NAME)
     readiness = Readiness(broker)
-    live = LiveCalls()
+    live = LiveCalls(max_calls=settings.baton_voice_max_live_calls)
     signature = TwilioSignature(
         settings.twilio_auth_token.get_secret_value(), settings.public_base_url
+    )
+    relay_urls = RelayUrlSigner(
+        settings.twilio_auth_token.get_secret_value(), settings.baton_relay_url_ttl_seconds
     )
 
     async def drain() -> bool:
@@ -48,11 +52,16 @@ def create_app(settings: RelayGatewaySettings | None = None) -> FastAPI:
             yield
 
     app = FastAPI(title="Baton relay gateway", lifespan=lifespan)
+    app.state.live_calls = live
     instrument_app(app, SERVICE_NAME, log_sensitive=settings.baton_log_sensitive)
     tracer = service_tracer(SERVICE_NAME)
     app.include_router(health_router(readiness))
-    app.include_router(voice_router(settings, signature, broker, live, tracer))
-    app.include_router(relay_router(signature, broker, live, lambda: app.state.store, tracer))
+    app.include_router(voice_router(settings, signature, broker, live, relay_urls, tracer))
+    app.include_router(
+        relay_router(
+            settings, signature, relay_urls, broker, live, lambda: app.state.store, tracer
+        )
+    )
 
     @app.post("/internal/drain")
     async def start_drain() -> dict[str, object]:

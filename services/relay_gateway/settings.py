@@ -51,6 +51,24 @@ class RelayGatewaySettings(PublicWebhookSettings):
     """On SIGTERM or ``/internal/drain``: how long live calls may continue before exit."""
     baton_voice_end_wait_seconds: float = Field(default=60.0, gt=0)
     """How long an ``end`` waits for the goodbye's final ``last:true`` frame."""
+    baton_relay_url_ttl_seconds: int = Field(default=300, ge=10)
+    """How long the per-call relay URL in ``/voice/incoming``'s TwiML opens its call's socket."""
+    baton_voice_max_live_calls: int = Field(default=1000, ge=1)
+    """Sockets one replica holds at most; the next upgrade is refused with 503."""
+    baton_voice_idle_timeout_seconds: float = Field(default=300.0, gt=0)
+    """A socket with no frame either way for this long after ``setup`` is closed."""
+    baton_voice_max_frame_bytes: int = Field(default=65536, ge=1024)
+    """Larger frames from Twilio are logged and ignored."""
+    baton_voice_max_prompt_chars: int = Field(default=4000, ge=1)
+    """Longer ``voicePrompt`` texts are logged and ignored (not turned into a turn)."""
+    baton_voice_prompt_burst: int = Field(default=10, ge=1)
+    """Final prompts (and interrupts) a call may send at once; beyond, they are ignored."""
+    baton_voice_prompts_per_second: float = Field(default=1.0, gt=0)
+    """How fast a call's prompt allowance refills."""
+    baton_voice_dtmf_burst: int = Field(default=32, ge=1)
+    """DTMF digits a call may send at once; beyond, they are ignored."""
+    baton_voice_dtmf_per_second: float = Field(default=4.0, gt=0)
+    """How fast a call's DTMF allowance refills."""
 
     @field_validator("baton_relay_parameters", "baton_relay_attributes", mode="before")
     @classmethod

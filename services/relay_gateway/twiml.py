@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from services.relay_gateway.settings import RelayGatewaySettings
 
-RELAY_PATH = "/voice/relay"
 ACTION_PATH = "/voice/action"
 
 
@@ -17,14 +14,10 @@ def studio_voice_handoff_url(account_sid: str, flow_sid: str) -> str:
     return f"https://webhooks.twilio.com/v1/Accounts/{account_sid}/Flows/{flow_sid}?Trigger=incomingCall"
 
 
-def relay_url(public_base_url: str) -> str:
-    """``wss://`` on the public host, with no query string (every signature reading agrees)."""
-    parts = urlsplit(public_base_url)
-    scheme = "wss" if parts.scheme == "https" else "ws"
-    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}{RELAY_PATH}"
-
-
-def connect_twiml(settings: RelayGatewaySettings, parameters: dict[str, str]) -> str:
+def connect_twiml(
+    settings: RelayGatewaySettings, parameters: dict[str, str], relay_url: str
+) -> str:
+    """``<Connect><ConversationRelay>`` to ``relay_url``, the call's own socket URL."""
     if settings.baton_voice_action == "studio":
         action = studio_voice_handoff_url(
             settings.twilio_account_sid, settings.twilio_studio_handoff_flow_sid
@@ -33,7 +26,7 @@ def connect_twiml(settings: RelayGatewaySettings, parameters: dict[str, str]) ->
         action = f"{settings.public_base_url}{ACTION_PATH}"
     connect = Connect(action=action)
     relay = connect.conversation_relay(
-        url=relay_url(settings.public_base_url),
+        url=relay_url,
         welcome_greeting=settings.baton_welcome_greeting,
         language=settings.baton_voice_language,
         voice=settings.baton_tts_voice,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from faststream.nats import NatsBroker
 from opentelemetry import trace
 from opentelemetry.trace import Tracer
@@ -16,6 +17,7 @@ from libs.contracts.subjects import VOICE_CALL
 from libs.platform.publishing import publish_core
 from libs.platform.span_attributes import CALL_SID
 from libs.platform.twilio_signature import TwilioSignature
+from services.relay_gateway.call_url import RelayUrlSigner
 from services.relay_gateway.relay import LiveCalls
 from services.relay_gateway.settings import RelayGatewaySettings
 from services.relay_gateway.twiml import ACTION_PATH, connect_twiml
@@ -59,6 +61,7 @@ def voice_router(
     signature: TwilioSignature,
     broker: NatsBroker,
     live: LiveCalls,
+    relay_urls: RelayUrlSigner,
     tracer: Tracer | None = None,
 ) -> APIRouter:
     router = APIRouter(prefix="/voice", tags=["voice"])
@@ -80,8 +83,12 @@ def voice_router(
         form = await signature.signed_form(request)
         if live.draining:
             return xml(str(VoiceResponse()), status_code=503)
-        parameters = {"callSid": str(form.get("CallSid", ""))}
-        return xml(connect_twiml(settings, parameters))
+        call_sid = str(form.get("CallSid", ""))
+        try:
+            relay_url = relay_urls.url(settings.public_base_url, call_sid, time.time())
+        except ValueError as error:
+            raise HTTPException(status_code=400, detail=str(error)) from error
+        return xml(connect_twiml(settings, {"callSid": call_sid}, relay_url))
 
     @router.post(ACTION_PATH.removeprefix("/voice"))
     async def action(request: Request) -> Response:

@@ -7,18 +7,18 @@ string must fail here.
 
 from __future__ import annotations
 
-import pytest
-
-from services.relay_gateway.twiml import connect_twiml, relay_url
+from services.relay_gateway.twiml import connect_twiml
 from tests.relay_gateway.expected_twiml import STUDIO_WEBHOOK, XML_HEAD, relay_settings
+
+CALL_URL = "wss://voice.example.test/voice/relay/CA1/1800000000/mac"
 
 
 def test_the_studio_action_is_the_flows_incoming_call_webhook() -> None:
-    assert connect_twiml(relay_settings(), {"callSid": "CA1"}) == (
+    assert connect_twiml(relay_settings(), {"callSid": "CA1"}, CALL_URL) == (
         XML_HEAD + "<Response>"
         f'<Connect action="{STUDIO_WEBHOOK}">'
         '<ConversationRelay dtmfDetection="true" interruptible="any" language="en-US"'
-        ' partialPrompts="false" url="wss://voice.example.test/voice/relay"'
+        ' partialPrompts="false" url="wss://voice.example.test/voice/relay/CA1/1800000000/mac"'
         ' welcomeGreeting="Hello! How can I assist you today?">'
         '<Parameter name="callSid" value="CA1" />'
         "</ConversationRelay></Connect></Response>"
@@ -38,28 +38,13 @@ def test_the_gateway_action_and_every_relay_option() -> None:
         baton_voice_language="es-MX",
         baton_welcome_greeting="Hola",
     )
-    assert connect_twiml(configured, {"callSid": "CA1"}) == (
+    assert connect_twiml(configured, {"callSid": "CA1"}, CALL_URL) == (
         XML_HEAD + "<Response>"
         '<Connect action="https://voice.example.test/baton/voice/action">'
         '<ConversationRelay dtmfDetection="false" interruptible="speech" language="es-MX"'
-        ' partialPrompts="true" url="wss://voice.example.test/baton/voice/relay"'
+        ' partialPrompts="true" url="wss://voice.example.test/voice/relay/CA1/1800000000/mac"'
         ' voice="en-US-Journey-O" welcomeGreeting="Hola">'
         '<Parameter name="tenant" value="acme" />'
         '<Parameter name="callSid" value="CA1" />'
         "</ConversationRelay></Connect></Response>"
     ), "the call's own parameters win over configured ones of the same name"
-
-
-@pytest.mark.parametrize(
-    ("public_base_url", "expected"),
-    [
-        ("https://voice.example.test", "wss://voice.example.test/voice/relay"),
-        ("http://127.0.0.1:8080", "ws://127.0.0.1:8080/voice/relay"),
-        ("https://voice.example.test/baton/", "wss://voice.example.test/baton/voice/relay"),
-        ("https://voice.example.test:8443/?x=1", "wss://voice.example.test:8443/voice/relay"),
-    ],
-)
-def test_relay_url_is_websocket_on_the_public_host_without_a_query(
-    public_base_url: str, expected: str
-) -> None:
-    assert relay_url(public_base_url) == expected

@@ -8,11 +8,19 @@ import json
 import secrets
 import time
 from typing import Any
+from xml.etree import ElementTree
 
+import httpx
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.support.twilio_fakes import ACCOUNT_SID, AUTH_TOKEN, CUSTOMER, OUR_NUMBER
+from tests.support.twilio_fakes import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    CUSTOMER,
+    OUR_NUMBER,
+    post_signed_form,
+)
 
 
 class RelayCaller:
@@ -78,10 +86,33 @@ def relay_signature(ws_url: str, token: str = AUTH_TOKEN) -> str:
     return str(RequestValidator(token).compute_signature(ws_url, {}))
 
 
+async def relay_url_for(
+    gateway_http_url: str, call_sid: str, client: httpx.AsyncClient | None = None
+) -> str:
+    """The socket URL the gateway's TwiML names for ``call_sid``: what Twilio dials."""
+    params = {"CallSid": call_sid, "AccountSid": ACCOUNT_SID, "From": CUSTOMER, "To": OUR_NUMBER}
+    incoming = f"{gateway_http_url}/voice/incoming"
+    if client is None:
+        async with httpx.AsyncClient() as own:
+            response = await post_signed_form(own, incoming, params)
+    else:
+        response = await post_signed_form(client, incoming, params)
+    response.raise_for_status()
+    relay = ElementTree.fromstring(response.text).find("./Connect/ConversationRelay")
+    assert relay is not None, response.text
+    return relay.get("url", "")
+
+
 async def dial(
-    gateway_http_url: str, call_sid: str, *, signature: str | None = None, send_setup: bool = True
+    gateway_http_url: str,
+    call_sid: str,
+    *,
+    signature: str | None = None,
+    send_setup: bool = True,
+    url: str | None = None,
 ) -> RelayCaller:
-    ws_url = gateway_http_url.replace("http://", "ws://") + "/voice/relay"
+    """Connect as Twilio does: the URL from ``/voice/incoming``'s TwiML, signed over itself."""
+    ws_url = url or await relay_url_for(gateway_http_url, call_sid)
     connection = await connect(
         ws_url, additional_headers={"X-Twilio-Signature": signature or relay_signature(ws_url)}
     )

@@ -13,6 +13,8 @@ transport and coordination are measured (the model's own time aside):
 
 The figure that matters is prompt frame sent → first ``text`` frame received; Baton's own
 overhead is the difference to the echo floor. Results go to ``bench-results/voice.json``.
+Each call dials the socket URL its ``/voice/incoming`` TwiML names, as Twilio does; the bench
+speaks far faster than a caller, so its gateways allow ``PROMPT_BURST`` prompts at once.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
+import httpx
 import uvicorn
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from twilio.request_validator import RequestValidator
@@ -41,6 +45,7 @@ from emulator import fake_account
 TURNS_PER_CALL = 60
 CALLS = 5
 WARMUP_TURNS = 10
+PROMPT_BURST = (TURNS_PER_CALL + WARMUP_TURNS) * 2
 RESULTS = Path("bench-results") / "voice.json"
 
 FAKE: dict[str, Any] = {name.lower(): value for name, value in fake_account.environment().items()}
@@ -89,8 +94,25 @@ async def serving(app: Any, port: int) -> AsyncIterator[None]:
         await task
 
 
-async def one_call(port: int) -> list[float]:
-    url = f"ws://127.0.0.1:{port}/voice/relay"
+async def socket_url(port: int, call_sid: str, *, twiml: bool) -> str:
+    """The relay URL a call dials: from the gateway's signed ``/voice/incoming`` TwiML."""
+    if not twiml:
+        return f"ws://127.0.0.1:{port}/voice/relay"
+    incoming = f"http://127.0.0.1:{port}/voice/incoming"
+    params = {"CallSid": call_sid, "From": "+15005550006", "To": "+15005550001"}
+    signature = RequestValidator(FAKE["twilio_auth_token"]).compute_signature(incoming, params)
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            incoming, data=params, headers={"X-Twilio-Signature": signature}
+        )
+    response.raise_for_status()
+    relay = ElementTree.fromstring(response.text).find("./Connect/ConversationRelay")
+    return "" if relay is None else relay.get("url", "")
+
+
+async def one_call(port: int, *, twiml: bool) -> list[float]:
+    call_sid = "CA" + secrets.token_hex(16)
+    url = await socket_url(port, call_sid, twiml=twiml)
     signature = RequestValidator(FAKE["twilio_auth_token"]).compute_signature(url, {})
     samples: list[float] = []
     async with connect(url, additional_headers={"X-Twilio-Signature": signature}) as socket:
@@ -98,7 +120,7 @@ async def one_call(port: int) -> list[float]:
             json.dumps(
                 {
                     "type": "setup",
-                    "callSid": "CA" + secrets.token_hex(16),
+                    "callSid": call_sid,
                     "sessionId": "VX" + secrets.token_hex(16),
                     "from": "+15005550006",
                     "to": "+15005550001",
@@ -132,10 +154,10 @@ def summary(samples: list[float]) -> dict[str, float]:
     }
 
 
-async def measure(port: int) -> dict[str, float]:
+async def measure(port: int, *, twiml: bool = True) -> dict[str, float]:
     samples: list[float] = []
     for _ in range(CALLS):
-        samples += await one_call(port)
+        samples += await one_call(port, twiml=twiml)
     return summary(samples)
 
 
@@ -158,7 +180,10 @@ async def baton_voice(nats_url: str, workers: int) -> dict[str, float]:
     await declare(nats_url)
     port = free_port()
     relay = RelayGatewaySettings(
-        **FAKE, nats_url=nats_url, public_base_url=f"http://127.0.0.1:{port}"
+        **FAKE,
+        nats_url=nats_url,
+        public_base_url=f"http://127.0.0.1:{port}",
+        baton_voice_prompt_burst=PROMPT_BURST,
     )
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(serving(create_relay(relay), port))
@@ -178,6 +203,7 @@ async def baton_voice_processes(nats_url: str) -> dict[str, float]:
         **{name.upper(): value for name, value in FAKE.items()},
         "NATS_URL": nats_url,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{relay_port}",
+        "BATON_VOICE_PROMPT_BURST": str(PROMPT_BURST),
     }
     relay = await start_service("relay-gateway", env, port=relay_port)
     worker = await start_service("agent-worker", env, port=worker_port)
@@ -193,7 +219,7 @@ async def run() -> dict[str, Any]:
     try:
         echo_port = free_port()
         async with serving(echo_app(), echo_port):
-            echo = await measure(echo_port)
+            echo = await measure(echo_port, twiml=False)
         voice = await baton_voice(server.url, workers=1)
         voice_two = await baton_voice(server.url, workers=2)
         processes = await baton_voice_processes(server.url)
