@@ -365,6 +365,22 @@ async def test_a_refusal_keeps_the_first_300_characters_of_studios_answer(
     assert outcome.detail == f"400 {body[:300]}"
 
 
+async def test_a_presumed_delivery_keeps_the_first_200_characters_of_the_conflict(
+    spans: LocalSpans,
+) -> None:
+    body = '{"code": 20409, "message": "' + "c" * 400 + '"}'
+    app = scripted_studio([Response(body, status_code=409)])
+
+    @app.get(EXECUTIONS)
+    async def none_of_ours() -> dict[str, object]:
+        return {"executions": [], "meta": {"next_page_url": None}}
+
+    async with serve(app) as url, rest_client(url) as client:
+        outcome, _ = await create(studio(client, backoff=0.03, cap=30.0), spans)
+    assert (outcome.delivered, outcome.verified) == (True, False)
+    assert outcome.detail == f"unverified: 409 {body[:200]}"
+
+
 async def test_a_create_answered_200_is_delivered(spans: LocalSpans) -> None:
     answers = [Response('{"sid": "FN' + "00" * 16 + '"}', status_code=200)]
     async with serve(scripted_studio(answers)) as url, rest_client(url) as client:
