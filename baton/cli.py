@@ -35,17 +35,16 @@ class HelpfulParser(argparse.ArgumentParser):
 def _run_service(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from baton.serving import DrainingServer
+    from baton.serving import DrainingServer, uvicorn_config
 
     spec = service(args.service)
-    config = uvicorn.Config(
+    config = uvicorn_config(
         spec.app_factory,
         factory=True,
         host=args.host,
         port=args.port or spec.port,
         log_level=args.log_level.lower(),
         log_config=None,  # uvicorn's records go through Baton's one handler
-        ws="websockets-sansio",
     )
     server = DrainingServer(config) if spec.name == "relay-gateway" else uvicorn.Server(config)
     server.run()

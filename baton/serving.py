@@ -1,5 +1,10 @@
 """Serving a service with uvicorn; the relay gateway drains live calls before it exits.
 
+Every service is served with the same WebSocket options (:func:`uvicorn_config`): the
+sans-I/O ``websockets`` implementation and no permessage-deflate. Compressing each small
+ConversationRelay frame costs the gateway CPU for a few bytes saved on a local link, so
+the extension is never accepted, even when the client offers it.
+
 uvicorn closes every open WebSocket with 1012 as soon as it gets SIGTERM, which would cut
 live calls. ``DrainingServer`` instead asks the app to drain (``POST /internal/drain``
 returns once calls have ended or the drain deadline passed) and only then shuts down.
@@ -11,11 +16,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from types import FrameType
+from typing import Any
 
 import httpx
 import uvicorn
 
 log = logging.getLogger("baton.serving")
+
+
+def uvicorn_config(app: Any, **options: Any) -> uvicorn.Config:
+    """uvicorn's configuration for a Baton service (``options``: host, port, log level…)."""
+    return uvicorn.Config(app, ws="websockets-sansio", ws_per_message_deflate=False, **options)
 
 
 class DrainingServer(uvicorn.Server):

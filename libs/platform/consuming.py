@@ -122,6 +122,18 @@ class RedeliveryPolicy:
         )
 
 
+def delivered_message(broker: NatsBroker) -> NatsMessage:
+    """The JetStream message the running handler was called with.
+
+    Read from FastStream's context rather than declared as a ``NatsMessage`` parameter:
+    a parameter resolved from the context is looked up in a worker thread for every message.
+    """
+    message: NatsMessage | None = broker.context.get_local("message")
+    if message is None:
+        raise RuntimeError("no message: only a subscriber's handler has one")
+    return message
+
+
 @asynccontextmanager
 async def settled(
     message: NatsMessage, policy: RedeliveryPolicy, broker: NatsBroker

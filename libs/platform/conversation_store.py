@@ -2,7 +2,9 @@
 
 Concurrent writers (two workers, a worker and the dispatcher, a hand-back) never lose each
 other's changes: a write that lost the race re-reads the state and applies the transition
-again, which may then no longer apply.
+again, which may then no longer apply. A writer that has just read the state may offer it
+(``read``) so that the first attempt spends no second read; the compare-and-set on its
+revision still catches any write in between.
 """
 
 from __future__ import annotations
@@ -42,12 +44,25 @@ class ConversationStore:
         state, _ = await self.load(conversation_id)
         return state
 
-    async def apply(self, conversation_id: str, transition: Transition) -> StateChange:
-        """Apply ``transition`` with compare-and-set, retrying on a concurrent write."""
+    async def apply(
+        self,
+        conversation_id: str,
+        transition: Transition,
+        *,
+        read: tuple[ConversationState, int | None] | None = None,
+    ) -> StateChange:
+        """Apply ``transition`` with compare-and-set, retrying on a concurrent write.
+
+        ``read`` is a state and revision the caller loaded and no longer uses: the first
+        attempt starts from it instead of reading again.
+        """
         key = subject_token(conversation_id)
         while True:
-            state, revision = await self.load(conversation_id)
-            changed = transition(state)  # parsed afresh for this attempt: no copy needed
+            if read is not None:
+                (state, revision), read = read, None
+            else:
+                state, revision = await self.load(conversation_id)
+            changed = transition(state)  # this attempt's own copy: no copy needed
             if changed is None:
                 return StateChange(state, applied=False)
             changed.updated_at = utc_now()

@@ -15,13 +15,15 @@ Twilio SIDs, UUIDs, trace ids, epoch timestamps (10, 13, 16 or 19 digits), ISO d
 order numbers and prices are left alone. Every way text leaves a process goes through
 :func:`redact`: log records of every logger (a record factory, so uvicorn's and FastStream's
 loggers, which do not propagate to the root, are covered too), spans
-(``libs.platform.tracing``) and metric labels and exemplars (``libs.platform.metrics``).
-It runs on every log line and span, so a text with no run of seven digits, no ``@`` and no
-channel prefix costs one regular-expression scan.
+(``libs.platform.tracing``) and metric labels (``libs.platform.metrics``; exemplars hold
+only random trace ids). It runs on every log line and span, so a text with no run of seven
+digits, no ``@`` and no channel prefix costs one regular-expression scan, and a short text
+seen recently (the same address on each span of a turn) is not searched again.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -227,10 +229,23 @@ def mask_personal_data(text: str, phone_regions: Sequence[str] = DEFAULT_PHONE_R
 # --- Applied to what leaves the process --------------------------------------------------------
 
 
+REMEMBERED_TEXT_LENGTH = 256
+"""Texts up to this long are masked once and remembered (attribute values, labels)."""
+
+
+@functools.lru_cache(maxsize=16_384)
+def _remembered_mask(text: str, regions: tuple[str, ...]) -> str:
+    return mask_personal_data(text, regions)
+
+
 def redact(text: str) -> str:
     """``text`` as it may leave this process: masked unless ``BATON_LOG_SENSITIVE`` is on."""
     policy = _policy
-    return mask_personal_data(text, policy.regions) if policy.masking else text
+    if not policy.masking:
+        return text
+    if len(text) <= REMEMBERED_TEXT_LENGTH:
+        return _remembered_mask(text, policy.regions)
+    return mask_personal_data(text, policy.regions)
 
 
 def redact_value(value: AttributeValue) -> AttributeValue:

@@ -41,6 +41,8 @@ class AgentRunner:
     store: ConversationStore
     summarizer: Summarizer
     tracer: Tracer
+    voice_flush_seconds: float = 0.0
+    """How long reply tokens of a call may be held to go out together (0: each at once)."""
 
     async def answer(self, turn: TurnContext, latest: LoggedTurn, coalesced: int) -> str:
         """Let the agent answer ``turn``; returns what reached (or was cut for) the customer."""
@@ -60,7 +62,11 @@ class AgentRunner:
             if turn.route.channel is Channel.VOICE:
                 call_sid = turn.route.call_sid or turn.conversation_id
                 stream = VoiceReplyStream(
-                    self.broker.connection, self.tracer, call_sid, turn.turn_sequence
+                    self.broker.connection,
+                    self.tracer,
+                    call_sid,
+                    turn.turn_sequence,
+                    flush_seconds=self.voice_flush_seconds,
                 )
                 tools.voice = stream.controls
                 spoken = await stream.speak(meter.count(self.agent.respond(turn, tools)))

@@ -8,11 +8,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated
 
 from fastapi import FastAPI
-from faststream import AckPolicy, Context
-from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
 
 from libs.contracts.messages import CustomerTurn
 from libs.contracts.subjects import (
@@ -24,10 +23,11 @@ from libs.contracts.subjects import (
 )
 from libs.platform.connection import bucket, create_broker, jetstream
 from libs.platform.consumer_lag import ConsumerLag, DurableConsumer
-from libs.platform.consuming import RedeliveryPolicy, settled
+from libs.platform.consuming import RedeliveryPolicy, delivered_message, settled
 from libs.platform.conversation_store import ConversationStore
 from libs.platform.health import Readiness, broker_running, health_router
 from libs.platform.settings import load_settings
+from libs.platform.started import Started
 from libs.platform.tracing import instrument_app, service_tracer
 from services.agent_worker.agent import Agent
 from services.agent_worker.agent_turn import AgentRunner
@@ -42,8 +42,7 @@ from services.agent_worker.turn_log import TurnLog
 from services.agent_worker.turns import TurnProcessor
 
 SERVICE_NAME = "agent-worker"
-TURNS_CONTEXT = "turns"
-"""The FastStream context key of the started :class:`TurnProcessor`."""
+
 
 
 @dataclass(frozen=True)
@@ -86,6 +85,7 @@ async def turn_processor(
         store=store,
         summarizer=setup.summarizer,
         tracer=service_tracer(SERVICE_NAME),
+        voice_flush_seconds=settings.baton_voice_flush_ms / 1000,
     )
     return TurnProcessor(
         store=store,
@@ -107,6 +107,7 @@ def create_app(settings: AgentWorkerSettings | None = None, agent: Agent | None 
         ack_wait_seconds=max(1.0, settings.baton_turn_lease_seconds),
     )
     lag = ConsumerLag(broker, [DurableConsumer(TURNS_STREAM, AGENT_WORKER_DURABLE)])
+    started: Started[TurnProcessor] = Started("the turn processor")
 
     @broker.subscriber(
         TURNS.wildcard,
@@ -117,18 +118,15 @@ def create_app(settings: AgentWorkerSettings | None = None, agent: Agent | None 
         config=policy.consumer_config(max_ack_pending=10_000),
         ack_policy=AckPolicy.MANUAL,
     )
-    async def on_turn(
-        turn: CustomerTurn,
-        message: NatsMessage,
-        processor: Annotated[TurnProcessor, Context(TURNS_CONTEXT)],
-    ) -> None:
+    async def on_turn(turn: CustomerTurn) -> None:
+        message = delivered_message(broker)
         async with settled(message, policy, broker):
-            await processor.handle(turn, message)
+            await started.get().handle(turn, message)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await broker.connect()
-        broker.context.set_global(TURNS_CONTEXT, await turn_processor(broker, settings, setup))
+        started.set(await turn_processor(broker, settings, setup))
         async with broker_running(broker, readiness, lag=lag):
             yield
 

@@ -35,6 +35,9 @@ class AgentWorkerSettings(BatonSettings):
     """The FAQ (JSON object or file path): ``{"topic": "answer"}`` or ``{"topic": {"answer": …, "keywords": […]}}``; unset: a demo FAQ."""  # noqa: E501
     baton_turn_concurrency: int = Field(default=16, ge=1, le=1024)
     """Conversations one worker process handles at the same time."""
+    baton_voice_flush_ms: int = Field(default=50, ge=0, le=1000)
+    """A call's reply tokens after the first go out together at each phrase end (. ! ? , ;)
+    or after this many milliseconds; 0 sends every token as its own frame."""
     baton_turn_lease_seconds: float = Field(default=2.0, gt=0.2)
     """How long a crashed worker can hold a conversation before another takes over."""
     baton_turn_wait_seconds: float = Field(default=120.0, gt=0)

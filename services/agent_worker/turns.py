@@ -52,7 +52,7 @@ class TurnProcessor:
 
     async def _answer_pending(self, conversation_id: str, delivered: int) -> bool:
         """Answer the turns up to the delivered one; True while some are still unread."""
-        state = await self._store.get(conversation_id)
+        state, revision = await self._store.load(conversation_id)
         pending = await self._log.pending(conversation_id, state.last_turn_seq, delivered)
         if not pending:
             return False
@@ -82,6 +82,8 @@ class TurnProcessor:
                 "turn recorded without a reply", {"baton.conversation.status": state.status.value}
             )
         await self._store.apply(
-            conversation_id, record_turns(latest.sequence, latest.turn.route, lines)
+            conversation_id,
+            record_turns(latest.sequence, latest.turn.route, lines),
+            read=(state, revision),
         )
         return latest.sequence < delivered

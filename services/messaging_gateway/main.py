@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from faststream import AckPolicy, Context
-from faststream.nats import JStream, NatsMessage, PullSub
+from faststream import AckPolicy
+from faststream.nats import JStream, PullSub
 
 from libs.contracts.messages import AgentReply
 from libs.contracts.subjects import (
@@ -24,10 +23,12 @@ from libs.contracts.subjects import (
 )
 from libs.platform.connection import bucket, create_broker, jetstream
 from libs.platform.consumer_lag import ConsumerLag, DurableConsumer
-from libs.platform.consuming import RedeliveryPolicy, RetryByAge, settled
+from libs.platform.consuming import RedeliveryPolicy, RetryByAge, delivered_message, settled
 from libs.platform.conversation_store import ConversationStore
 from libs.platform.health import Readiness, broker_running, health_router
+from libs.platform.keyed_concurrency import KeyedConcurrency
 from libs.platform.settings import load_settings
+from libs.platform.started import Started
 from libs.platform.tracing import instrument_app
 from libs.platform.twilio_rest import TwilioRestClient
 from libs.platform.twilio_signature import TwilioSignature
@@ -42,12 +43,14 @@ from services.messaging_gateway.settings import MessagingGatewaySettings
 from services.messaging_gateway.webhooks import TurnPublisher, messaging_router
 
 SERVICE_NAME = "messaging-gateway"
-REPLIES_CONTEXT = "replies"
-"""The FastStream context key of the started :class:`ReplyDelivery`."""
 REPLY_HEARTBEAT_SECONDS = 1.0
 """A reply being sent is kept in progress this often; a crashed gateway's replies are
 redelivered after three missed heartbeats."""
 REPLY_BATCH = 16
+WAITING_PER_SLOT = 2
+"""Replies taken from JetStream per send slot: those beyond the slots wait (heartbeating)
+behind their conversation's earlier reply or for a free slot."""
+
 
 
 async def incomplete_webhook(_: Request, error: Exception) -> JSONResponse:
@@ -58,7 +61,9 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
     settings = settings or load_settings(MessagingGatewaySettings)
     broker = create_broker(settings, SERVICE_NAME)
     readiness = Readiness(broker)
-    rest = TwilioRestClient.for_api_key(settings, settings.baton_reply_timeout_seconds)
+    rest = TwilioRestClient.for_api_key(
+        settings, settings.baton_reply_timeout_seconds, settings.baton_reply_concurrency
+    )
     sender = ReplySender(rest, settings.twilio_account_sid, settings.baton_bot_identity)
     policy = RedeliveryPolicy.heartbeating(
         MESSAGING_REPLIES_DURABLE,
@@ -70,23 +75,26 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
         ),
     )
     lag = ConsumerLag(broker, [DurableConsumer(REPLIES_STREAM, MESSAGING_REPLIES_DURABLE)])
+    started: Started[ReplyDelivery] = Started("the reply delivery")
+    conversations = KeyedConcurrency(settings.baton_reply_concurrency)
 
     @broker.subscriber(
         REPLIES.wildcard,
         stream=JStream(REPLIES_STREAM, declare=False),
         durable=MESSAGING_REPLIES_DURABLE,
         pull_sub=PullSub(batch_size=REPLY_BATCH, timeout=1.0),
-        max_workers=REPLY_BATCH * 2,
+        max_workers=settings.baton_reply_concurrency * WAITING_PER_SLOT,
         config=policy.consumer_config(),
         ack_policy=AckPolicy.MANUAL,
     )
-    async def send_reply(
-        reply: AgentReply,
-        message: NatsMessage,
-        delivery: Annotated[ReplyDelivery, Context(REPLIES_CONTEXT)],
-    ) -> None:
-        async with settled(message, policy, broker):
-            await delivery.deliver(reply)
+    async def send_reply(reply: AgentReply) -> None:
+        """In parallel across conversations, in arrival order within one."""
+        turn = conversations.reserve(reply.conversation_id)
+        try:
+            async with settled(delivered_message(broker), policy, broker), turn:
+                await started.get().deliver(reply)
+        finally:
+            turn.abandon()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -96,7 +104,7 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
         records = ReplyRecords(await bucket(js, REPLIES_BUCKET))
         lookup = ReplyLookup(rest, settings.twilio_account_sid, records)
         app.state.runtime = GatewayRuntime(store=store)
-        broker.context.set_global(REPLIES_CONTEXT, ReplyDelivery(sender, store, records, lookup))
+        started.set(ReplyDelivery(sender, store, records, lookup))
         async with broker_running(broker, readiness, lag=lag, closers=[rest.aclose]):
             yield
 

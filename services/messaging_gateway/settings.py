@@ -20,6 +20,9 @@ class MessagingGatewaySettings(PublicWebhookSettings, TwilioApiKeySettings):
     """Wait before the second try of a reply; doubled each time, with jitter."""
     baton_reply_max_retry_seconds: float = Field(default=60.0, gt=0)
     """Longest wait between two tries of a reply (a longer ``Retry-After`` still wins)."""
+    baton_reply_concurrency: int = Field(default=64, ge=1, le=4096)
+    """Replies one gateway sends to Twilio at the same time, across conversations; a
+    conversation's own replies still go out one at a time, in order."""
     baton_reply_timeout_seconds: float = Field(default=10.0, gt=0)
     """Timeout of one Twilio request that sends (or looks up) a reply."""
     baton_webhook_store_seconds: float = Field(

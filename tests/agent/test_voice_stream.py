@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -64,3 +65,131 @@ async def test_an_interrupt_during_a_publish_still_stops_the_reply() -> None:
     assert spoken.interrupted
     assert len(connection.published) <= 2, "the reply went on after the interrupt"
     assert not any(token.last for token in connection.published), "no last:true after a cut"
+
+
+# --- Coalescing: what the agent streams, and what leaves for the call --------------------
+
+
+@dataclass
+class RecordingConnection:
+    """Core NATS as the stream sees it: every publish recorded, a condition to wait on."""
+
+    published: list[dict[str, Any]] = field(default_factory=list)
+    cancel: Callable[[Message], Awaitable[None]] | None = None
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def publish(self, subject: str, data: bytes, headers: dict[str, str]) -> None:
+        async with self.changed:
+            self.published.append(json.loads(data))
+            self.changed.notify_all()
+
+    async def subscribe(self, subject: str, cb: Callable[[Message], Awaitable[None]]) -> Any:
+        self.cancel = cb
+        connection = self
+
+        class Subscription:
+            async def unsubscribe(self) -> None:
+                connection.cancel = None
+
+        return Subscription()
+
+    async def until(self, count: int) -> list[dict[str, Any]]:
+        async with self.changed:
+            await asyncio.wait_for(self.changed.wait_for(lambda: len(self.published) >= count), 5)
+        return list(self.published)
+
+    @property
+    def tokens(self) -> list[str]:
+        return [str(p["token"]) for p in self.published if p["type"] == "token"]
+
+
+class ScriptedAgent:
+    """Tokens the test hands over one at a time; ``None`` ends the reply."""
+
+    def __init__(self) -> None:
+        self.next: asyncio.Queue[str | None] = asyncio.Queue()
+
+    async def tokens(self) -> AsyncIterator[str]:
+        while (token := await self.next.get()) is not None:
+            yield token
+
+
+async def settle() -> None:
+    """Let the stream handle what it was given (no timer can pass meanwhile: no sleep)."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+def coalescing(window: float) -> tuple[RecordingConnection, VoiceReplyStream, ScriptedAgent]:
+    connection = RecordingConnection()
+    stream = VoiceReplyStream(
+        cast(Client, connection), trace.get_tracer("test"), CALL, turn=7, flush_seconds=window
+    )
+    return connection, stream, ScriptedAgent()
+
+
+async def test_the_first_token_goes_at_once_then_tokens_go_by_phrase() -> None:
+    connection, stream, agent = coalescing(window=60.0)
+    speaking = asyncio.create_task(stream.speak(agent.tokens()))
+    await agent.next.put("Our ")
+    await connection.until(1)
+    for token in ("hours ", "are ", "9 ", "to ", "5, "):
+        await agent.next.put(token)
+    await connection.until(2)
+    for token in ("Monday ", "to "):
+        await agent.next.put(token)
+    await settle()
+    assert connection.tokens == ["Our ", "hours are 9 to 5, "], "held until the phrase ends"
+    await agent.next.put("Friday")
+    await agent.next.put(None)
+    spoken = await asyncio.wait_for(speaking, 5)
+    assert connection.tokens == ["Our ", "hours are 9 to 5, ", "Monday to Friday"]
+    assert [p["last"] for p in connection.published] == [False, False, True]
+    assert spoken.text == "Our hours are 9 to 5, Monday to Friday"
+
+
+async def test_held_tokens_go_when_the_window_passes_without_a_phrase_end() -> None:
+    connection, stream, agent = coalescing(window=0.02)
+    speaking = asyncio.create_task(stream.speak(agent.tokens()))
+    await agent.next.put("Let ")
+    await agent.next.put("me ")
+    await agent.next.put("check ")
+    await settle()
+    assert connection.tokens == ["Let "]
+    await connection.until(2)
+    assert connection.tokens == ["Let ", "me check "], "sent by the window, no further token"
+    await agent.next.put(None)
+    await asyncio.wait_for(speaking, 5)
+    assert connection.published[-1] == {"type": "token", "turn": 7, "token": "", "last": True}
+
+
+async def test_an_interrupt_drops_the_held_tokens_of_the_turn() -> None:
+    connection, stream, agent = coalescing(window=60.0)
+    speaking = asyncio.create_task(stream.speak(agent.tokens()))
+    await agent.next.put("Sure ")
+    await connection.until(1)
+    await agent.next.put("let ")
+    await agent.next.put("me ")
+    await settle()
+    assert connection.cancel is not None
+    await connection.cancel(Message(VoiceCancel(through_turn=7).model_dump_json().encode()))
+    spoken = await asyncio.wait_for(speaking, 5)
+    await settle()
+    assert spoken.interrupted and spoken.text == "Sure "
+    assert connection.tokens == ["Sure "], "held tokens of a cut turn never leave"
+    assert not any(p.get("last") for p in connection.published)
+
+
+async def test_a_frame_goes_after_the_text_held_before_it() -> None:
+    connection, stream, agent = coalescing(window=60.0)
+    speaking = asyncio.create_task(stream.speak(agent.tokens()))
+    await agent.next.put("One ")
+    await agent.next.put("moment ")
+    await connection.until(1)
+    await settle()
+    await stream.controls.play("https://example.com/hold.mp3")
+    await agent.next.put(None)
+    await asyncio.wait_for(speaking, 5)
+    kinds = [p["type"] for p in connection.published]
+    assert kinds == ["token", "token", "frame", "token"]
+    assert connection.tokens == ["One ", "moment ", ""]

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request
 
 from baton_devtools.nats_server import free_port
 from libs.platform.twilio_rest import (
@@ -25,11 +26,13 @@ from libs.platform.twilio_rest import (
     reached_twilio,
 )
 from tests.emulator.harness import Emulator
+from tests.support.servers import serve
 from tests.support.twilio_fakes import API_KEY, API_SECRET, CUSTOMER, FLOW_SID, OUR_NUMBER
 from tests.support.twilio_rest import rest_client
 
 EXECUTIONS = f"/v2/Flows/{FLOW_SID}/Executions"
 FORM = {"To": CUSTOMER, "From": OUR_NUMBER}
+MESSAGES = "/2010-04-01/Accounts/AC1/Messages.json"
 
 
 @pytest.mark.parametrize(
@@ -202,3 +205,39 @@ async def test_a_page_that_fails_raises(
     )
     with pytest.raises(httpx.HTTPStatusError):
         await anext(pages)
+
+
+async def test_a_burst_of_requests_reuses_the_connections_of_the_previous_one() -> None:
+    """Each burst of ``concurrency`` requests finds that many connections kept open (no new
+    TCP and TLS handshake per reply once the gateway sends many replies at once)."""
+    burst = 30
+    ports: set[int] = set()
+    arrived = 0
+    all_in = asyncio.Event()
+    app = FastAPI()
+
+    @app.post(MESSAGES, status_code=201)
+    async def create(request: Request) -> dict[str, str]:
+        nonlocal arrived
+        assert request.client is not None
+        ports.add(request.client.port)
+        arrived += 1
+        if arrived % burst == 0:
+            all_in.set()
+        await all_in.wait()
+        return {"sid": "SM1"}
+
+    async with serve(app) as url:
+        client = TwilioRestClient(
+            username=API_KEY, password=API_SECRET, base_url=url, concurrency=burst
+        )
+        for _ in range(2):
+            all_in.clear()
+            await asyncio.gather(
+                *(
+                    client.post_form("messages.create", TwilioProduct.API, MESSAGES, FORM)
+                    for _ in range(burst)
+                )
+            )
+        await client.aclose()
+    assert len(ports) == burst, "the second burst opened new connections"

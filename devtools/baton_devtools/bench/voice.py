@@ -38,6 +38,7 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import connect
 
+from baton.serving import uvicorn_config
 from baton_devtools.nats_server import free_port, start_nats_server
 from baton_devtools.processes import start_service
 from emulator import fake_account
@@ -81,9 +82,7 @@ def echo_app() -> FastAPI:
 
 @asynccontextmanager
 async def serving(app: Any, port: int) -> AsyncIterator[None]:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", ws="websockets-sansio")
-    )
+    server = uvicorn.Server(uvicorn_config(app, host="127.0.0.1", port=port, log_level="error"))
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)
@@ -134,7 +133,7 @@ async def one_call(port: int, *, twiml: bool) -> list[float]:
             await socket.send(json.dumps({"type": "prompt", "voicePrompt": prompt}))
             first: float | None = None
             while True:
-                frame = json.loads(await asyncio.wait_for(socket.recv(), 10))
+                frame = json.loads(await asyncio.wait_for(socket.recv(), 30))
                 if frame.get("type") == "text" and first is None:
                     first = time.perf_counter()
                 if frame.get("last"):

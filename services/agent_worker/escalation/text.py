@@ -6,6 +6,7 @@ at the customer's own words in the original.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -39,8 +40,17 @@ class Sentence:
     """Normalised."""
 
 
-def sentences(message: str) -> Iterator[Sentence]:
-    """The message's sentences, split at end punctuation and new lines (not at ``9.99``)."""
+@functools.lru_cache(maxsize=4096)
+def sentences(message: str) -> tuple[Sentence, ...]:
+    """The message's sentences, split at end punctuation and new lines (not at ``9.99``).
+
+    Remembered for recent messages: every rule reads the same message, and each turn reads
+    the conversation's earlier messages again.
+    """
+    return tuple(_split(message))
+
+
+def _split(message: str) -> Iterator[Sentence]:
     start = 0
     for end in [*(m for m in _SENTENCE_END.finditer(message)), None]:
         stop = end.start() if end is not None else len(message)
