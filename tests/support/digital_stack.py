@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +28,7 @@ from tests.support.twilio_fakes import (
     OUR_NUMBER,
     twilio_env,
 )
+from tests.support.waits import at_least
 
 ATTRIBUTES = {"department": "support", "priority": "normal"}
 
@@ -71,12 +70,8 @@ class DigitalStack:
         return result
 
     async def wait_outbox(self, to: str, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = await self.outbox(to)
-            if len(found) >= count or time.monotonic() > deadline:
-                return found
-            await asyncio.sleep(0.05)
+        """The texts sent to ``to`` once ``count`` are there, watched a moment longer for more."""
+        return await at_least(lambda: self.outbox(to), count, timeout=timeout)
 
     async def executions(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self.admin("GET", "/executions")
