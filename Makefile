@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: up test test-e2e lint unit bench eval chaos streams docs monitoring browser promtool clean
+.PHONY: up test test-e2e lint unit bench eval chaos streams docs monitoring browser promtool clean mutate mutate-survivors
 
 $(STAMP): pyproject.toml devtools/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,15 @@ test-e2e: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m baton_devtools.bench
+
+# Mutation testing (cosmic-ray) of the invariant modules against their unit tests: prints the
+# score per module and every surviving mutant; bench-results/mutation.json. Not part of `make test`.
+# `make mutate-survivors` tries only the last run's survivors again, once tests were added.
+mutate: $(STAMP)
+	$(BIN)/python -m baton_devtools.mutation .
+
+mutate-survivors: $(STAMP)
+	$(BIN)/python -m baton_devtools.mutation . --survivors
 
 # Escalation decisions on the labelled set (and the model's, when OPENAI_API_KEY is set).
 eval: $(STAMP)

@@ -33,26 +33,31 @@ class HelpfulParser(argparse.ArgumentParser):
 
 
 def _run_service(args: argparse.Namespace) -> None:
-    import uvicorn
-
-    from baton.serving import DrainingServer, uvicorn_config
+    from baton import serving
+    from libs.platform.admin import admin_of, admin_port
+    from libs.platform.settings import load_settings
 
     spec = service(args.service)
-    config = uvicorn_config(
-        spec.app_factory,
-        factory=True,
-        host=args.host,
-        port=args.port or spec.port,
+    settings = load_settings(spec.load_settings_class())
+    app = spec.create_app(settings)
+    admin = admin_of(app)
+    assert admin is not None, f"{spec.name} has no admin app"
+    port = args.port or spec.port
+    status = serving.run(
+        app,
+        settings,
+        serving.Listener(args.host, port),
+        serving.Listener(settings.baton_admin_host, args.admin_port or admin_port(settings, port)),
+        admin,
         log_level=args.log_level.lower(),
-        log_config=None,  # uvicorn's records go through Baton's one handler
+        drain=getattr(app.state, "drain", None),
     )
-    server = DrainingServer(config) if spec.name == "relay-gateway" else uvicorn.Server(config)
-    server.run()
+    sys.exit(status)
 
 
 def _streams_init(args: argparse.Namespace) -> None:
-    import nats
 
+    from libs.platform.connection import connect_once, shown_url
     from libs.platform.settings import BatonSettings, load_settings
     from libs.platform.streams import declare_streams, reset_streams
 
@@ -60,22 +65,14 @@ def _streams_init(args: argparse.Namespace) -> None:
     apply = reset_streams if args.reset else declare_streams
 
     async def declare() -> list[str]:
-        async def unreported(_: Exception) -> None:
-            """The failure is reported once, below, instead of a traceback per attempt."""
-
         try:
-            client = await nats.connect(
-                settings.nats_url,
-                connect_timeout=5,
-                max_reconnect_attempts=1,
-                reconnect_time_wait=0.5,
-                error_cb=unreported,
-            )
+            client = await connect_once(settings)
         except Exception as error:
             raise CommandFailed(
-                f"cannot reach NATS at {settings.nats_url} ({one_line(error)}); "
+                f"cannot reach NATS at {shown_url(settings.nats_url)} ({one_line(error)}); "
                 "set NATS_URL or start a server (`baton up` starts one)"
             ) from error
+        assert client is not None
         try:
             return await apply(client.jetstream(), settings.baton_nats_replicas)
         finally:
@@ -83,21 +80,22 @@ def _streams_init(args: argparse.Namespace) -> None:
 
     declared = asyncio.run(declare())
     done = "emptied and declared" if args.reset else "declared"
-    print(f"{done} on {settings.nats_url} (replicas={settings.baton_nats_replicas}):")
+    print(f"{done} on {shown_url(settings.nats_url)} (replicas={settings.baton_nats_replicas}):")
     for name in declared:
         print(f"  {name}")
 
 
 def _dlq(args: argparse.Namespace) -> None:
-    import nats
 
     from baton.dead_letters import dead_letters, replay
+    from libs.platform.connection import connect_once
     from libs.platform.settings import BatonSettings, load_settings
 
     settings = load_settings(BatonSettings)
 
     async def run() -> None:
-        client = await nats.connect(settings.nats_url, connect_timeout=5)
+        client = await connect_once(settings)
+        assert client is not None
         try:
             js = client.jetstream()
             letters = [letter async for letter in dead_letters(js, args.consumer)]
@@ -148,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("service", choices=sorted(BY_NAME), help="the service to run")
     run.add_argument("--host", default="127.0.0.1", help="address to listen on")
     run.add_argument("--port", type=int, default=0, help="HTTP port (0: the service's own)")
+    run.add_argument(
+        "--admin-port",
+        type=int,
+        default=0,
+        help="admin port for /metrics and /internal/* (0: BATON_ADMIN_PORT, else HTTP port + 1000)",
+    )
     run.set_defaults(handler=_run_service, serves=True)
 
     trace = commands.add_parser(

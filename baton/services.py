@@ -6,7 +6,9 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from pydantic_settings import BaseSettings
+from fastapi import FastAPI
+
+from libs.platform.settings import BatonSettings
 
 
 @dataclass(frozen=True)
@@ -25,8 +27,13 @@ class ServiceSpec:
     def app_factory(self) -> str:
         return f"{self.package}.main:create_app"
 
-    def load_settings_class(self) -> type[BaseSettings]:
-        cls: type[BaseSettings] = getattr(
+    def create_app(self, settings: BatonSettings) -> FastAPI:
+        factory = importlib.import_module(f"{self.package}.main").create_app
+        app: FastAPI = factory(settings)
+        return app
+
+    def load_settings_class(self) -> type[BatonSettings]:
+        cls: type[BatonSettings] = getattr(
             importlib.import_module(f"{self.package}.settings"), self.settings_class
         )
         return cls

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import cast
 
 import pytest
 from nats.js import JetStreamContext
+from nats.js.kv import KeyValue
 
 from libs.contracts.conversation import (
     ConversationState,
     ConversationStatus,
     Transition,
     claim_handoff,
+    cut_reply,
     give_back_to_bot,
     record_turns,
     release_claim,
     settle_delivery,
 )
-from libs.contracts.messages import Channel, Route, TranscriptLine
+from libs.contracts.messages import AgentReply, Channel, ReplyKind, Route, TranscriptLine
 from libs.contracts.subjects import CONVERSATIONS_BUCKET
 from libs.platform.conversation_store import ConversationStore
 
@@ -138,3 +141,159 @@ async def test_concurrent_writers_lose_nothing(js: JetStreamContext) -> None:
     final = await store.get("conv-race")
     assert sorted(line.text for line in final.history) == sorted(line.text for line in lines)
     assert final.last_turn_seq == 20 and final.status is PENDING
+
+
+class WriterBetweenReadAndWrite:
+    """A bucket where another writer's change lands after each read and before the write."""
+
+    def __init__(self, kv: KeyValue, other_writer: Transition, times: int = 1) -> None:
+        self._kv = kv
+        self._other = ConversationStore(kv)
+        self._other_writer = other_writer
+        self._left = times
+        self.reads = 0
+
+    async def get(self, key: str) -> KeyValue.Entry:
+        self.reads += 1
+        return await self._kv.get(key)
+
+    async def _interleave(self, key: str) -> None:
+        if self._left:
+            self._left -= 1
+            await self._other.apply(key, self._other_writer)
+
+    async def update(self, key: str, value: bytes, last: int) -> int:
+        await self._interleave(key)
+        return await self._kv.update(key, value, last=last)
+
+    async def create(self, key: str, value: bytes) -> int:
+        await self._interleave(key)
+        return await self._kv.create(key, value)
+
+    async def put(self, key: str, value: bytes) -> int:
+        await self._interleave(key)
+        return await self._kv.put(key, value)
+
+
+async def test_a_write_that_lost_the_race_is_applied_again_on_the_new_state(
+    js: JetStreamContext,
+) -> None:
+    kv = await js.key_value(CONVERSATIONS_BUCKET)
+    await ConversationStore(kv).apply("conv-cas", record_turns(1, ROUTE, [line("first")]))
+    racing = WriterBetweenReadAndWrite(kv, record_turns(2, ROUTE, [line("second")]))
+    store = ConversationStore(cast(KeyValue, racing))
+
+    change = await store.apply("conv-cas", record_turns(3, ROUTE, [line("third")]))
+
+    assert change.applied and racing.reads == 2, "read, lost the race, read again"
+    final = await ConversationStore(kv).get("conv-cas")
+    assert [entry.text for entry in final.history] == ["first", "second", "third"]
+    assert final.last_turn_seq == 3
+
+
+async def test_a_claim_that_lost_the_race_to_another_claim_is_not_applied(
+    js: JetStreamContext,
+) -> None:
+    kv = await js.key_value(CONVERSATIONS_BUCKET)
+    await ConversationStore(kv).apply("conv-cas-claim", record_turns(1, ROUTE, []))
+    racing = WriterBetweenReadAndWrite(kv, claim_handoff(0, "the other worker's reason", None))
+    store = ConversationStore(cast(KeyValue, racing))
+
+    change = await store.apply("conv-cas-claim", claim_handoff(0, "this worker's reason", None))
+
+    assert not change.applied, "one claim per episode"
+    final = await ConversationStore(kv).get("conv-cas-claim")
+    assert (final.status, final.handoff_reason) == (PENDING, "the other worker's reason")
+
+
+async def test_the_first_write_of_a_new_conversation_is_a_create_that_can_lose_too(
+    js: JetStreamContext,
+) -> None:
+    kv = await js.key_value(CONVERSATIONS_BUCKET)
+    racing = WriterBetweenReadAndWrite(kv, record_turns(1, ROUTE, [line("from the other")]))
+    store = ConversationStore(cast(KeyValue, racing))
+
+    await store.apply("conv-cas-new", record_turns(2, ROUTE, [line("from this one")]))
+
+    final = await ConversationStore(kv).get("conv-cas-new")
+    assert [entry.text for entry in final.history] == ["from the other", "from this one"]
+
+
+def line(text: str) -> TranscriptLine:
+    return TranscriptLine(role="customer", text=text)
+
+
+def agent(text: str, turn: int) -> TranscriptLine:
+    return TranscriptLine(role="agent", text=text, turn=turn)
+
+
+def test_a_cut_replaces_only_that_turns_recorded_reply() -> None:
+    state = ConversationState(conversation_id="CA-cut")
+    customer = TranscriptLine(role="customer", text="tell me more", turn=7)
+    state = record_turns(7, ROUTE, [agent("Earlier answer.", 5), customer, agent("Long.", 7)])(
+        state
+    )
+    cut = cut_reply(7, "Lo")(state)
+    assert [line.text for line in cut.history] == ["Earlier answer.", "tell me more", "Lo"]
+    assert cut.heard == {}, "nothing is kept for later when the reply is recorded already"
+
+
+def test_a_cut_finds_its_turns_reply_behind_later_lines() -> None:
+    state = ConversationState(conversation_id="CA-cut")
+    later = TranscriptLine(role="customer", text="and?", turn=8)
+    state = record_turns(9, ROUTE, [agent("Long.", 7), later, agent("Later.", 9)])(state)
+    cut = cut_reply(7, "Lo")(state)
+    assert [line.text for line in cut.history] == ["Lo", "and?", "Later."]
+
+
+def test_a_cut_before_the_reply_is_recorded_is_applied_when_it_is() -> None:
+    state = cut_reply(9, "Sure, the")(ConversationState(conversation_id="CA-cut"))
+    assert state.heard == {9: "Sure, the"}
+    customer = TranscriptLine(role="customer", text="hours?", turn=9)
+    state = record_turns(9, ROUTE, [customer, agent("Sure, the shop opens at nine.", 9)])(state)
+    assert [line.text for line in state.history] == ["hours?", "Sure, the"]
+    assert state.heard == {}
+
+
+def test_at_most_eight_cuts_wait_for_their_replies() -> None:
+    state = ConversationState(conversation_id="CA-cuts")
+    for turn in range(1, 11):
+        state = cut_reply(turn, f"heard {turn}")(state)
+    assert sorted(state.heard) == [3, 4, 5, 6, 7, 8, 9, 10]
+
+
+def test_a_new_conversation_has_read_no_turn_and_the_bot_answers() -> None:
+    """The turn log starts at sequence 1: a fresh state has read up to 0."""
+    state = ConversationState(conversation_id="conv-new")
+    assert (state.status, state.epoch, state.last_turn_seq) == (ACTIVE, 0, 0)
+    assert state.heard == {} and state.history == []
+
+
+@pytest.mark.parametrize(
+    ("status", "reply_epoch", "kind", "delivered"),
+    [
+        (ACTIVE, EPOCH, ReplyKind.ANSWER, True),
+        (ACTIVE, EPOCH - 1, ReplyKind.ANSWER, False),
+        (ACTIVE, EPOCH + 1, ReplyKind.ANSWER, False),
+        (ACTIVE, EPOCH - 1, ReplyKind.HANDOFF_NOTICE, False),
+        (PENDING, EPOCH, ReplyKind.ANSWER, False),
+        (PENDING, EPOCH, ReplyKind.HANDOFF_NOTICE, True),
+        (PENDING, EPOCH - 1, ReplyKind.HANDOFF_NOTICE, False),
+        (HANDED_OFF, EPOCH, ReplyKind.ANSWER, False),
+        (HANDED_OFF, EPOCH, ReplyKind.FAILURE_NOTICE, False),
+        (HANDED_OFF, EPOCH, ReplyKind.HANDOFF_NOTICE, True),
+    ],
+)
+def test_which_replies_a_state_lets_through(
+    status: ConversationStatus, reply_epoch: int, kind: ReplyKind, delivered: bool
+) -> None:
+    state = ConversationState(conversation_id="conv-mute", status=status, epoch=EPOCH)
+    reply = AgentReply(
+        conversation_id="conv-mute",
+        reply_id="conv-mute:1",
+        route=ROUTE,
+        text="Hello.",
+        epoch=reply_epoch,
+        kind=kind,
+    )
+    assert state.may_deliver(reply) is delivered

@@ -40,6 +40,23 @@ def test_retries_back_off_with_jitter_up_to_a_ceiling_until_the_age_limit() -> N
     near_the_end = policy.delay(9, age_seconds=590, retry_after=120)
     assert near_the_end == pytest.approx(10), "the last try is made at the age limit"
     assert policy.delay(9, age_seconds=600, retry_after=None) is None
+    assert policy.delay(9, age_seconds=599.5, retry_after=None) == 0.5, "half a second left"
+
+
+@pytest.mark.parametrize("end", ["low", "high"])
+def test_the_jitter_spans_the_first_delay_to_a_doubling_ceiling(
+    monkeypatch: pytest.MonkeyPatch, end: str
+) -> None:
+    """Full jitter: each delay is drawn between the first delay and 1, 2, 4, 8… times it."""
+    monkeypatch.setattr(
+        "libs.platform.consuming.random.uniform", lambda low, high: low if end == "low" else high
+    )
+    policy = RetryByAge(max_age_seconds=600, first_delay_seconds=0.5, max_delay_seconds=3)
+    delays = [policy.delay(delivered, 10.0, None) for delivered in range(1, 6)]
+    if end == "low":
+        assert delays == [0.5, 0.5, 0.5, 0.5, 0.5]
+    else:
+        assert delays == [0.5, 1.0, 2.0, 3.0, 3.0]
 
 
 def test_a_policy_by_age_never_counts_deliveries() -> None:

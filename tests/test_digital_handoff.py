@@ -21,9 +21,10 @@ from libs.contracts.subjects import (
     TURNS_STREAM,
 )
 from libs.platform.metrics import REGISTRY
-from services.agent_worker.policy_agent import DEFAULT_FAQ
 from services.messaging_gateway.inbound_turns import sms_conversation_id
 from tests.support.digital_stack import ATTRIBUTES, DigitalStack, start_digital_stack
+from tests.support.expected import FAQ_ANSWERS
+from tests.support.quiescence import consumers_caught_up, quiescent
 from tests.support.streams import HANDOFF_STREAM, wait_for_messages
 from tests.support.twilio_fakes import ACCOUNT_SID, API_KEY, FLOW_SID, OUR_NUMBER
 
@@ -57,7 +58,7 @@ async def test_sms_gets_a_reply_through_messages_api(digital: DigitalStack) -> N
     await digital.text_in("what are your opening hours?", number)
     [reply] = await digital.wait_outbox(number, 1)
     assert reply["channel"] == "sms"
-    assert reply["body"] == DEFAULT_FAQ["hours"]
+    assert reply["body"] == FAQ_ANSWERS["hours"]
     sent = await digital.admin("GET", "/requests", params={"path_prefix": "/2010-04-01"})
     assert sent[-1]["path"] == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
     assert sent[-1]["form"]["From"] == OUR_NUMBER and sent[-1]["form"]["To"] == number
@@ -70,7 +71,7 @@ async def test_conversations_message_gets_a_reply(digital: DigitalStack) -> None
     )
     [reply] = await digital.wait_outbox(number, 1)
     assert reply["channel"] == "conversations"
-    assert reply["body"] == DEFAULT_FAQ["return"]
+    assert reply["body"] == FAQ_ANSWERS["return"]
 
 
 async def test_orchestrator_communication_gets_a_reply(digital: DigitalStack) -> None:
@@ -82,10 +83,12 @@ async def test_orchestrator_communication_gets_a_reply(digital: DigitalStack) ->
     )
     [reply] = await digital.wait_outbox(number, 1)
     assert reply["channel"] == "orchestrator"
-    assert reply["body"] == DEFAULT_FAQ["password"]
+    assert reply["body"] == FAQ_ANSWERS["password"]
 
 
-async def test_asking_for_a_human_starts_exactly_one_execution(digital: DigitalStack) -> None:
+async def test_asking_for_a_human_starts_exactly_one_execution(
+    digital: DigitalStack, js: JetStreamContext
+) -> None:
     number = customer(4)
     await digital.text_in("I want to talk to a human", number)
     [goodbye] = await digital.wait_outbox(number, 1)
@@ -116,20 +119,22 @@ async def test_asking_for_a_human_starts_exactly_one_execution(digital: DigitalS
 
     await digital.text_in("hello? anyone there?", number)
     await digital.text_in("I still want a human", number)
-    await asyncio.sleep(1.5)
+    await quiescent(js, sms_conversation_id(ACCOUNT_SID, OUR_NUMBER, number))
     assert len(await digital.outbox(number)) == 1, "the bot spoke after the handoff"
     assert len(await digital.executions()) == 1
 
 
-async def test_duplicate_webhook_is_one_turn(digital: DigitalStack) -> None:
+async def test_duplicate_webhook_is_one_turn(digital: DigitalStack, js: JetStreamContext) -> None:
     number = customer(5)
     sent = await digital.text_in("what are your hours", number)
     await digital.wait_outbox(number, 1)
     replayed = await digital.admin("POST", "/replay", json={"message_sid": sent["message_sid"]})
     assert replayed["status_code"] == 200
     assert replayed["idempotency_token"] == sent["idempotency_token"]
-    await asyncio.sleep(1.0)
+    await quiescent(js, sms_conversation_id(ACCOUNT_SID, OUR_NUMBER, number))
     assert len(await digital.outbox(number)) == 1
+    turns = await js.stream_info(TURNS_STREAM)
+    assert turns.state.messages == 1, "the replayed webhook was stored again"
 
 
 async def test_studio_429_then_201_is_delivered_once_after_the_delay(
@@ -177,7 +182,7 @@ async def test_studio_down_past_the_budget_is_an_honest_failure(
     await digital.admin("DELETE", "/faults")
     await digital.text_in("ok, what are your hours then?", number)
     replies = await digital.wait_outbox(number, 3)
-    assert replies[-1]["body"] == DEFAULT_FAQ["hours"], "the conversation was left muted"
+    assert replies[-1]["body"] == FAQ_ANSWERS["hours"], "the conversation was left muted"
 
 
 async def test_studio_rejection_is_typed(digital: DigitalStack, js: JetStreamContext) -> None:
@@ -240,10 +245,10 @@ async def test_conflict_with_an_execution_we_cannot_see_is_delivered_unverified(
     assert result.outcome is HandoffOutcome.DELIVERED and result.failure is None
     assert not result.verified and result.execution_sid is None
     assert unverified_count() == before + 1
-    await asyncio.sleep(0.5)
+    await consumers_caught_up(js)
     assert FAILED_MESSAGE not in [m["body"] for m in await digital.outbox(number)]
     await digital.text_in("hello?", number)
-    await asyncio.sleep(1.0)
+    await quiescent(js, conversation)
     assert len(await digital.outbox(number)) == 1, "the bot answered a handed-off customer"
 
 

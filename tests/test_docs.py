@@ -14,9 +14,9 @@ from libs.platform.consumer_lag import ConsumerLag
 from libs.platform.metrics import HANDOFF_BUCKETS, VOICE_TURN_BUCKETS
 from libs.platform.streams import DUPLICATE_WINDOW_SECONDS, stream_configs
 from services.agent_worker.settings import AgentWorkerSettings
-from services.agent_worker.summary import SUMMARY_LIMIT
 from services.handoff_dispatcher import voice_end
 from services.handoff_dispatcher.settings import HandoffDispatcherSettings
+from tests.support.expected import SUMMARY_LIMIT
 
 DOCS = Path(__file__).parent.parent / "docs"
 
@@ -88,3 +88,16 @@ def test_the_agent_guide_gives_the_settings_real_defaults() -> None:
         checked += 1
     assert checked >= 6
     assert f"at most {SUMMARY_LIMIT} characters" in prose(DOCS / "agent.md")
+
+
+def test_every_test_the_testing_guide_names_exists() -> None:
+    """``tests/…py::name`` (and ``…::name``, in the file named before it) in docs/testing.md."""
+    root = DOCS.parent
+    named = re.findall(r"`(tests/[\w/]+\.py|…)(?:::(\w+))?`", (DOCS / "testing.md").read_text())
+    assert len(named) >= 20
+    current = ""
+    for path, name in named:
+        current = current if path == "…" else path
+        source = (root / current).read_text()
+        if name:
+            assert re.search(rf"^(async )?def {name}\(", source, re.MULTILINE), f"{current}::{name}"

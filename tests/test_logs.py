@@ -44,7 +44,8 @@ async def test_a_service_process_writes_json_lines_in_one_format(
     log_file = tmp_path / "gateway.log"
     with log_file.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "baton.cli", "run", "messaging-gateway", "--port", str(port)],
+            [sys.executable, "-m", "baton.cli", "run", "messaging-gateway", "--port", str(port),
+             "--admin-port", str(free_port())],  # fmt: skip
             env=service_env(nats_url, PUBLIC_BASE_URL=url),
             stdout=output,
             stderr=subprocess.STDOUT,

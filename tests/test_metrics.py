@@ -95,9 +95,9 @@ async def test_an_sms_handoff_is_measured_with_its_trace(
         digital = await start_digital_stack(stack, nats_url)
         await digital.text_in("a human please", number)
         result = await sms_result(js, number)
-        text = (await digital.http.get(f"{digital.gateway}/metrics")).text
+        text = (await digital.http.get(f"{digital.gateway_admin}/metrics")).text
         open_metrics = await digital.http.get(
-            f"{digital.gateway}/metrics", headers={"Accept": "application/openmetrics-text"}
+            f"{digital.gateway_admin}/metrics", headers={"Accept": "application/openmetrics-text"}
         )
     assert result.outcome is HandoffOutcome.DELIVERED
     assert all(delta == 1 for delta in counts.deltas().values()), counts.deltas()
@@ -168,7 +168,7 @@ async def test_a_voice_handoff_and_its_turn_latency_are_measured(
         await wait_for_messages(js, HANDOFF_STREAM, HANDOFF_RESULT.subject(call_sid), HandoffResult)
         assert value("baton_voice_live_calls") == live_before + 1
         async with httpx.AsyncClient() as client:
-            scraped = (await client.get(f"{voice.relay_urls[0]}/metrics")).text
+            scraped = (await client.get(f"{voice.admin_urls[0]}/metrics")).text
         await caller.hang_up()
         for _ in range(100):
             if value("baton_voice_live_calls") == live_before:

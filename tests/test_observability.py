@@ -116,7 +116,7 @@ async def observed(
                 return bool(view.named("studio.execution.create") and view.named("messages.create"))
 
             view = await wait_for_trace(exporter, lambda s: s.name == "tool handoff", complete)
-            metrics = (await digital.http.get(f"{digital.gateway}/metrics")).text
+            metrics = (await digital.http.get(f"{digital.gateway_admin}/metrics")).text
     logs = [json.loads(line) for line in json_logs.getvalue().splitlines() if line.strip()]
     yield Observed(conversation, metrics, exporter, view, logs, rejected)
 

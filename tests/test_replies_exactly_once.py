@@ -27,9 +27,9 @@ from libs.contracts.subjects import (
     REPLIES_STREAM,
 )
 from services.agent_worker.main import create_app as create_worker
-from services.agent_worker.policy_agent import DEFAULT_FAQ
 from services.agent_worker.settings import AgentWorkerSettings
 from tests.support.digital_stack import DigitalStack, emulator_settings, start_digital_stack
+from tests.support.expected import FAQ_ANSWERS
 from tests.support.processes import service_env, start_service
 from tests.support.servers import serve
 from tests.support.twilio_fakes import ACCOUNT_SID
@@ -88,7 +88,7 @@ async def test_a_reply_answered_after_the_timeout_is_not_sent_again(
         settled = await eventually(lambda: consumer_settled(js), within=10)
         assert settled, "the reply was never settled"
         outbox = await digital.outbox(number)
-    assert [m["body"] for m in outbox] == [DEFAULT_FAQ["hours"]], "the reply went out twice"
+    assert [m["body"] for m in outbox] == [FAQ_ANSWERS["hours"]], "the reply went out twice"
 
 
 async def consumer_settled(js: JetStreamContext) -> bool:
@@ -127,7 +127,7 @@ async def test_a_gateway_killed_between_send_and_ack_sends_once(
         finally:
             second.stop()
         outbox = await digital.outbox(number)
-    assert [m["body"] for m in outbox] == [DEFAULT_FAQ["hours"]], "the reply went out twice"
+    assert [m["body"] for m in outbox] == [FAQ_ANSWERS["hours"]], "the reply went out twice"
 
 
 async def sent_once(digital: DigitalStack, number: str) -> bool:
@@ -144,7 +144,7 @@ async def test_replies_outlast_more_failures_than_a_count_allowed(
     )
     await fast_retries.text_in(QUESTION, number)
     [reply] = await fast_retries.wait_outbox(number, 1, timeout=30)
-    assert reply["body"] == DEFAULT_FAQ["hours"]
+    assert reply["body"] == FAQ_ANSWERS["hours"]
     assert len(await sms_requests(fast_retries, "POST")) == 9
     assert (await js.stream_info(DEAD_LETTER_STREAM)).state.messages == 0
 
@@ -234,5 +234,5 @@ async def test_conversation_replies_are_looked_up_by_their_own_marks(
         posts = await digital.admin(
             "GET", "/requests", params={"path_prefix": path_prefix, "method": "POST"}
         )
-    assert [m["body"] for m in outbox] == [DEFAULT_FAQ["hours"]], "the reply went out twice"
+    assert [m["body"] for m in outbox] == [FAQ_ANSWERS["hours"]], "the reply went out twice"
     assert len([p for p in posts if p["path"].endswith(("/Messages", "/Actions"))]) == 1

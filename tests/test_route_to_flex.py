@@ -20,8 +20,10 @@ from baton_devtools.console import place_call
 from libs.platform.metrics import REGISTRY
 from services.messaging_gateway.inbound_turns import sms_conversation_id
 from tests.support.digital_stack import ATTRIBUTES
+from tests.support.quiescence import quiescent
 from tests.support.route_stack import RouteStack, start_route_stack
 from tests.support.twilio_fakes import ACCOUNT_SID, OUR_NUMBER
+from tests.support.waits import at_least
 
 CHROMIUM = os.environ.get("BATON_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -73,7 +75,9 @@ async def texted_into_flex(route: RouteStack, number: str) -> dict[str, Any]:
     return task
 
 
-async def test_sms_reaches_flex_and_the_agent_answers(route: RouteStack) -> None:
+async def test_sms_reaches_flex_and_the_agent_answers(
+    route: RouteStack, js: JetStreamContext
+) -> None:
     number = "+15005550201"
     task = await texted_into_flex(route, number)
     data = await handoff_data_posted(route)
@@ -86,15 +90,14 @@ async def test_sms_reaches_flex_and_the_agent_answers(route: RouteStack) -> None
     assert [role for role, _ in said].count("bot") == 2
 
     await route.admin("POST", "/sms", json={"from": number, "body": "hello? anyone there?"})
-    await asyncio.sleep(1.0)
+    await quiescent(js, sms_conversation_id(ACCOUNT_SID, OUR_NUMBER, number))
     assert len(await route.outbox(number)) == 2, "the bot spoke after the handoff"
     task = await route.task_for(number) or {}
     assert lines(task)[-1] == ("customer", "hello? anyone there?")
 
     await route.admin("POST", f"/desktop/tasks/{task['sid']}/accept")
     await route.admin("POST", f"/desktop/tasks/{task['sid']}/reply", json={"body": AGENT_REPLY})
-    await asyncio.sleep(0.5)
-    *_, answer = await route.outbox(number)
+    *_, answer = await at_least(lambda: route.outbox(number), 3)
     assert (answer["body"], answer["author"], answer["to"]) == (AGENT_REPLY, "flex-agent", number)
     assert len(await route.outbox(number)) == 3
     assert len(await route.admin("GET", "/executions")) == 1
@@ -124,10 +127,13 @@ async def test_call_reaches_flex_and_the_agent_answers(route: RouteStack) -> Non
     assert ("customer", "I want a human") in said
     assert [role for role, _ in said].count("bot") == 3
 
+    assert call["protocol_errors"] == [], "end must follow the goodbye's last:true frame"
     await route.admin("POST", f"/calls/{sid}/say", json={"text": "hello? are you there?"})
-    await asyncio.sleep(1.0)
-    task = await route.task_for(caller) or {}
-    assert lines(task)[-1] == ("customer", "hello? are you there?"), "the bot spoke after end"
+    task = await route.eventually(
+        lambda: route.task_for(caller),
+        lambda found: bool(found) and lines(found)[-1][1] == "hello? are you there?",
+    )
+    assert lines(task)[-1] == ("customer", "hello? are you there?")
     await route.admin("POST", f"/desktop/tasks/{task['sid']}/accept")
     await route.admin("POST", f"/desktop/tasks/{task['sid']}/reply", json={"body": AGENT_REPLY})
     heard = await route.admin("GET", f"/calls/{sid}")

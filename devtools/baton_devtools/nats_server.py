@@ -72,15 +72,20 @@ class LocalNatsServer:
 
 
 def start_nats_server(
-    port: int | None = None, store_dir: str | None = None, log_file: str | None = None
+    port: int | None = None,
+    store_dir: str | None = None,
+    log_file: str | None = None,
+    config_file: str | None = None,
 ) -> LocalNatsServer:
-    """Start ``nats-server -js`` on 127.0.0.1 and wait until it accepts connections."""
+    """Start ``nats-server -js`` on 127.0.0.1 (with ``config_file``'s authorization and TLS,
+    when given) and wait until it accepts connections."""
     port = port or free_port()
     owns_store = store_dir is None
     store = store_dir or tempfile.mkdtemp(prefix="baton-nats-")
     output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
+    config = ["-c", config_file] if config_file else []
     process = subprocess.Popen(
-        [find_nats_server(), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store],
+        [find_nats_server(), *config, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store],
         stdout=output,
         stderr=output,
     )

@@ -18,6 +18,8 @@ from baton_devtools.nats_server import free_port
 class ServiceProcess:
     process: subprocess.Popen[bytes]
     url: str
+    admin_url: str = ""
+    """The admin listener (``/metrics``, ``/internal/*``)."""
 
     def signal(self, signum: int) -> None:
         self.process.send_signal(signum)
@@ -43,9 +45,12 @@ async def start_service(
 ) -> ServiceProcess:
     """Start ``baton run <name>`` and wait until it is ready; output to ``log_path`` if given."""
     port = port or free_port()
-    command = ["run", name, "--port", str(port)]
+    admin_port = free_port()
+    command = ["run", name, "--port", str(port), "--admin-port", str(admin_port)]
     process = spawn_baton(command, env, log_path)
-    return await ready(name, process, f"http://127.0.0.1:{port}", "/readyz", startup_seconds)
+    started = await ready(name, process, f"http://127.0.0.1:{port}", "/readyz", startup_seconds)
+    started.admin_url = f"http://127.0.0.1:{admin_port}"
+    return started
 
 
 def spawn_baton(

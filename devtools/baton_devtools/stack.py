@@ -31,6 +31,7 @@ from baton.services import SERVICES, ServiceSpec
 from baton_devtools.nats_server import LocalNatsServer, port_open, start_nats_server
 from emulator import fake_account
 from emulator.settings import DEFAULT_PORT as EMULATOR_PORT
+from libs.platform.admin import ADMIN_PORT_OFFSET
 
 STATE_DIR = Path(".baton")
 DEFAULT_PORT_BASE = 8080
@@ -65,6 +66,8 @@ class Child:
     ready_path: str
     process: subprocess.Popen[bytes]
     log: Path
+    admin_url: str = ""
+    """The admin listener (``/metrics``, ``/internal/*``), when the child has one."""
 
     def last_lines(self, count: int = 3) -> list[str]:
         try:
@@ -195,8 +198,11 @@ def _start_children(
             }
             label = spec.name if copies == 1 else f"{spec.name}-{index}"
             url = f"http://127.0.0.1:{port}"
-            args = ["run", spec.name, "--port", str(port)]
-            children.append(_spawn(label, args, child_env, url, "/readyz"))
+            admin = port + ADMIN_PORT_OFFSET
+            args = ["run", spec.name, "--port", str(port), "--admin-port", str(admin)]
+            child = _spawn(label, args, child_env, url, "/readyz")
+            child.admin_url = f"http://127.0.0.1:{admin}"
+            children.append(child)
     return children
 
 
@@ -232,7 +238,8 @@ def _wait_until_ready(children: list[Child], seconds: float) -> None:
 
 def _print_table(children: list[Child], emulator_url: str) -> None:
     for child in children:
-        print(f"{child.name:<22} {child.url:<26} ready")
+        metrics = f"(metrics {child.admin_url}/metrics) " if child.admin_url else ""
+        print(f"{child.name:<22} {child.url:<26} {metrics}ready")
     print(f"Agent desktop          {emulator_url}/desktop")
     print(f"Traces                 {emulator_url}/traces   or   baton trace <conversation-or-call>")
     print(f"Logs                   {STATE_DIR / 'logs'}/")

@@ -125,6 +125,11 @@ def shipped_definition(settings: EmulatorSettings, name: str | None = None) -> F
     return parse_definition(fill_placeholders(text, placeholders(settings)))
 
 
+def known_flow(state: EmulatorState, settings: EmulatorSettings, flow_sid: str) -> bool:
+    """The account's handoff flow, or one created through the API: Studio 404s any other."""
+    return flow_sid in (settings.twilio_studio_handoff_flow_sid, *state.flows)
+
+
 def definition_for(
     state: EmulatorState, settings: EmulatorSettings, flow_sid: str
 ) -> FlowDefinition | None:

@@ -12,6 +12,7 @@ copied into the conversation SendToFlex opened (``sms_threads``).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -97,6 +98,32 @@ def _account(settings: EmulatorSettings, request: Request, account_sid: str) -> 
         raise not_found(request.url.path)
 
 
+SENDER_FORMAT = re.compile(r"^(?:\+[1-9]\d{1,14}|\d{5,6}|(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11})$")
+"""An E.164 number, a short code, or an alphanumeric sender ID."""
+
+
+def refuse_foreign_sender(settings: EmulatorSettings, sender: str) -> None:
+    """Messages sends only from the account's own senders: 21212 for what is no sender at all,
+    21606 for a sender that is not this account's."""
+    ours = {settings.twilio_phone_number, settings.twilio_whatsapp_number}
+    if sender in ours:
+        return
+    address = sender.split(":", 1)[1] if sender.startswith(("whatsapp:", "rcs:")) else sender
+    if not SENDER_FORMAT.match(address):
+        raise TwilioError(
+            400,
+            f"The 'From' number {sender} is not a valid phone number, shortcode, "
+            "or alphanumeric sender ID.",
+            21212,
+        )
+    raise TwilioError(
+        400,
+        f"The From phone number {sender} is not a valid, SMS-capable inbound phone number "
+        "or short code for your account.",
+        21606,
+    )
+
+
 @router.post("/Messages.json", status_code=201)
 async def create_message(
     account_sid: str, request: Request, state: State, settings: Settings
@@ -112,6 +139,7 @@ async def create_message(
         raise TwilioError(400, "A 'To' phone number is required.", 21604)
     if not sender:
         raise TwilioError(400, "A 'From' phone number is required.", 21603)
+    refuse_foreign_sender(settings, sender)
     if not body and not form.get("MediaUrl") and not form.get("ContentSid"):
         raise TwilioError(400, "Message body is required.", 21602)
     if len(body) > BODY_LIMIT:

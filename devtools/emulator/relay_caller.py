@@ -333,11 +333,7 @@ class RelayCall:
                     continue
                 malformed = 0
                 if frame["type"] == "end":
-                    self._utterance_done()
-                    data = frame.get("handoffData")
-                    if data is not None and not isinstance(data, str):
-                        data = json.dumps(data)
-                    return "end", data
+                    return "end", self._ended(frame)
                 self._heard(frame)
         except ConnectionClosed:
             return "dropped", None
@@ -357,6 +353,21 @@ class RelayCall:
         if frame["type"] == "text" and not isinstance(frame.get("token"), str):
             return None
         return frame
+
+    def _ended(self, frame: dict[str, Any]) -> str | None:
+        """The ``end`` frame's HandoffData; what Twilio would refuse is kept as a protocol error.
+
+        An ``end`` while a reply is still open (tokens without their ``last:true`` frame) cuts
+        the caller off mid-sentence; ``handoffData`` must be a string (of JSON).
+        """
+        if self._tokens:
+            self.record.protocol_errors.append("end before the reply's last:true frame")
+        self._utterance_done()
+        data = frame.get("handoffData")
+        if data is not None and not isinstance(data, str):
+            self.record.protocol_errors.append("handoffData is not a string")
+            data = json.dumps(data)
+        return data
 
     def _heard(self, frame: dict[str, Any]) -> None:
         kind = frame["type"]

@@ -365,6 +365,8 @@ class CallRecord:
     action_url: str | None = None
     task_sid: str | None = None
     error: str | None = None
+    protocol_errors: list[str] = field(default_factory=list)
+    """Frames the app sent that ConversationRelay refuses (``end`` mid-reply, non-string data)."""
 
     def say(self, role: str, text: str, at: datetime) -> None:
         self.transcript.append(CallLine(role, text, at))
@@ -384,6 +386,7 @@ class CallRecord:
             "action_url": self.action_url,
             "task_sid": self.task_sid,
             "error": self.error,
+            "protocol_errors": self.protocol_errors,
             "date_created": self.date_created.isoformat(),
             "date_updated": self.date_updated.isoformat(),
         }

@@ -24,7 +24,7 @@ from emulator.auth import require_twilio_auth
 from emulator.dependencies import Settings, State
 from emulator.errors import CONFLICT, TwilioError, missing, not_found
 from emulator.executions import execution_context, new_execution
-from emulator.flow_definitions import definition_for, first_widget, parse_definition
+from emulator.flow_definitions import definition_for, first_widget, known_flow, parse_definition
 from emulator.flow_runner import FlowRun
 from emulator.settings import EmulatorSettings
 from emulator.store import DeployedFlow, EmulatorState, Execution, ExecutionStep
@@ -84,10 +84,9 @@ def step_json(
     }
 
 
-def _flow(state: EmulatorState, request: Request, flow_sid: str) -> str:
-    if not is_sid(flow_sid, "FW"):
+def _flow(state: EmulatorState, settings: EmulatorSettings, request: Request, flow_sid: str) -> str:
+    if not is_sid(flow_sid, "FW") or not known_flow(state, settings, flow_sid):
         raise not_found(request.url.path)
-    state.flows.add(flow_sid)
     return flow_sid
 
 
@@ -192,7 +191,7 @@ async def update_flow(
     flow_sid: str, request: Request, state: State, settings: Settings
 ) -> dict[str, Any]:
     """A new revision of a flow; the emulator accepts any well-formed SID as an existing flow."""
-    _flow(state, request, flow_sid)
+    _flow(state, settings, request, flow_sid)
     name, status, definition = await _flow_form(request)
     now = utc_now()
     previous = state.flows_deployed.get(flow_sid)
@@ -212,7 +211,7 @@ async def update_flow(
 async def create_execution(
     flow_sid: str, request: Request, state: State, settings: Settings
 ) -> dict[str, Any]:
-    _flow(state, request, flow_sid)
+    _flow(state, settings, request, flow_sid)
     form = await form_fields(request)
     to, from_ = form.get("To", ""), form.get("From", "")
     if not to:
@@ -253,7 +252,7 @@ async def create_execution(
 async def list_executions(
     flow_sid: str, request: Request, state: State, settings: Settings
 ) -> dict[str, Any]:
-    _flow(state, request, flow_sid)
+    _flow(state, settings, request, flow_sid)
     status = request.query_params.get("Status") or request.query_params.get("status")
     created_from = _date_filter(request, "DateCreatedFrom")
     created_to = _date_filter(request, "DateCreatedTo")

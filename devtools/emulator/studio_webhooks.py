@@ -14,10 +14,10 @@ from fastapi import APIRouter, Request, Response
 from emulator.dependencies import Settings, State
 from emulator.errors import not_found
 from emulator.executions import new_execution
-from emulator.flow_definitions import definition_for, first_widget
+from emulator.flow_definitions import definition_for, first_widget, known_flow
 from emulator.flow_runner import FlowRun
 from emulator.tracing import incoming_context, tracer
-from emulator.wire import form_fields, is_sid
+from emulator.wire import form_fields
 
 WEBHOOKS_HOST = "webhooks.twilio.com"
 TRIGGER_EVENT = "incomingCall"
@@ -33,12 +33,11 @@ def twiml(body: str) -> Response:
 async def flow_webhook(
     account_sid: str, flow_sid: str, request: Request, state: State, settings: Settings
 ) -> Response:
-    if account_sid != settings.twilio_account_sid or not is_sid(flow_sid, "FW"):
+    if account_sid != settings.twilio_account_sid or not known_flow(state, settings, flow_sid):
         raise not_found(request.url.path)
     call = await form_fields(request)
     if request.query_params.get("FlowEvent") == "return":
         return twiml('<?xml version="1.0" encoding="UTF-8"?><Response />')
-    state.flows.add(flow_sid)
     definition = definition_for(state, settings, flow_sid)
     execution = new_execution(
         state,

@@ -1,8 +1,10 @@
 """Liveness, readiness and metrics for every HTTP service.
 
 ``/healthz`` answers as long as the process runs (no NATS or Twilio check, so a broker blip
-causes no restart storm); ``/readyz`` is 503 while draining or while NATS is unreachable;
-``/metrics`` is the Prometheus scrape (OpenMetrics, with exemplars, when asked for).
+causes no restart storm); ``/readyz`` is 503 while draining or while NATS is unreachable.
+Both are on the public listener, where the kubelet probes them. ``/metrics`` is the
+Prometheus scrape (OpenMetrics, with exemplars, when asked for), served on the admin
+listener only (:mod:`libs.platform.admin`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ def health_router(readiness: Readiness) -> APIRouter:
         if not ready:
             response.status_code = 503
         return {"ready": ready, "nats": nats_ok, "draining": readiness.draining}
+
+    return router
+
+
+def metrics_router(readiness: Readiness) -> APIRouter:
+    router = APIRouter()
 
     @router.get("/metrics")
     async def metrics(request: Request) -> Response:

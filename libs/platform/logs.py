@@ -7,6 +7,9 @@ whether stderr is a TTY). A line written inside a span carries its ``trace_id`` 
 uvicorn's and FastStream's own handlers (FastStream's with ANSI colours) are removed and
 their records go through the same handler.
 
+A logged value can never forge a line: in text, control characters of the message (CR, LF,
+NUL, ESC, …) are written escaped (``\\r``, ``\\n``, ``\\x00``); JSON escapes them anyway.
+
 JSON fields: ``time`` (ISO 8601, UTC), ``level``, ``logger``, ``message``, ``service``,
 ``trace_id`` and ``span_id`` inside a span, ``exc_info`` with a traceback, and whatever a
 library adds as ``extra`` (FastStream: ``subject``, ``stream``, ``message_id``).
@@ -51,6 +54,22 @@ class TraceContext(logging.Filter):
         return True
 
 
+def escape_controls(text: str) -> str:
+    """Every character that is not printable (CR, LF, NUL, ESC, ``\\u2028``…) written as its
+    escape, so one record is one line whatever a caller put in it."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+class OneLineFormatter(logging.Formatter):
+    """Plain text whose message cannot span lines (a traceback still follows on its own)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
+
+
 def json_formatter() -> logging.Formatter:
     return JsonFormatter(
         "{levelname}{name}{message}",
@@ -78,7 +97,7 @@ def configure_logging(
     """Make the root logger's one handler the only place records are written; returns it."""
     output = stream or sys.stderr
     handler = logging.StreamHandler(output)
-    text = logging.Formatter(TEXT_FORMAT)
+    text = OneLineFormatter(TEXT_FORMAT)
     handler.setFormatter(json_formatter() if uses_json(log_format, output) else text)
     handler.addFilter(TraceContext(service))
     root = logging.getLogger()
@@ -101,7 +120,4 @@ def configure_logging(
 def printable(text: str, limit: int = 200) -> str:
     """``text`` cut to ``limit`` characters with every control character escaped (``\\r``,
     ``\\n``, ``\\x00``, ``\\u2028``…), so text from outside cannot start a forged log line."""
-    clipped = text[:limit] + ("…" if len(text) > limit else "")
-    if clipped.isprintable():
-        return clipped
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in clipped)
+    return escape_controls(text[:limit] + ("…" if len(text) > limit else ""))

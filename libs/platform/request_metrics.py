@@ -35,7 +35,13 @@ SIGNATURE_REJECTIONS = Counter(
     otel_name="baton.webhook.signature.rejected",
     labels=("route", "reason"),
 )
-METRICS = (HTTP_REQUEST_TIME, SIGNATURE_REJECTIONS)
+INPUT_REJECTIONS = Counter(
+    "baton_webhook_input_rejections",
+    "Webhooks refused before their signature was checked: wrong content type, too large.",
+    otel_name="baton.webhook.input.rejected",
+    labels=("route", "reason"),
+)
+METRICS = (HTTP_REQUEST_TIME, SIGNATURE_REJECTIONS, INPUT_REJECTIONS)
 
 UNMATCHED = "unmatched"
 """The route label of a request no route took (a 404): never the raw path."""
@@ -88,3 +94,8 @@ def signature_rejected(scope: Mapping[str, Any], checked_url: str, reason: str) 
         route,
         checked_url,
     )
+
+
+def input_rejected(scope: Mapping[str, Any], reason: str) -> None:
+    """Count one webhook refused for its shape before any work (415, 413)."""
+    INPUT_REJECTIONS.inc(route=route_template(scope), reason=reason)

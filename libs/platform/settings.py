@@ -14,10 +14,10 @@ import re
 import socket
 import sys
 from collections.abc import Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 
 from phonenumbers import SUPPORTED_REGIONS
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ACCOUNT_SID_PATTERN = r"^AC[0-9a-fA-F]{32}$"
@@ -83,6 +83,33 @@ class BatonSettings(BaseSettings):
     are masked as phone numbers; international ``+…`` numbers always are."""
     baton_shutdown_grace_seconds: float = Field(default=20.0, ge=0)
     """How long running handlers may finish on shutdown (keep below the pod's grace period)."""
+    baton_nats_connect_seconds: float = Field(default=30.0, gt=0)
+    """How long a starting service tries to reach NATS (one log line per attempt) before it
+    exits non-zero with one line naming ``NATS_URL``."""
+    nats_creds: str | None = None
+    """A NATS ``.creds`` file (user JWT and NKey seed), for a server with decentralized auth."""
+    nats_nkey_seed: str | None = None
+    """A file holding an NKey seed (``SU…``), for a server configured with ``nkey`` users."""
+    nats_user: str | None = None
+    """NATS user name (with ``NATS_PASSWORD``)."""
+    nats_password: SecretStr | None = None
+    """NATS password of ``NATS_USER``."""
+    nats_token: SecretStr | None = None
+    """NATS authorization token."""
+    nats_tls_ca: str | None = None
+    """CA certificate file (PEM) that signed the NATS server's certificate; turns TLS on."""
+    nats_tls_cert: str | None = None
+    """Client certificate file (PEM), for a NATS server that verifies clients (with the key)."""
+    nats_tls_key: str | None = None
+    """The client certificate's private key file (PEM)."""
+    baton_admin_host: str = Field(default="127.0.0.1", min_length=1)
+    """Where the admin listener (``/metrics``, ``/internal/*``) binds: loopback, or ``0.0.0.0``
+    in a pod so Prometheus can scrape it over the pod network. Never the public listener."""
+    baton_admin_port: int | None = Field(default=None, ge=1, le=65535)
+    """The admin listener's port (unset: the service's HTTP port + 1000, e.g. 9080 for the
+    relay gateway)."""
+    baton_api_docs: bool = False
+    """Serve FastAPI's ``/docs``, ``/redoc`` and ``/openapi.json`` (for development only)."""
 
     @field_validator("baton_phone_regions")
     @classmethod
@@ -96,6 +123,19 @@ class BatonSettings(BaseSettings):
     @property
     def phone_regions(self) -> tuple[str, ...]:
         return tuple(self.baton_phone_regions.split(","))
+
+    @model_validator(mode="after")
+    def _nats_auth_is_complete(self) -> Self:
+        if (self.nats_user is None) != (self.nats_password is None):
+            raise ValueError("NATS_USER and NATS_PASSWORD are set together")
+        kinds = [self.nats_creds, self.nats_nkey_seed, self.nats_user, self.nats_token]
+        if sum(kind is not None for kind in kinds) > 1:
+            raise ValueError(
+                "set one of NATS_CREDS, NATS_NKEY_SEED, NATS_USER/NATS_PASSWORD or NATS_TOKEN"
+            )
+        if (self.nats_tls_cert is None) != (self.nats_tls_key is None):
+            raise ValueError("NATS_TLS_CERT and NATS_TLS_KEY are set together")
+        return self
 
 
 class TwilioAccountSettings(BatonSettings):
@@ -159,6 +199,8 @@ class PublicWebhookSettings(TwilioAccountSettings):
 
     public_base_url: str = Field(pattern=HTTP_BASE_URL_PATTERN)
     """Where Twilio reaches the gateways (signatures are checked against this URL)."""
+    baton_webhook_max_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    """Largest webhook body accepted (413 above it, checked before the body is read)."""
 
     @field_validator("public_base_url")
     @classmethod

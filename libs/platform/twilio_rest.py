@@ -24,7 +24,7 @@ import time
 from collections.abc import AsyncIterator
 from enum import StrEnum
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
 
@@ -60,6 +60,15 @@ NEVER_SENT = (
     httpx.UnsupportedProtocol,
 )
 """Transport failures before any byte of the request left: Twilio cannot have acted on it."""
+
+
+def segment(value: str | None) -> str:
+    """One REST path segment, percent-quoted (``/`` included): an id that came from outside
+    can never reach another path; an empty, ``.`` or ``..`` segment is refused."""
+    text = value or ""
+    if text in ("", ".", ".."):
+        raise ValueError(f"not a REST path segment: {text!r}")
+    return quote(text, safe="")
 
 
 def reached_twilio(error: httpx.TransportError) -> bool:

@@ -21,7 +21,8 @@ from libs.contracts.subjects import (
     TURNS,
     TURNS_STREAM,
 )
-from libs.platform.connection import bucket, create_broker, jetstream
+from libs.platform.admin import admin_app, attach_admin, public_app
+from libs.platform.connection import bucket, connect_broker, create_broker, jetstream
 from libs.platform.consumer_lag import ConsumerLag, DurableConsumer
 from libs.platform.consuming import RedeliveryPolicy, delivered_message, settled
 from libs.platform.conversation_store import ConversationStore
@@ -125,12 +126,13 @@ def create_app(settings: AgentWorkerSettings | None = None, agent: Agent | None 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await broker.connect()
+        await connect_broker(broker, settings)
         started.set(await turn_processor(broker, settings, setup))
         async with broker_running(broker, readiness, lag=lag):
             yield
 
-    app = FastAPI(title="Baton agent worker", lifespan=lifespan)
+    app = public_app("Baton agent worker", settings, lifespan)
+    attach_admin(app, admin_app("Baton agent worker", readiness))
     instrument_app(app, SERVICE_NAME, log_sensitive=settings.baton_log_sensitive)
     app.include_router(health_router(readiness))
     return app

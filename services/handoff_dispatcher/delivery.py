@@ -108,7 +108,7 @@ def build_handoff_data(
         attributes["summary"] = summary
         overflow = len(json.dumps(attributes)) - SEND_TO_FLEX_ATTRIBUTES_LIMIT
         if overflow > 0:
-            attributes["summary"] = summary[: max(0, len(summary) - overflow - 1)]
+            attributes["summary"] = summary[: max(0, len(summary) - overflow)]
     return HandoffData(
         conversation_id=identity.conversation_id,
         store_id=identity.store_id,

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from libs.contracts.messages import Channel, HandoffRequested
-from libs.platform.twilio_rest import TwilioProduct, TwilioRestClient
+from libs.platform.twilio_rest import TwilioProduct, TwilioRestClient, segment
 
 log = logging.getLogger("baton.handoff_dispatcher.identity")
 
@@ -98,7 +98,7 @@ class IdentityResolver:
             response = await self._rest.get(
                 "orchestrator.configuration.fetch",
                 TwilioProduct.CONVERSATIONS,
-                f"/v2/ControlPlane/Configurations/{self._configuration_id}",
+                f"/v2/ControlPlane/Configurations/{segment(self._configuration_id)}",
             )
             response.raise_for_status()
             self._configured_store = str(response.json().get("memoryStoreId") or "")
@@ -108,7 +108,7 @@ class IdentityResolver:
         response = await self._rest.get(
             "orchestrator.participant.list",
             TwilioProduct.CONVERSATIONS,
-            f"/v2/Conversations/{conversation_id}/Participants",
+            f"/v2/Conversations/{segment(conversation_id)}/Participants",
         )
         response.raise_for_status()
         for participant in response.json().get("participants", []):
@@ -120,7 +120,7 @@ class IdentityResolver:
         """The customer's name and a few things Memory recalls about them."""
         if not (store_id and profile_id):
             return "", []
-        base = f"/v1/Stores/{store_id}/Profiles/{profile_id}"
+        base = f"/v1/Stores/{segment(store_id)}/Profiles/{segment(profile_id)}"
         profile = await self._rest.get("memory.profile.fetch", TwilioProduct.MEMORY, base)
         name = profile_name(profile.json().get("traits") or {}) if profile.is_success else ""
         recalled = await self._rest.send_json(
@@ -139,7 +139,7 @@ class IdentityResolver:
         cleared, so Twilio stops reporting the customer's messages to the bot."""
         if not identity.orchestrated:
             return
-        path = f"/v2/Conversations/{identity.conversation_id}"
+        path = f"/v2/Conversations/{segment(identity.conversation_id)}"
         try:
             await self._rest.send_json(
                 "orchestrator.conversation.update",

@@ -22,7 +22,8 @@ from libs.contracts.subjects import (
     HANDOFF_STREAM,
     HANDOFFS_BUCKET,
 )
-from libs.platform.connection import bucket, create_broker, jetstream
+from libs.platform.admin import admin_app, attach_admin, public_app
+from libs.platform.connection import bucket, connect_broker, create_broker, jetstream
 from libs.platform.consumer_lag import ConsumerLag, DurableConsumer
 from libs.platform.consuming import RedeliveryPolicy, settled
 from libs.platform.conversation_store import ConversationStore
@@ -86,7 +87,7 @@ def create_app(settings: HandoffDispatcherSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await broker.connect()
+        await connect_broker(broker, settings)
         js = jetstream(broker)
         broker.context.set_global(
             DELIVERY_CONTEXT,
@@ -112,7 +113,8 @@ def create_app(settings: HandoffDispatcherSettings | None = None) -> FastAPI:
         async with broker_running(broker, readiness, lag=lag, closers=[rest.aclose]):
             yield
 
-    app = FastAPI(title="Baton handoff dispatcher", lifespan=lifespan)
+    app = public_app("Baton handoff dispatcher", settings, lifespan)
+    attach_admin(app, admin_app("Baton handoff dispatcher", readiness))
     instrument_app(app, SERVICE_NAME, log_sensitive=settings.baton_log_sensitive)
     app.include_router(health_router(readiness))
     return app

@@ -27,6 +27,7 @@ from libs.platform.twilio_rest import (
     TwilioRestClient,
     outcome_unknown,
     reached_twilio,
+    segment,
 )
 from services.handoff_dispatcher.outcome import DeliveryOutcome, OutcomeUnknown
 
@@ -69,7 +70,7 @@ class StudioExecutions:
         self._rest = rest
         self._flow_sid = flow_sid
         self._budget = budget
-        self._path = f"/v2/Flows/{flow_sid}/Executions"
+        self._path = f"/v2/Flows/{segment(flow_sid)}/Executions"
 
     async def create(self, request: ExecutionRequest, *, unsure: bool) -> DeliveryOutcome:
         """Our execution, created at most once; ``unsure``: an earlier POST may have landed."""

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from libs.contracts.conversation import give_back_to_bot
+from libs.contracts.identifiers import CONVERSATION_ID_PATTERN
 from libs.platform.twilio_signature import TwilioSignature
 from services.messaging_gateway.dependencies import StoreDep
 from services.messaging_gateway.metrics import HANDOFF_TURN_TO_TASK
@@ -28,10 +30,13 @@ from services.messaging_gateway.orchestrator_api import OrchestratorApi
 log = logging.getLogger("baton.messaging_gateway.flex")
 
 
+CONVERSATION_ID = re.compile(CONVERSATION_ID_PATTERN)
+
+
 class HandBack(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    conversation_id: str = Field(alias="conversationId", min_length=1)
+    conversation_id: str = Field(alias="conversationId", pattern=CONVERSATION_ID_PATTERN)
 
 
 def event_time(form: dict[str, str]) -> datetime:
@@ -51,7 +56,12 @@ def handoff_conversation(form: dict[str, str]) -> str:
         attributes = json.loads(form.get("TaskAttributes") or "{}")
     except ValueError:
         return ""
-    return str(attributes.get("conversationId") or "") if isinstance(attributes, dict) else ""
+    if not isinstance(attributes, dict):
+        return ""
+    conversation_id = attributes.get("conversationId")
+    if not isinstance(conversation_id, str) or not CONVERSATION_ID.match(conversation_id):
+        return ""
+    return conversation_id
 
 
 ORCHESTRATOR_ID_PREFIXES = ("CA", "CH", "sms-")
@@ -81,7 +91,9 @@ def flex_router(signature: TwilioSignature, orchestrator: OrchestratorApi) -> AP
         try:
             notice = HandBack.model_validate_json(body)
         except ValidationError as error:
-            raise HTTPException(status_code=400, detail="conversationId is required") from error
+            raise HTTPException(
+            status_code=400, detail="conversationId is required and must be an id"
+        ) from error
         key = notice.conversation_id
         if not key.startswith(ORCHESTRATOR_ID_PREFIXES):
             await orchestrator.return_to_bot(key)

@@ -21,7 +21,8 @@ from libs.contracts.subjects import (
     REPLIES_BUCKET,
     REPLIES_STREAM,
 )
-from libs.platform.connection import bucket, create_broker, jetstream
+from libs.platform.admin import admin_app, attach_admin, public_app
+from libs.platform.connection import bucket, connect_broker, create_broker, jetstream
 from libs.platform.consumer_lag import ConsumerLag, DurableConsumer
 from libs.platform.consuming import RedeliveryPolicy, RetryByAge, delivered_message, settled
 from libs.platform.conversation_store import ConversationStore
@@ -98,7 +99,7 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await broker.connect()
+        await connect_broker(broker, settings)
         js = jetstream(broker)
         store = ConversationStore(await bucket(js, CONVERSATIONS_BUCKET))
         records = ReplyRecords(await bucket(js, REPLIES_BUCKET))
@@ -108,12 +109,15 @@ def create_app(settings: MessagingGatewaySettings | None = None) -> FastAPI:
         async with broker_running(broker, readiness, lag=lag, closers=[rest.aclose]):
             yield
 
-    app = FastAPI(title="Baton messaging gateway", lifespan=lifespan)
+    app = public_app("Baton messaging gateway", settings, lifespan)
+    attach_admin(app, admin_app("Baton messaging gateway", readiness))
     instrument_app(app, SERVICE_NAME, log_sensitive=settings.baton_log_sensitive)
     app.add_exception_handler(IncompleteWebhook, incomplete_webhook)
     app.include_router(health_router(readiness))
     signature = TwilioSignature(
-        settings.twilio_auth_token.get_secret_value(), settings.public_base_url
+        settings.twilio_auth_token.get_secret_value(),
+        settings.public_base_url,
+        settings.baton_webhook_max_bytes,
     )
     orchestrator = OrchestratorApi(rest, settings.public_base_url)
     app.include_router(flex_router(signature, orchestrator))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import httpx
 
 from libs.platform.settings import TwilioApiKeySettings
-from libs.platform.twilio_rest import TwilioProduct, TwilioRestClient
+from libs.platform.twilio_rest import TwilioProduct, TwilioRestClient, segment
 
 log = logging.getLogger("baton.messaging_gateway.orchestrator")
 
@@ -59,7 +59,7 @@ class OrchestratorApi:
         response = await self._rest.get(
             "orchestrator.participant.list",
             TwilioProduct.CONVERSATIONS,
-            f"/v2/Conversations/{conversation_id}/Participants",
+            f"/v2/Conversations/{segment(conversation_id)}/Participants",
         )
         if not response.is_success:
             return []
@@ -93,7 +93,7 @@ class OrchestratorApi:
 
     async def return_to_bot(self, conversation_id: str) -> None:
         """ACTIVE again, reporting to the gateway again."""
-        path = f"/v2/Conversations/{conversation_id}"
+        path = f"/v2/Conversations/{segment(conversation_id)}"
         callbacks = {"statusCallbacks": [{"url": self._callback, "method": "POST"}]}
         try:
             await self._rest.send_json(

@@ -25,6 +25,7 @@ from libs.platform.twilio_rest import (
     TwilioRestClient,
     outcome_unknown,
     reached_twilio,
+    segment,
 )
 from services.messaging_gateway.reply_lookup import REPLY_ID_ATTRIBUTE, LookupFailed, ReplyLookup
 from services.messaging_gateway.reply_records import ReplyRecords, SendingRecord, SendingState
@@ -98,14 +99,14 @@ class ReplySender:
             return await self._rest.post_form(
                 "messages.create",
                 TwilioProduct.API,
-                f"/2010-04-01/Accounts/{self._account_sid}/Messages.json",
+                f"/2010-04-01/Accounts/{segment(self._account_sid)}/Messages.json",
                 {"To": route.customer_address, "From": route.agent_address, "Body": reply.text},
             )
         if route.channel is Channel.CONVERSATIONS:
             return await self._rest.post_form(
                 "conversations.message.create",
                 TwilioProduct.CONVERSATIONS,
-                f"/v1/Conversations/{route.twilio_conversation_id}/Messages",
+                f"/v1/Conversations/{segment(route.twilio_conversation_id)}/Messages",
                 {
                     "Author": self._bot_identity,
                     "Body": reply.text,
@@ -117,7 +118,7 @@ class ReplySender:
                 "orchestrator.action.create",
                 "POST",
                 TwilioProduct.CONVERSATIONS,
-                f"/v2/Conversations/{route.twilio_conversation_id}/Actions",
+                f"/v2/Conversations/{segment(route.twilio_conversation_id)}/Actions",
                 send_message_action(reply),
             )
         raise PermanentFailure(f"no digital reply path for channel {route.channel}")

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from libs.contracts.messages import AgentReply, Channel
-from libs.platform.twilio_rest import TwilioProduct, TwilioRestClient
+from libs.platform.twilio_rest import TwilioProduct, TwilioRestClient, segment
 from services.messaging_gateway.reply_records import ReplyRecords
 
 CLOCK_SKEW = timedelta(seconds=60)
@@ -64,7 +64,7 @@ class ReplyLookup:
         return self._communications(reply, oldest)
 
     async def _sms(self, reply: AgentReply, oldest: datetime) -> AsyncIterator[str]:
-        path = f"/2010-04-01/Accounts/{self._account_sid}/Messages.json"
+        path = f"/2010-04-01/Accounts/{segment(self._account_sid)}/Messages.json"
         route = reply.route
         params = {"To": route.customer_address, "From": route.agent_address, "PageSize": PAGE_SIZE}
         async for messages in self._newest_first(
@@ -79,7 +79,7 @@ class ReplyLookup:
     async def _conversation_messages(
         self, reply: AgentReply, oldest: datetime
     ) -> AsyncIterator[str]:
-        path = f"/v1/Conversations/{reply.route.twilio_conversation_id}/Messages"
+        path = f"/v1/Conversations/{segment(reply.route.twilio_conversation_id)}/Messages"
         params = {"Order": "desc", "PageSize": PAGE_SIZE}
         async for messages in self._newest_first(
             "conversations.message.list", TwilioProduct.CONVERSATIONS, path, params
@@ -93,7 +93,7 @@ class ReplyLookup:
                     yield str(message["sid"])
 
     async def _communications(self, reply: AgentReply, oldest: datetime) -> AsyncIterator[str]:
-        path = f"/v2/Conversations/{reply.route.twilio_conversation_id}/Communications"
+        path = f"/v2/Conversations/{segment(reply.route.twilio_conversation_id)}/Communications"
         params = {"pageSize": PAGE_SIZE}
         async for items in self._newest_first(
             "orchestrator.communication.list",

@@ -20,6 +20,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from faststream.nats import NatsBroker
+from nats.errors import MaxPayloadError
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -98,6 +99,9 @@ class TurnPublisher:
         within = min(self.store_seconds, twilio_waits - ANSWER_MARGIN_SECONDS)
         try:
             ack = await publish_turn(self.broker, outcome, within_seconds=within)
+        except MaxPayloadError as error:
+            log.warning("turn %s larger than NATS accepts: refused", outcome.message_id)
+            raise HTTPException(status_code=413, detail="turn too large") from error
         except Exception as error:
             log.error("could not store turn %s: %r", outcome.message_id, error)
             raise HTTPException(status_code=503, detail="turn not stored, retry") from error

@@ -1,8 +1,8 @@
 """relay_gateway: the voice webhook, the ConversationRelay socket and the ``end`` frame.
 
-Run with ``baton run relay-gateway --port 8080``. On SIGTERM or ``POST /internal/drain``
-it stops taking calls (``/readyz`` 503) and waits for live calls to end, up to
-``BATON_DRAIN_DEADLINE_SECONDS``.
+Run with ``baton run relay-gateway --port 8080``. On SIGTERM (or ``POST /internal/drain`` on
+the admin listener) it stops taking calls (``/readyz`` 503) and waits for live calls to end,
+up to ``BATON_DRAIN_DEADLINE_SECONDS``.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from libs.contracts.subjects import CONVERSATIONS_BUCKET
-from libs.platform.connection import bucket, create_broker, jetstream
+from libs.platform.admin import admin_app, attach_admin, public_app
+from libs.platform.connection import bucket, connect_broker, create_broker, jetstream
 from libs.platform.conversation_store import ConversationStore
 from libs.platform.health import Readiness, broker_running, health_router
 from libs.platform.settings import load_settings
@@ -33,7 +34,9 @@ def create_app(settings: RelayGatewaySettings | None = None) -> FastAPI:
     readiness = Readiness(broker)
     live = LiveCalls(max_calls=settings.baton_voice_max_live_calls)
     signature = TwilioSignature(
-        settings.twilio_auth_token.get_secret_value(), settings.public_base_url
+        settings.twilio_auth_token.get_secret_value(),
+        settings.public_base_url,
+        settings.baton_webhook_max_bytes,
     )
     relay_urls = RelayUrlSigner(
         settings.twilio_auth_token.get_secret_value(), settings.baton_relay_url_ttl_seconds
@@ -45,13 +48,13 @@ def create_app(settings: RelayGatewaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await broker.connect()
+        await connect_broker(broker, settings)
         app.state.store = ConversationStore(await bucket(jetstream(broker), CONVERSATIONS_BUCKET))
-        app.state.drain = drain
         async with broker_running(broker, readiness):
             yield
 
-    app = FastAPI(title="Baton relay gateway", lifespan=lifespan)
+    app = public_app("Baton relay gateway", settings, lifespan)
+    app.state.drain = drain
     app.state.live_calls = live
     instrument_app(app, SERVICE_NAME, log_sensitive=settings.baton_log_sensitive)
     tracer = service_tracer(SERVICE_NAME)
@@ -63,14 +66,17 @@ def create_app(settings: RelayGatewaySettings | None = None) -> FastAPI:
         )
     )
 
-    @app.post("/internal/drain")
+    internal = APIRouter(prefix="/internal")
+
+    @internal.post("/drain")
     async def start_drain() -> dict[str, object]:
-        """preStop hook: readiness off, no new calls, return once live calls have ended."""
+        """Readiness off, no new calls; returns once live calls have ended."""
         drained = await drain()
         return {"drained": drained, "live_calls": len(live.calls)}
 
-    @app.get("/internal/calls")
+    @internal.get("/calls")
     async def live_calls() -> dict[str, int]:
         return {"live_calls": len(live.calls)}
 
+    attach_admin(app, admin_app("Baton relay gateway", readiness, internal))
     return app

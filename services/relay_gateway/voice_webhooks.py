@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from faststream.nats import NatsBroker
 from opentelemetry import trace
 from opentelemetry.trace import Tracer
+from starlette.datastructures import FormData
 from twilio.twiml.voice_response import VoiceResponse
 
+from libs.contracts.identifiers import CALL_SID_PATTERN
 from libs.contracts.messages import VoiceHangup
 from libs.contracts.subjects import VOICE_CALL
 from libs.platform.publishing import publish_core
@@ -24,6 +27,17 @@ from services.relay_gateway.twiml import ACTION_PATH, connect_twiml
 
 log = logging.getLogger("baton.relay_gateway.webhooks")
 ENDED_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+
+
+CALL_SID_SHAPE = re.compile(CALL_SID_PATTERN)
+
+
+def call_sid_of(form: FormData) -> str:
+    """The webhook's ``CallSid``, or 400: nothing is addressed to a call by a malformed id."""
+    call_sid = str(form.get("CallSid", ""))
+    if not CALL_SID_SHAPE.match(call_sid):
+        raise HTTPException(status_code=400, detail="CallSid must be a CA… SID")
+    return call_sid
 
 
 def xml(twiml: str, status_code: int = 200) -> Response:
@@ -83,7 +97,7 @@ def voice_router(
         form = await signature.signed_form(request)
         if live.draining:
             return xml(str(VoiceResponse()), status_code=503)
-        call_sid = str(form.get("CallSid", ""))
+        call_sid = call_sid_of(form)
         try:
             relay_url = relay_urls.url(settings.public_base_url, call_sid, time.time())
         except ValueError as error:
@@ -94,7 +108,7 @@ def voice_router(
     async def action(request: Request) -> Response:
         """``<Connect action>`` when pointed here: every relay session end, handoff or not."""
         form = await signature.signed_form(request)
-        call_sid = str(form.get("CallSid", ""))
+        call_sid = call_sid_of(form)
         response = VoiceResponse()
         handoff_data = str(form.get("HandoffData", ""))
         workflow = settings.baton_taskrouter_workflow_sid
@@ -110,8 +124,9 @@ def voice_router(
     async def status(request: Request) -> dict[str, str]:
         """Call status callback: a finished call's socket owner is told to let it go."""
         form = await signature.signed_form(request)
+        call_sid = call_sid_of(form)
         if str(form.get("CallStatus", "")) in ENDED_STATUSES:
-            await tell_owner_call_ended(str(form.get("CallSid", "")))
+            await tell_owner_call_ended(call_sid)
         return {"status": "noted"}
 
     return router

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from openai import AsyncOpenAI
@@ -14,8 +14,11 @@ API_KEY = "sk-baton-test"
 
 
 @pytest.fixture
-def model() -> ScriptedModel:
-    return ScriptedModel()
+def model() -> Iterator[ScriptedModel]:
+    """The script; a test passes only if every request Baton made is one OpenAI accepts."""
+    scripted = ScriptedModel()
+    yield scripted
+    assert scripted.refused == [], "Baton sent a request OpenAI answers 400"
 
 
 @pytest.fixture

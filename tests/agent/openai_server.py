@@ -66,6 +66,8 @@ class ScriptedModel:
     summary: str | Failure = "Customer needs help; see transcript."
     requests: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    """Why each request OpenAI would have answered 400 was refused."""
 
     def script(self, *steps: Step | Brain) -> None:
         self.steps.extend(steps)
@@ -158,12 +160,85 @@ def completion(text: str) -> dict[str, Any]:
     }
 
 
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
+
+
+def malformed(body: Any) -> str | None:
+    """Why OpenAI would answer this Chat Completions request 400, or ``None``."""
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return "you must provide a model parameter"
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "'messages' must be a non-empty array"
+    if body.get("stream_options") is not None and not body.get("stream"):
+        return "The 'stream_options' parameter is only allowed when 'stream' is enabled."
+    tools = body.get("tools")
+    if tools is not None and not all(
+        isinstance(t, dict)
+        and t.get("type") == "function"
+        and isinstance(t.get("function"), dict)
+        and isinstance(t["function"].get("name"), str)
+        for t in tools
+    ):
+        return "every tool must be {'type': 'function', 'function': {'name': ...}}"
+    return _malformed_messages(messages)
+
+
+def _malformed_messages(messages: list[Any]) -> str | None:
+    unanswered: set[str] = set()
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in ROLES:
+            return f"messages[{index}]: unknown role"
+        role, content = message["role"], message.get("content")
+        if role == "tool":
+            if message.get("tool_call_id") not in unanswered:
+                return (
+                    f"messages[{index}]: messages with role 'tool' must be a response to a "
+                    "preceding message with 'tool_calls'."
+                )
+            unanswered.discard(message["tool_call_id"])
+            if not isinstance(content, str):
+                return f"messages[{index}]: a tool result's content must be a string"
+            continue
+        if unanswered:
+            return (
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                f"responding to each 'tool_call_id'. Missing: {sorted(unanswered)}"
+            )
+        calls = message.get("tool_calls") or []
+        if role == "assistant" and calls:
+            for call in calls:
+                function = call.get("function") or {}
+                if call.get("type") != "function" or not isinstance(
+                    function.get("arguments"), str
+                ):
+                    return f"messages[{index}]: a tool call's arguments must be a JSON string"
+                unanswered.add(str(call.get("id")))
+        elif not isinstance(content, str | list):
+            return f"messages[{index}]: content must be a string or an array of parts"
+    return None
+
+
+def bad_request(reason: str) -> JSONResponse:
+    body = {"error": {"message": reason, "type": "invalid_request_error", "param": None}}
+    return JSONResponse({"error": {**body["error"], "code": None}}, status_code=400)
+
+
 def create_app(model: ScriptedModel) -> FastAPI:
     app = FastAPI()
 
     @app.post("/v1/chat/completions")
     async def completions(request: Request) -> Response:
-        body: dict[str, Any] = await request.json()
+        try:
+            body: dict[str, Any] = await request.json()
+        except ValueError:
+            body = {}
+        reason = malformed(body)
+        if reason is not None:
+            model.refused.append(reason)
+            return bad_request(reason)
         model.requests.append(body)
         model.authorizations.append(request.headers.get("authorization", ""))
         if not body.get("stream"):

@@ -9,7 +9,6 @@ from libs.contracts.messages import Channel
 from libs.platform.metrics import REGISTRY
 from libs.platform.tracing import service_tracer
 from services.agent_worker.agent import TurnContext
-from services.agent_worker.knowledge import DEFAULT_FAQ
 from services.agent_worker.llm_agent import (
     DEFAULT_SYSTEM_PROMPT,
     MODEL_UNAVAILABLE,
@@ -19,6 +18,7 @@ from services.agent_worker.llm_agent import (
 from tests.agent.conftest import API_KEY
 from tests.agent.fakes import SMS_ROUTE, FakeHandoff, lines, reply, tac, turn
 from tests.agent.openai_server import Call, Failure, ScriptedModel, Text, ToolCalls, tool_messages
+from tests.support.expected import FAQ_ANSWERS
 from tests.support.traces import recorded_spans
 
 GOODBYE = "I'm connecting you with a member of our team now."
@@ -82,7 +82,7 @@ async def test_knowledge_tool_call_and_its_result_go_back_to_the_model(
     ]
     [result] = tool_messages(second)
     assert result["tool_call_id"] == "call_0_knowledge_search"
-    assert result["content"]["results"][0]["answer"] == DEFAULT_FAQ["hours"]
+    assert result["content"]["results"][0]["answer"] == FAQ_ANSWERS["hours"]
 
 
 async def test_handoff_tool_call_hands_off_and_the_model_says_goodbye(

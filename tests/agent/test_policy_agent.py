@@ -10,7 +10,7 @@ import pytest
 
 from services.agent_worker.decision import EVIDENCE_ATTRIBUTE
 from services.agent_worker.escalation import Trigger, detect
-from services.agent_worker.knowledge import DEFAULT_FAQ, Faq
+from services.agent_worker.knowledge import Faq
 from services.agent_worker.policy_agent import (
     CLOSING,
     ESCALATION_ATTRIBUTE,
@@ -22,6 +22,7 @@ from services.agent_worker.policy_agent import (
     PolicyAgent,
 )
 from tests.agent.fakes import FakeHandoff, lines, reply, tac, turn
+from tests.support.expected import FAQ_ANSWERS
 
 ESCALATE = {
     Trigger.ASKED_FOR_HUMAN: [
@@ -129,7 +130,7 @@ async def test_near_misses_do_not_escalate(text: str) -> None:
 async def test_answers_from_the_faq() -> None:
     handoff = FakeHandoff()
     tokens = await reply(PolicyAgent(tac()), turn("what are your opening hours?"), handoff.tools())
-    assert "".join(tokens) == DEFAULT_FAQ["hours"]
+    assert "".join(tokens) == FAQ_ANSWERS["hours"]
     custom = Faq.from_config({"pets": {"answer": "Dogs are welcome.", "keywords": ["dog"]}})
     agent = PolicyAgent(tac(), faq=custom)
     tokens = await reply(agent, turn("can I bring my dog?"), handoff.tools())
@@ -157,7 +158,7 @@ async def test_unresolved_after_two_attempts() -> None:
     ("text", "expected"),
     [
         ("thanks, that's all", CLOSING),
-        ("what are your hours?", DEFAULT_FAQ["hours"]),
+        ("what are your hours?", FAQ_ANSWERS["hours"]),
         ("hello", GREETING),
     ],
 )
@@ -190,7 +191,7 @@ async def test_a_goodbye_in_any_language_after_two_fallbacks_is_not_escalated() 
 async def test_still_unresolved_after_two_answers_is_escalated() -> None:
     history = lines(
         ("customer", "how do I reset my password"),
-        ("agent", DEFAULT_FAQ["password"]),
+        ("agent", FAQ_ANSWERS["password"]),
         ("customer", "there's no forgot password link"),
         ("agent", "It is under the sign-in button."),
     )
@@ -206,7 +207,7 @@ async def test_an_answer_between_fallbacks_resets_the_count() -> None:
         ("customer", "blender noise"),
         ("agent", FALLBACKS[0]),
         ("customer", "what are your hours?"),
-        ("agent", DEFAULT_FAQ["hours"]),
+        ("agent", FAQ_ANSWERS["hours"]),
         ("customer", "and the blender?"),
         ("agent", FALLBACKS[0]),
     )

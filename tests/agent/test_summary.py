@@ -12,13 +12,13 @@ from openai import AsyncOpenAI
 
 from libs.contracts.messages import Channel, Route, TranscriptLine
 from services.agent_worker.summary import (
-    SUMMARY_LIMIT,
     ModelSummarizer,
     extractive_summary,
     write_summary,
 )
 from tests.agent.fakes import lines, turn
 from tests.agent.openai_server import Failure, ScriptedModel
+from tests.support.expected import SUMMARY_LIMIT
 from tests.support.servers import serve
 
 ISSUE = "My order 5512 arrived with a cracked screen and I need a replacement before Friday"

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import cast
 
 import pytest
 from nats.js import JetStreamContext
-from nats.js.errors import KeyWrongLastSequenceError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from services.agent_worker.turn_lease import LeaseTimeout, TurnLease
@@ -153,7 +154,7 @@ async def test_held_gives_up_after_its_wait(kv: KeyValue) -> None:
 
 
 async def test_held_renews_the_lease_while_the_turn_runs(kv: KeyValue) -> None:
-    lease = TurnLease(kv, "worker-a", 0.2)
+    lease = TurnLease(kv, "worker-a", 1.0)
     beats = 0
 
     async def heartbeat() -> None:
@@ -169,5 +170,22 @@ async def test_held_renews_the_lease_while_the_turn_runs(kv: KeyValue) -> None:
             lambda: kv.get(CONVERSATION), lambda entry: entry.revision > taken.revision
         )
         assert expiry(renewed) > expiry(taken)
+        renewed_at = expiry(renewed) - 1.0
+        assert renewed_at < expiry(taken), "renewed only after the lease had run out"
         assert json.loads(renewed.value or b"{}")["owner"] == "worker-a"
         await until(lambda: beats >= 1)
+
+
+class LeaseGoneBetweenReads:
+    """The create fails on a lease that is released before it can be read."""
+
+    async def create(self, key: str, value: bytes) -> int:
+        raise KeyWrongLastSequenceError()
+
+    async def get(self, key: str) -> KeyValue.Entry:
+        raise KeyNotFoundError()
+
+
+async def test_a_lease_released_between_the_create_and_the_read_is_tried_again_later() -> None:
+    lease = TurnLease(cast(KeyValue, LeaseGoneBetweenReads()), "worker-a", 1.0)
+    assert await lease.try_acquire(CONVERSATION) is None

@@ -22,6 +22,9 @@ Obj = dict[str, Any]
 
 CRD_MODELS = {
     ("keda.sh/v1alpha1", "ScaledObject"): "cloudcoil.models.keda.v1alpha1:ScaledObject",
+    ("keda.sh/v1alpha1", "TriggerAuthentication"): (
+        "cloudcoil.models.keda.v1alpha1:TriggerAuthentication"
+    ),
     (
         "monitoring.coreos.com/v1",
         "PodMonitor",

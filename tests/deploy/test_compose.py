@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from libs.platform.admin import ADMIN_PORT_OFFSET
 from tests.deploy.compose_file import compose_environment
 from tests.deploy.k8s_objects import PORTS, REPO, Obj, baton_role, option
 
@@ -214,7 +215,9 @@ def test_otel_collector_pipelines_are_complete_and_point_at_compose_services(
     for target in targets:
         host, port = target.split(":")
         role = baton_role(services[host]["command"])
-        assert role is not None and PORTS[role] == int(port), target
+        assert role is not None and PORTS[role] + ADMIN_PORT_OFFSET == int(port), target
+        environment = compose_environment(services[host])
+        assert environment["BATON_ADMIN_HOST"] == "0.0.0.0", f"{host}: scrapable admin port"
         scraped.add(role)
     assert scraped >= {"relay-gateway", "messaging-gateway", "agent-worker", "handoff-dispatcher"}
 

@@ -19,6 +19,7 @@ from libs.contracts.subjects import (
     REPLIES_STREAM,
     TURNS_STREAM,
 )
+from libs.platform.admin import ADMIN_PORT_OFFSET
 from libs.platform.streams import stream_configs
 from services.relay_gateway.metrics import VOICE_LIVE_CALLS
 from tests.deploy.crd_models import crd_errors, is_custom_resource
@@ -363,6 +364,9 @@ def test_streams_init_can_be_applied_alone_with_its_settings(
     names = {o["metadata"]["name"] for o in selected}
     job = find(overlays[overlay], "Job", "baton-streams-init")
     for source in main_container(job).get("envFrom", []):
+        if "secretRef" in source:
+            assert source["secretRef"]["optional"] is True, "created out of band"
+            continue
         assert source["configMapRef"]["name"] in names
 
 
@@ -373,8 +377,10 @@ def test_streams_init_can_be_applied_alone_with_its_settings(
 @pytest.mark.parametrize("service", SERVICES)
 def test_probes(overlays: dict[str, list[Obj]], overlay: str, service: str) -> None:
     container = main_container(find(overlays[overlay], "Deployment", service))
-    (port,) = container["ports"]
-    assert port == {"name": "http", "containerPort": PORTS[service], "protocol": "TCP"}
+    http, admin = container["ports"]
+    assert http == {"name": "http", "containerPort": PORTS[service], "protocol": "TCP"}
+    admin_port = PORTS[service] + ADMIN_PORT_OFFSET
+    assert admin == {"name": "admin", "containerPort": admin_port, "protocol": "TCP"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
@@ -446,13 +452,12 @@ def test_relay_gateway_drains_live_calls_before_it_stops(
     deployment = find(objects, "Deployment", "relay-gateway")
     container = main_container(deployment)
     hook = " ".join(container["lifecycle"]["preStop"]["exec"]["command"])
-    drain_url = f"http://127.0.0.1:{PORTS['relay-gateway']}/internal/drain"
-    assert drain_url in hook and 'method="POST"' in hook
-    assert "BATON_DRAIN_DEADLINE_SECONDS" in hook, "the hook waits as long as the drain may last"
+    assert "/internal/" not in hook, "SIGTERM drains in-process; the admin port is not public"
+    assert hook.startswith("sleep"), "endpoints forget the pod before SIGTERM starts the drain"
     deadline = _seconds(objects, container, "BATON_DRAIN_DEADLINE_SECONDS")
     shutdown = _seconds(objects, container, "BATON_SHUTDOWN_GRACE_SECONDS")
     grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
-    assert grace >= deadline + shutdown + 10
+    assert grace >= deadline + shutdown + 10 + int(hook.split()[1])
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     if overlay == "prod":
         annotations = find(objects, "Service", "relay-gateway-voice")["metadata"]["annotations"]
@@ -574,3 +579,69 @@ def test_every_span_says_which_environment_it_came_from(
         pairs = dict(pair.split("=", 1) for pair in expanded.split(",") if pair)
         assert pairs.get("deployment.environment.name") == overlay, workload["metadata"]["name"]
         assert "service.instance.id" in pairs, "the pod name, set by Kubernetes"
+
+
+# --- what is exposed where ----------------------------------------------------------------
+
+
+def _policies(objects: list[Obj]) -> list[Obj]:
+    return find_all(objects, "NetworkPolicy")
+
+
+def _admitted(objects: list[Obj], labels: dict[str, str], port: str) -> list[Obj]:
+    """The ``from`` peers of every policy selecting a pod with ``labels`` on ``port``."""
+    peers = []
+    for policy in _policies(objects):
+        selector = policy["spec"]["podSelector"].get("matchLabels", {})
+        if not selector.items() <= labels.items():
+            continue
+        for rule in policy["spec"].get("ingress", []):
+            if any(p["port"] == port for p in rule.get("ports", [])):
+                peers.extend(rule.get("from", []))
+    return peers
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_network_policies_admit_the_ingress_to_gateways_and_monitoring_to_admin_ports(
+    overlays: dict[str, list[Obj]], overlay: str
+) -> None:
+    objects = overlays[overlay]
+    deny = find(objects, "NetworkPolicy", "baton-default-deny-ingress")
+    assert deny["spec"]["policyTypes"] == ["Ingress"] and "ingress" not in deny["spec"]
+    for service in SERVICES:
+        labels = find(objects, "Deployment", service)["spec"]["template"]["metadata"]["labels"]
+        assert deny["spec"]["podSelector"]["matchLabels"].items() <= labels.items(), service
+        admin_peers = _admitted(objects, labels, "admin")
+        assert admin_peers == [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+        ], service
+        public_peers = _admitted(objects, labels, "http")
+        if service in ("agent-worker", "handoff-dispatcher"):
+            assert public_peers == [], f"{service} takes no traffic"
+            continue
+        ingress = {"kubernetes.io/metadata.name": "ingress-nginx"}
+        assert {"namespaceSelector": {"matchLabels": ingress}} in public_peers, service
+        if overlay == "prod" and service == "relay-gateway":
+            assert {"ipBlock": {"cidr": "0.0.0.0/0"}} in public_peers, "the L4 load balancer"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_services_ingresses_and_load_balancers_expose_only_the_public_port(
+    overlays: dict[str, list[Obj]], overlay: str
+) -> None:
+    objects = overlays[overlay]
+    for service in find_all(objects, "Service"):
+        for port in service["spec"]["ports"]:
+            assert port["targetPort"] == "http", (service["metadata"]["name"], port)
+    for ingress in find_all(objects, "Ingress"):
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                assert path["path"] in ("/messaging", "/voice"), path
+                assert path["backend"]["service"]["port"]["name"] == "http"
+    examples = K8S / "examples"
+    for example in examples.glob("*.yaml"):
+        for obj in load_yaml_documents(example):
+            if obj.get("kind") == "Ingress":
+                for rule in obj["spec"]["rules"]:
+                    for path in rule["http"]["paths"]:
+                        assert path["path"].startswith(("/voice", "/messaging")), example

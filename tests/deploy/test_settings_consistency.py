@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from libs.platform.admin import ADMIN_PORT_OFFSET
 from tests.deploy.compose_file import compose_environment
 from tests.deploy.k8s_objects import (
     PORTS,
@@ -213,5 +214,5 @@ def test_container_ports_probes_and_scrape_annotations_agree(
             port = PORTS[role or ""]
             assert container["ports"][0]["containerPort"] == port
             annotations = deployment["spec"]["template"]["metadata"]["annotations"]
-            assert annotations["prometheus.io/port"] == str(port)
+            assert annotations["prometheus.io/port"] == str(port + ADMIN_PORT_OFFSET)
             assert annotations["prometheus.io/path"] == "/metrics"

@@ -383,10 +383,10 @@ async def test_voice_flow_webhook_sends_the_call_to_flex(emulator: Emulator) -> 
     assert context["flow"]["variables"]["handoffData"] == data
 
     assert "<Hangup" in await post_flow_webhook(emulator, {**form, "HandoffData": ""})
-    other = await post_flow_webhook(emulator, form, flow_sid="FW" + "99" * 16)
-    assert "<Enqueue" not in other
     async with emulator.rest() as rest:
+        unknown = await rest.post(f"/v1/Accounts/{ACCOUNT_SID}/Flows/FW{'99' * 16}", data=form)
         wrong = await rest.post(f"/v1/Accounts/AC{'0' * 32}/Flows/{FLOW_SID}", data=form)
+    assert (unknown.status_code, unknown.json()["code"]) == (404, 20404), "no such flow"
     assert wrong.status_code == 404
 
 

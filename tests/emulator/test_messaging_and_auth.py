@@ -58,6 +58,46 @@ async def test_sms_validation_codes(emulator: Emulator) -> None:
     assert await emulator.get("/_emulator/outbox") == []
 
 
+@pytest.mark.parametrize(
+    ("sender", "code", "message"),
+    [
+        (
+            "+15005550009",
+            21606,
+            "The From phone number +15005550009 is not a valid, SMS-capable inbound phone number "
+            "or short code for your account.",
+        ),
+        (
+            "whatsapp:+15005550009",
+            21606,
+            "The From phone number whatsapp:+15005550009 is not a valid, SMS-capable inbound "
+            "phone number or short code for your account.",
+        ),
+        (
+            "not a number!",
+            21212,
+            "The 'From' number not a number! is not a valid phone number, shortcode, "
+            "or alphanumeric sender ID.",
+        ),
+    ],
+)
+async def test_messages_are_sent_only_from_the_accounts_senders(
+    emulator: Emulator, sender: str, code: int, message: str
+) -> None:
+    with pytest.raises(TwilioRestException) as refused:
+        await call(emulator.twilio().messages.create, to=CUSTOMER, from_=sender, body="Hi")
+    assert (refused.value.status, refused.value.code) == (400, code)
+    assert refused.value.msg == f"Unable to create record: {message}"
+    assert await emulator.get("/_emulator/outbox") == []
+    whatsapp = await call(
+        emulator.twilio().messages.create,
+        to=f"whatsapp:{CUSTOMER}",
+        from_=f"whatsapp:{OUR_NUMBER}",
+        body="Hi",
+    )
+    assert whatsapp.status == "queued", "our WhatsApp sender is one of the account's"
+
+
 async def test_api_key_auth(emulator: Emulator) -> None:
     client = emulator.twilio(API_KEY, API_SECRET)
     message = await call(client.messages.create, to=CUSTOMER, from_=OUR_NUMBER, body="key")

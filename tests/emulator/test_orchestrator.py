@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from tests.emulator.conftest import StartEmulator
 from tests.emulator.harness import Emulator
 from tests.support.twilio_fakes import ACCOUNT_SID, CUSTOMER, OUR_NUMBER
+from tests.support.waits import eventually
 
 CONFIGURATION = "conv_configuration_01"
 
@@ -134,7 +133,5 @@ async def test_status_timeouts_make_a_quiet_conversation_inactive_then_closed(
             return str(fetched.json()["status"])
 
         assert await status() == "ACTIVE"
-        await asyncio.sleep(0.35)
-        assert await status() == "INACTIVE"
-        await asyncio.sleep(0.35)
-        assert await status() == "CLOSED"
+        assert await eventually(status, lambda found: found != "ACTIVE") == "INACTIVE"
+        assert await eventually(status, lambda found: found != "INACTIVE") == "CLOSED"

@@ -93,6 +93,10 @@ class FakeRelayGateway:
             for _ in range(10):
                 await socket.send_text('{"type": "txet"}')
             return
+        if "hasty" in said:
+            await socket.send_json({"type": "text", "token": "Connecting ", "last": False})
+            await socket.send_json({"type": "end", "handoffData": HANDOFF})
+            return
         if "human" in said:
             await socket.send_json({"type": "text", "token": "Connecting you.", "last": True})
             await socket.send_json({"type": "end", "handoffData": json.dumps(HANDOFF)})
@@ -152,6 +156,7 @@ async def test_call_talks_to_the_relay_and_goes_to_flex_on_end(
         ("system", "[on hold for an agent]"),
     ]
     assert json.loads(call["handoff_data"]) == HANDOFF
+    assert call["protocol_errors"] == []
     assert call["action_url"] == STUDIO_ACTION
     assert call["custom_parameters"] == {"tenant": "acme"}
 
@@ -189,6 +194,17 @@ async def test_call_talks_to_the_relay_and_goes_to_flex_on_end(
         await asyncio.sleep(0.02)
     hook, form, valid = gateway.webhooks[-1]
     assert (hook, form["CallStatus"], valid) == ("status", "completed", True)
+
+
+async def test_end_mid_reply_and_handoff_data_that_is_not_a_string_are_protocol_errors(
+    emulator: Emulator, gateway: FakeRelayGateway
+) -> None:
+    sid = await place(emulator, gateway, ["a hasty human"])
+    call = await wait_until(emulator, sid, lambda c: c["state"] == "in-queue")
+    assert call["protocol_errors"] == [
+        "end before the reply's last:true frame",
+        "handoffData is not a string",
+    ]
 
 
 async def test_malformed_frames_get_errors_then_close_1007(

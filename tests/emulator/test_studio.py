@@ -126,7 +126,9 @@ async def test_delete_unknown_and_malformed(emulator: Emulator) -> None:
     assert gone.value.status == 404 and gone.value.code == 20404
 
     other_flow = emulator.twilio().studio.v2.flows("FW" + "12" * 16)
-    assert await call(other_flow.executions.list) == []
+    with pytest.raises(TwilioRestException) as unknown:
+        await call(other_flow.executions.create, to=CUSTOMER, from_=OUR_NUMBER)
+    assert (unknown.value.status, unknown.value.code) == (404, 20404), "a flow never created"
 
     with pytest.raises(TwilioRestException) as malformed:
         await call(

@@ -530,3 +530,22 @@ async def test_a_voice_redelivery_whose_call_is_gone_is_delivered_unverified(
     assert unverified("voice") - before == 1
     state = await dispatcher.store.get(CALL_SID)
     assert (state.status, state.epoch) == (ConversationStatus.HANDED_OFF, 0)
+
+
+def outcomes_counted(outcome: str) -> float:
+    labels = {"channel": "sms", "outcome": outcome, "failure": "none"}
+    return REGISTRY.get_sample_value("baton_handoff_outcomes_total", labels) or 0.0
+
+
+async def test_a_redelivered_handoff_is_settled_again_but_counted_once(
+    dispatcher: Dispatcher,
+) -> None:
+    request = sms_request()
+    await dispatcher.pending(request)
+    before = outcomes_counted("delivered")
+    first = await dispatcher.delivery.dispatch(request)
+    assert outcomes_counted("delivered") - before == 1, "counted when it is delivered"
+    again = await dispatcher.delivery.dispatch(request)
+    assert again.outcome is first.outcome is HandoffOutcome.DELIVERED
+    assert outcomes_counted("delivered") - before == 1, "and not again when redelivered"
+    assert len(await dispatcher.emulator.get("/_emulator/executions")) == 1

@@ -7,7 +7,12 @@ import json
 import pytest
 
 from libs.contracts.messages import Channel, HandoffRequested, Route
-from services.handoff_dispatcher.delivery import build_handoff_data, studio_from_address
+from libs.platform.span_attributes import CALL_SID
+from services.handoff_dispatcher.delivery import (
+    build_handoff_data,
+    dispatch_attributes,
+    studio_from_address,
+)
 from services.handoff_dispatcher.identity import CustomerIdentity
 
 CUSTOMER = "+15005550006"
@@ -84,6 +89,48 @@ def test_a_long_summary_is_cut_to_fit_send_to_flex_1024_characters() -> None:
     assert data.attributes["reason"] == "customer asked for a human", "the reason is never cut"
 
 
+@pytest.mark.parametrize("over", [0, 1, 7])
+def test_a_summary_is_cut_by_exactly_what_overflows(over: int) -> None:
+    """Attributes of 1,024 characters fit as they are; each character over is cut from the
+    summary, so the whole budget is used."""
+    identity = CustomerIdentity("conv-1")
+    empty = len(json.dumps(build_handoff_data(request(summary="x"), {}, identity).attributes)) - 1
+    summary = "y" * (1024 - empty + over)
+    data = build_handoff_data(request(summary=summary), {}, identity)
+    assert len(json.dumps(data.attributes)) == 1024
+    assert data.attributes["summary"] == summary[: len(summary) - over]
+
+
+def test_attributes_too_large_for_any_summary_keep_an_empty_one() -> None:
+    static = {"notes": "n" * 1100}
+    data = build_handoff_data(request(summary="Wants a refund."), static, CustomerIdentity("c"))
+    assert data.attributes["summary"] == ""
+
+
+@pytest.mark.parametrize(
+    ("channel", "customer", "medium", "expected"),
+    [
+        (Channel.VOICE, CUSTOMER, "", "voice"),
+        (Channel.SMS, CUSTOMER, "", "sms"),
+        (Channel.SMS, "whatsapp:+15005550006", "", "whatsapp"),
+        (Channel.ORCHESTRATOR, CUSTOMER, "WHATSAPP", "whatsapp"),
+        (Channel.ORCHESTRATOR, "whatsapp:+15005550006", "whatsapp", "whatsapp"),
+        (Channel.ORCHESTRATOR, "rcs:+15005550006", "RCS", "sms"),
+        (Channel.ORCHESTRATOR, "rcs:+15005550006", "", "sms"),
+        (Channel.ORCHESTRATOR, "visitor-42", "CHAT", "chat"),
+        (Channel.CONVERSATIONS, "visitor-42", "", "chat"),
+        (Channel.ORCHESTRATOR, "visitor-42", "SMS", "sms"),
+        (Channel.ORCHESTRATOR, CUSTOMER, "CHAT", "chat"),
+    ],
+)
+def test_the_flex_channel_type_follows_the_customers_channel(
+    channel: Channel, customer: str, medium: str, expected: str
+) -> None:
+    route = Route(channel=channel, customer_address=customer, agent_address=OURS, medium=medium)
+    data = build_handoff_data(request(route=route), {}, CustomerIdentity("conv-1"))
+    assert data.attributes["channelType"] == expected
+
+
 def test_a_summary_that_fits_is_kept_whole() -> None:
     summary = "Double charged; wants a refund." * 20
     data = build_handoff_data(request(summary=summary), {}, CustomerIdentity("conv-1"))
@@ -124,3 +171,24 @@ def test_the_handoff_id_names_the_episode_whatever_the_attributes_say() -> None:
         CustomerIdentity("conv-1"),
     )
     assert data.attributes["handoffId"] == "conv-1:3"
+
+
+def test_what_memory_recalls_follows_the_models_summary() -> None:
+    identity = CustomerIdentity("conv-1", memories=["prefers email", "VIP since 2021"])
+    data = build_handoff_data(request(summary="Wants a refund."), {}, identity)
+    assert data.attributes["summary"] == (
+        "Wants a refund. Known about the customer: prefers email; VIP since 2021."
+    )
+
+
+def test_a_handoff_is_named_in_traces_by_its_ids_never_by_the_customers_address() -> None:
+    call_sid = "CA" + "11" * 16
+    route = Route(
+        channel=Channel.VOICE, customer_address=CUSTOMER, agent_address=OURS, call_sid=call_sid
+    )
+    voice = dispatch_attributes(request(route=route, reason="r" * 300))
+    assert voice["baton.handoff.reason"] == "r" * 200
+    assert voice[CALL_SID] == call_sid
+    sms = dispatch_attributes(request())
+    assert CALL_SID not in sms
+    assert CUSTOMER not in [*voice.values(), *sms.values()]

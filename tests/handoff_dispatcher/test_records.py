@@ -46,3 +46,10 @@ async def test_keys_are_safe_for_any_conversation_id(js: JetStreamContext) -> No
     record = DeliveryRecord(state=DeliveryState.DELIVERED, execution_sid="FN2")
     await store.put("sms:AC1:+15005550001:+15005550006", 0, record)
     assert await store.get("sms:AC1:+15005550001:+15005550006", 0) == record
+
+
+def test_a_record_written_before_verification_was_recorded_reads_as_verified() -> None:
+    """Only a presumed delivery (a 409 for an execution that is not ours) is unverified."""
+    stored = '{"state": "delivered", "execution_sid": "FN' + "00" * 16 + '", "attempts": 1}'
+    record = DeliveryRecord.model_validate_json(stored)
+    assert (record.state, record.verified, record.failure) == (DeliveryState.DELIVERED, True, None)

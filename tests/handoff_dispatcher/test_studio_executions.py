@@ -354,6 +354,41 @@ def scripted_studio(answers: list[Response]) -> FastAPI:
     return app
 
 
+async def test_a_refusal_keeps_the_first_300_characters_of_studios_answer(
+    spans: LocalSpans,
+) -> None:
+    body = '{"code": 21211, "message": "' + "m" * 400 + '"}'
+    refusal = [Response(body, status_code=400)]
+    async with serve(scripted_studio(refusal)) as url, rest_client(url) as client:
+        outcome, _ = await create(studio(client, backoff=0.03, cap=30.0), spans)
+    assert outcome.failure is HandoffFailure.STUDIO_REJECTED
+    assert outcome.detail == f"400 {body[:300]}"
+
+
+async def test_a_presumed_delivery_keeps_the_first_200_characters_of_the_conflict(
+    spans: LocalSpans,
+) -> None:
+    body = '{"code": 20409, "message": "' + "c" * 400 + '"}'
+    app = scripted_studio([Response(body, status_code=409)])
+
+    @app.get(EXECUTIONS)
+    async def none_of_ours() -> dict[str, object]:
+        return {"executions": [], "meta": {"next_page_url": None}}
+
+    async with serve(app) as url, rest_client(url) as client:
+        outcome, _ = await create(studio(client, backoff=0.03, cap=30.0), spans)
+    assert (outcome.delivered, outcome.verified) == (True, False)
+    assert outcome.detail == f"unverified: 409 {body[:200]}"
+
+
+async def test_a_create_answered_200_is_delivered(spans: LocalSpans) -> None:
+    answers = [Response('{"sid": "FN' + "00" * 16 + '"}', status_code=200)]
+    async with serve(scripted_studio(answers)) as url, rest_client(url) as client:
+        outcome, retries = await create(studio(client, backoff=0.03, cap=30.0), spans)
+    assert outcome == DeliveryOutcome("FN" + "00" * 16, None, "created", 1)
+    assert retries == []
+
+
 @pytest.mark.parametrize("retry_after", [None, "soon"])
 async def test_a_429_without_a_usable_retry_after_backs_off(
     retry_after: str | None, spans: LocalSpans
@@ -411,6 +446,15 @@ async def test_find_ours_finds_our_execution_among_others(
     await existing_execution(emulator, to=OTHER_CUSTOMER)
     await existing_execution(emulator, "another-conversation", "another:0", to="+15005550008")
     ours = await existing_execution(emulator)
+    assert await studio(emulator_rest).find_ours(execution_request()) == ours
+
+
+async def test_find_ours_looks_past_a_newer_execution_of_another_contact(
+    emulator: Emulator, emulator_rest: TwilioRestClient
+) -> None:
+    """Studio lists the newest first: another contact's later execution comes before ours."""
+    ours = await existing_execution(emulator)
+    await existing_execution(emulator, to=OTHER_CUSTOMER)
     assert await studio(emulator_rest).find_ours(execution_request()) == ours
 
 

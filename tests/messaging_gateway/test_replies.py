@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from fastapi import FastAPI, Response
 from nats.js import JetStreamContext
 
 from baton_devtools.nats_server import free_port
@@ -28,6 +29,7 @@ from services.messaging_gateway.replies import ReplyDelivery, ReplySender, Twili
 from services.messaging_gateway.reply_lookup import ReplyLookup
 from services.messaging_gateway.reply_records import ReplyRecords, SendingRecord, SendingState
 from tests.emulator.harness import Emulator, orchestrator_conversation
+from tests.support.servers import serve
 from tests.support.twilio_fakes import ACCOUNT_SID, API_KEY, API_SECRET
 from tests.support.twilio_rest import rest_client
 
@@ -178,6 +180,27 @@ async def test_rate_limits_and_outages_are_worth_another_try(
     with pytest.raises(TwilioUnavailable, match=f"Twilio answered {status}") as raised:
         await sender.send(reply())
     assert (raised.value.maybe_sent, raised.value.retry_after_seconds) == (maybe_sent, wait)
+
+
+@pytest.mark.parametrize(
+    ("status", "header", "wait"),
+    [(429, None, None), (429, "soon", None), (429, "-5", 0.0), (503, None, None)],
+)
+async def test_a_missing_or_unusable_retry_after_leaves_the_wait_to_the_backoff(
+    status: int, header: str | None, wait: float | None
+) -> None:
+    """Twilio may answer 429 without ``Retry-After``; the emulator always sends one."""
+    app = FastAPI()
+
+    @app.post(MESSAGES)
+    async def refuse() -> Response:
+        headers = {"Retry-After": header} if header is not None else {}
+        return Response('{"code": 20429}', status_code=status, headers=headers)
+
+    async with serve(app) as url, rest_client(url) as client:
+        with pytest.raises(TwilioUnavailable) as raised:
+            await ReplySender(client, ACCOUNT_SID, BOT).send(reply())
+    assert raised.value.retry_after_seconds == wait
 
 
 @pytest.mark.parametrize("status", [400, 403])
@@ -565,3 +588,13 @@ async def test_an_orchestrator_reply_repeating_an_earlier_ones_text_is_still_sen
         await impatient.deliver(second)
     await impatient.deliver(second)
     assert await outbox(emulator) == ["Thanks!", "Thanks!"]
+
+
+async def test_a_message_is_claimed_by_the_reply_that_sent_it_and_no_other(
+    records: ReplyRecords,
+) -> None:
+    twilio_id = "SM" + "31" * 16
+    assert not await records.claimed_by_another(twilio_id, "conv-1:a"), "nobody claimed it yet"
+    await records.sent("conv-1:a", SendingRecord(), twilio_id)
+    assert not await records.claimed_by_another(twilio_id, "conv-1:a")
+    assert await records.claimed_by_another(twilio_id, "conv-1:b")

@@ -13,6 +13,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import cast
 
 import pytest
 from faststream import AckPolicy
@@ -28,6 +29,7 @@ from libs.platform.consuming import (
     RedeliveryPolicy,
     RetryByAge,
     TransientFailure,
+    _kept_alive,
     settled,
 )
 from libs.platform.metrics import REGISTRY
@@ -197,6 +199,23 @@ async def test_a_permanent_failure_is_dead_lettered_at_once(
     assert letter.headers["Baton-Original-Sequence"] == str(stored.seq)
 
 
+async def long_refusal() -> None:
+    raise PermanentFailure("x" * 1000)
+
+
+async def test_a_dead_letters_reason_is_cut_to_500_characters(
+    nats_url: str, nats_client: Client, js: JetStreamContext
+) -> None:
+    """A header is no place for a whole error page: the reason keeps its first 500 characters."""
+    async with consuming(nats_url, nats_client, policy(), [long_refusal]):
+        await js.publish(SUBJECT, PAYLOAD)
+        letter = await exactly_one(lambda: dead_letters(js))
+    assert letter.headers is not None
+    reason = letter.headers["Baton-Error"]
+    assert reason == "permanent failure: PermanentFailure('" + "x" * (500 - 37)
+    assert len(reason) == 500
+
+
 async def test_deliveries_past_the_listed_delays_wait_the_last_delay(
     nats_url: str, nats_client: Client, js: JetStreamContext
 ) -> None:
@@ -222,6 +241,26 @@ def test_the_consumer_config_carries_the_policy() -> None:
     config = RedeliveryPolicy(consumer=CONSUMER, max_deliver=7, ack_wait_seconds=12.5)
     consumer = config.consumer_config(max_ack_pending=64)
     assert (consumer.ack_wait, consumer.max_deliver, consumer.max_ack_pending) == (12.5, 7, 64)
+    assert config.consumer_config().max_ack_pending == 1000, "JetStream's own default"
+
+
+@dataclass
+class UnreachableMessage:
+    """A delivery whose in-progress heartbeats cannot reach NATS."""
+
+    beats: int = 0
+
+    async def in_progress(self) -> None:
+        self.beats += 1
+        raise ConnectionError("NATS is away")
+
+
+async def test_a_heartbeat_that_cannot_be_sent_neither_stops_the_beat_nor_fails_the_handler() -> (
+    None
+):
+    message = UnreachableMessage()
+    async with _kept_alive(cast(NatsMessage, message), 0.001):
+        await until(lambda: message.beats >= 3)
 
 
 async def test_a_retry_after_longer_than_the_policys_delay_is_waited(

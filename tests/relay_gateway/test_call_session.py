@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from libs.contracts.messages import VoiceEnd, VoiceEndAnswer, VoiceFrame, VoiceToken
 from services.relay_gateway.calls import CallSession
+from services.relay_gateway.turn_timing import VoiceTurnTiming
 from tests.support.waits import until
 
 CALL_SID = "CA" + "ab" * 16
@@ -230,3 +231,48 @@ async def test_a_socket_that_fails_on_end_is_caller_gone_not_sent() -> None:
     assert await asyncio.wait_for(call.on_end(end_for(7)), WAIT) == VoiceEndAnswer(
         status="caller_gone"
     )
+
+
+async def test_the_first_prompt_of_a_call_is_played_and_an_early_interrupt_sends_nothing() -> None:
+    """Turn numbers are stream sequences: the very first prompt of a fresh stream is turn 1."""
+    socket = RecordingSocket()
+    call = new_call(socket)
+    assert await call.on_interrupt() == 0, "nothing was said yet"
+    call.prompt_stored(1)
+    await call.on_token(token(1, "Hello.", last=True))
+    assert socket.frames == [text("Hello.", last=True)]
+
+
+@dataclass
+class RecordingTiming:
+    """Stands in for the call's turn clocks: what the session told them, in order."""
+
+    events: list[tuple[str, int]] = field(default_factory=list)
+
+    def first_frame(self, turn: int) -> None:
+        self.events.append(("first_frame", turn))
+
+    def interrupted(self, through: int) -> None:
+        self.events.append(("interrupted", through))
+
+    def close(self) -> None:
+        self.events.append(("close", 0))
+
+
+async def test_the_turn_clock_stops_on_frames_sent_and_never_after_the_call_closed() -> None:
+    socket, timing = RecordingSocket(), RecordingTiming()
+    call = CallSession(CALL_SID, send=socket.send, timing=cast(VoiceTurnTiming, timing))
+    call.prompt_stored(4)
+    await call.on_agent_frame(VoiceFrame(turn=4, frame={"type": "play", "source": "a.mp3"}))
+    await call.on_token(token(4, "Hi.", last=True))
+    call.prompt_stored(5)
+    await call.on_interrupt()
+    call.hung_up()
+    await call.on_token(token(6, "Late.", last=True))
+    await call.on_agent_frame(VoiceFrame(turn=6, frame={"type": "play", "source": "b.mp3"}))
+    assert timing.events == [
+        ("first_frame", 4),
+        ("first_frame", 4),
+        ("interrupted", 5),
+        ("close", 0),
+    ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +18,7 @@ from services.handoff_dispatcher.main import create_app as create_dispatcher
 from services.handoff_dispatcher.settings import HandoffDispatcherSettings
 from services.messaging_gateway.main import create_app as create_gateway
 from services.messaging_gateway.settings import MessagingGatewaySettings
-from tests.support.servers import serve
+from tests.support.servers import admin_url, serve
 from tests.support.twilio_fakes import (
     ACCOUNT_SID,
     API_KEY,
@@ -30,6 +28,7 @@ from tests.support.twilio_fakes import (
     OUR_NUMBER,
     twilio_env,
 )
+from tests.support.waits import at_least
 
 ATTRIBUTES = {"department": "support", "priority": "normal"}
 
@@ -39,6 +38,8 @@ class DigitalStack:
     emulator: str
     gateway: str
     http: httpx.AsyncClient
+    gateway_admin: str = ""
+    """The gateway's admin listener (``/metrics``)."""
 
     async def admin(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self.http.request(method, f"{self.emulator}/_emulator{path}", **kwargs)
@@ -69,12 +70,8 @@ class DigitalStack:
         return result
 
     async def wait_outbox(self, to: str, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = await self.outbox(to)
-            if len(found) >= count or time.monotonic() > deadline:
-                return found
-            await asyncio.sleep(0.05)
+        """The texts sent to ``to`` once ``count`` are there, watched a moment longer for more."""
+        return await at_least(lambda: self.outbox(to), count, timeout=timeout)
 
     async def executions(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self.admin("GET", "/executions")
@@ -117,7 +114,8 @@ async def start_digital_stack(
     gateway = MessagingGatewaySettings(
         **common, public_base_url=gateway_url, **(gateway_overrides or {})
     )
-    await stack.enter_async_context(serve(create_gateway(gateway), gateway_port))
+    gateway_app = create_gateway(gateway)
+    await stack.enter_async_context(serve(gateway_app, gateway_port))
     worker = worker or AgentWorkerSettings(nats_url=nats_url)
     await stack.enter_async_context(serve(create_worker(worker, agent=agent)))
     if dispatcher:
@@ -130,4 +128,4 @@ async def start_digital_stack(
         )
         await stack.enter_async_context(serve(create_dispatcher(settings)))
     http = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
-    return DigitalStack(emulator_url, gateway_url, http)
+    return DigitalStack(emulator_url, gateway_url, http, admin_url(gateway_app))

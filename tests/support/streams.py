@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import TypeVar
 
 from nats.js import JetStreamContext
@@ -11,6 +9,7 @@ from pydantic import BaseModel
 
 from libs.contracts.subjects import HANDOFF_REQUESTED, HANDOFF_RESULT, HANDOFF_STREAM
 from libs.platform.streams import stored_messages
+from tests.support.waits import at_least
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -30,12 +29,8 @@ async def wait_for_messages(
     count: int = 1,
     timeout: float = 15.0,
 ) -> list[M]:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = await messages_on(js, stream, subject, model)
-        if len(found) >= count or time.monotonic() > deadline:
-            return found
-        await asyncio.sleep(0.05)
+    """The messages once ``count`` are stored, watched a moment longer for a duplicate."""
+    return await at_least(lambda: messages_on(js, stream, subject, model), count, timeout=timeout)
 
 
 __all__ = [

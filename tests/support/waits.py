@@ -58,3 +58,34 @@ async def exactly_one(
         assert len(found) == 1, f"expected exactly one, found {len(found)}: {found!r}"
     assert len(found) == 1, f"expected exactly one, found {len(found)}: {found!r}"
     return found[0]
+
+
+SECOND_MATCH_WINDOW = 0.3
+"""How long a count that was reached is watched for one more (a duplicate) before returning."""
+
+
+async def at_least(
+    read: Callable[[], Awaitable[Sequence[T]]],
+    count: int,
+    *,
+    timeout: float = 15.0,
+    window: float = SECOND_MATCH_WINDOW,
+) -> list[T]:
+    """What ``read()`` returns once it holds ``count`` items and ``window`` seconds later.
+
+    A caller unpacking the result (``[reply] = ...``) then fails on a duplicate that arrived a
+    moment after the expected item, instead of returning at the first match. After
+    ``timeout`` the short list is returned, for the caller's assertion to report.
+    """
+    deadline = time.monotonic() + timeout
+    found = list(await read())
+    while len(found) < count:
+        if time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(POLL_SECONDS)
+        found = list(await read())
+    quiet_until = time.monotonic() + window
+    while time.monotonic() < quiet_until and len(found) == count:
+        await asyncio.sleep(POLL_SECONDS)
+        found = list(await read())
+    return found
