@@ -285,7 +285,7 @@ async def voice_saturation(stack: Stack, calls: int, seconds: float) -> dict[str
 async def idle_call_memory(stack: Stack, calls: int) -> dict[str, Any]:
     relay = stack.services["relay-gateway"]
     pid = relay.process.pid
-    async with httpx.AsyncClient(base_url=relay.url) as http:
+    async with httpx.AsyncClient(base_url=relay.admin_url) as http:  # /internal/* is admin
 
         async def live() -> int:
             return int((await http.get("/internal/calls")).json()["live_calls"])
