@@ -5,10 +5,13 @@ Kept apart from the scenarios so that a unit test checks it without running a st
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -84,3 +87,12 @@ def lost_and_doubled(expected: Iterable[str], received: Iterable[str]) -> tuple[
     lost = sum(1 for key in wanted if key not in counts)
     doubled = sum(1 for count in counts.values() if count > 1)
     return lost, doubled
+
+
+def write_results(path: Path, results: Mapping[str, Any], *, show: bool = True) -> None:
+    """Write one part's figures to ``bench-results/`` (and print them) so a rerun compares."""
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    if show:
+        print(json.dumps(results, indent=2))
+        print(f"written to {path}")

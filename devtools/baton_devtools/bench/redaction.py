@@ -14,7 +14,6 @@ Results go to ``bench-results/redaction.json``.
 
 from __future__ import annotations
 
-import json
 import logging
 import statistics
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import SpanContext
 
+from baton_devtools.bench.figures import write_results
 from libs.platform.redaction import configure_redaction
 from libs.platform.tracing import redacted
 
@@ -101,8 +101,7 @@ def measure() -> dict[str, dict[str, float]]:
 def main() -> None:
     results = measure()
     configure_redaction(sensitive=False)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    write_results(RESULTS, results, show=False)
     for name, figures in results.items():
         print(f"{name:22} {figures['masking_us']:8.2f} µs masking  ({figures['masked_us']:.2f} µs)")
 

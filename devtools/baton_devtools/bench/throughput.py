@@ -451,8 +451,5 @@ def main(quick: bool = False, output: Path = RESULTS) -> dict[str, Any]:
 
     logging.disable(logging.WARNING)
     results = asyncio.run(run(quick))
-    output.parent.mkdir(exist_ok=True)
-    output.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
-    print(f"written to {output}")
+    figures.write_results(output, results)
     return results

@@ -39,6 +39,7 @@ from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import connect
 
 from baton.serving import uvicorn_config
+from baton_devtools.bench.figures import write_results
 from baton_devtools.nats_server import free_port, start_nats_server
 from baton_devtools.processes import start_service
 from emulator import fake_account
@@ -242,10 +243,7 @@ def main() -> None:
 
     logging.disable(logging.WARNING)
     results = asyncio.run(run())
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
-    print(f"written to {RESULTS}")
+    write_results(RESULTS, results)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import httpx
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 
+from baton_devtools.bench.figures import write_results
 from baton_devtools.bench.voice import FAKE, declare
 from baton_devtools.nats_server import free_port, start_nats_server
 from baton_devtools.processes import start_service
@@ -135,10 +136,7 @@ async def run() -> dict[str, Any]:
 
 def main() -> None:
     results = asyncio.run(run())
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
-    print(f"written to {RESULTS}")
+    write_results(RESULTS, results)
 
 
 if __name__ == "__main__":
