@@ -23,7 +23,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 ACCOUNT_SID_PATTERN = r"^AC[0-9a-fA-F]{32}$"
 API_KEY_PATTERN = r"^SK[0-9a-fA-F]{32}$"
 FLOW_SID_PATTERN = r"^FW[0-9a-fA-F]{32}$"
-CALL_SID_PATTERN = r"^CA[0-9a-fA-F]{32}$"
 E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
 WHATSAPP_PATTERN = r"^whatsapp:\+[1-9][0-9]{6,14}$"
 CsvList = Annotated[list[str], NoDecode]

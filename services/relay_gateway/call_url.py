@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from libs.platform.settings import CALL_SID_PATTERN
+from libs.contracts.identifiers import CALL_SID_PATTERN
 
 RELAY_PATH = "/voice/relay"
 RELAY_CALL_ROUTE = f"{RELAY_PATH}/{{call_sid}}/{{expires}}/{{mac}}"
