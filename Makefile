@@ -31,8 +31,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check baton libs services devtools tests examples
 	$(BIN)/mypy
 
+# The suite mostly waits on real processes (NATS, services, sockets), so it runs in more
+# workers than there are cores; each worker starts its own NATS server.
+TEST_WORKERS ?= 4
+
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 # docker-compose.yml end to end: builds the images, brings the stack up, hands a text and a
 # call to a human. Where no Docker engine answers it is skipped, with the reason on one line.
