@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import queue
+import random
 import signal
 import socket
 import subprocess
@@ -29,6 +30,7 @@ from baton_devtools.nats_server import free_port, port_open, start_nats_server
 from baton_devtools.stack import Ports, streams_command
 from baton_devtools.trace_viewer import trace_viewer_router
 from libs.contracts.subjects import TURNS, TURNS_STREAM
+from libs.platform.admin import ADMIN_PORT_OFFSET
 from libs.platform.build_info import version
 from libs.platform.settings import load_settings, pattern_in_words
 from services.handoff_dispatcher.settings import HandoffDispatcherSettings
@@ -202,12 +204,27 @@ def test_streams_are_emptied_only_on_a_nats_started_here() -> None:
 
 
 def free_port_block(size: int = 13) -> int:
-    """A base port with ``size`` free ports above it."""
-    for _ in range(50):
-        base = free_port()
-        if base + size < 65000 and not any(port_open("127.0.0.1", base + i) for i in range(size)):
+    """A base port with ``size`` free ports above it, and their admin ports (``+1000``) free.
+
+    Chosen below the kernel's ephemeral range, where the ports other tests' sockets are
+    given never fall, so a parallel test cannot take one between the check and ``baton up``.
+    """
+    chooser = random.Random()
+    for _ in range(200):
+        base = chooser.randrange(20_000, 31_000 - size)
+        wanted = [base + i for i in range(size)]
+        if all(bindable(port) and bindable(port + ADMIN_PORT_OFFSET) for port in wanted):
             return base
     raise RuntimeError("no free block of ports")
+
+
+def bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 class Output:
