@@ -36,6 +36,14 @@ def installed_nats_server() -> str | None:
         return None
 
 
+LONGEST_FIRST = ("tests/test_chaos.py",)
+"""Minutes-long tests, run first so the other workers' tests run beside them, not after."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     if not any("nats_url" in getattr(item, "fixturenames", ()) for item in session.items):
         return
