@@ -29,6 +29,7 @@ from services.agent_worker.handoff import TurnHandoff
 from services.agent_worker.metrics import AGENT_TIME_TO_FIRST_TOKEN, AGENT_TURN
 from services.agent_worker.summary import Summarizer
 from services.agent_worker.turn_log import LoggedTurn
+from services.agent_worker.voice_cancels import VoiceCancels
 from services.agent_worker.voice_stream import VoiceReplyStream
 
 
@@ -41,6 +42,8 @@ class AgentRunner:
     store: ConversationStore
     summarizer: Summarizer
     tracer: Tracer
+    voice_cancels: VoiceCancels
+    """Callers' interruptions, heard on the worker's one subscription."""
     voice_flush_seconds: float = 0.0
     """How long reply tokens of a call may be held to go out together (0: each at once)."""
 
@@ -63,6 +66,7 @@ class AgentRunner:
                 call_sid = turn.route.call_sid or turn.conversation_id
                 stream = VoiceReplyStream(
                     self.broker.connection,
+                    self.voice_cancels,
                     self.tracer,
                     call_sid,
                     turn.turn_sequence,

@@ -41,6 +41,7 @@ from services.agent_worker.tac import TAC
 from services.agent_worker.turn_lease import TurnLease
 from services.agent_worker.turn_log import TurnLog
 from services.agent_worker.turns import TurnProcessor
+from services.agent_worker.voice_cancels import VoiceCancels
 
 SERVICE_NAME = "agent-worker"
 
@@ -80,12 +81,15 @@ async def turn_processor(
         owner=settings.baton_instance_id,
         lease_seconds=settings.baton_turn_lease_seconds,
     )
+    cancels = VoiceCancels()
+    await cancels.start(broker.connection)
     runner = AgentRunner(
         agent=setup.agent,
         broker=broker,
         store=store,
         summarizer=setup.summarizer,
         tracer=service_tracer(SERVICE_NAME),
+        voice_cancels=cancels,
         voice_flush_seconds=settings.baton_voice_flush_ms / 1000,
     )
     return TurnProcessor(

@@ -5,8 +5,9 @@ The reply is streamed as the agent produces it, its tokens coalesced into pieces
 a ``VoiceToken`` on the call's subject and one ConversationRelay ``text`` frame; the last
 piece carries ``last:true``. The agent may also send ConversationRelay's other frames
 (``play``, ``sendDigits``, ``language``), which go out after the text held before them. When
-the caller interrupts, the gateway publishes a cancel on the call's cancel subject: the
-generation stops and held tokens are dropped. All of a turn's pieces share one ``send`` span
+the caller interrupts, the gateway publishes a cancel on the call's cancel subject, which the
+worker's one subscription (:mod:`voice_cancels`) hands to this stream: the generation stops
+and held tokens are dropped. All of a turn's pieces share one ``send`` span
 (its ``messaging.batch.message_count`` is the count).
 """
 
@@ -19,15 +20,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 from opentelemetry.trace import Tracer
 
 from libs.contracts.messages import VoiceCancel, VoiceFrame, VoiceToken
-from libs.contracts.subjects import VOICE_CALL, VOICE_CANCEL
+from libs.contracts.subjects import VOICE_CALL
 from libs.platform.propagation import inject_trace_headers, send_span
 from libs.platform.span_attributes import CALL_SID, TURN_SEQUENCE
 from services.agent_worker.agent import VoiceControls
 from services.agent_worker.token_coalescing import TokenCoalescer
+from services.agent_worker.voice_cancels import VoiceCancels
 
 log = logging.getLogger("baton.agent_worker.voice")
 
@@ -44,6 +45,7 @@ class VoiceReplyStream:
     def __init__(
         self,
         connection: Client,
+        cancels: VoiceCancels,
         tracer: Tracer,
         call_sid: str,
         turn: int,
@@ -51,6 +53,7 @@ class VoiceReplyStream:
         flush_seconds: float = 0.0,
     ) -> None:
         self._connection = connection
+        self._cancels = cancels
         self._call_sid = call_sid
         self._turn = turn
         self._subject = VOICE_CALL.subject(call_sid)
@@ -87,20 +90,18 @@ class VoiceReplyStream:
 
         generation = asyncio.create_task(generate())
 
-        async def on_cancel(message: Msg) -> None:
-            if VoiceCancel.model_validate_json(message.data).through_turn >= self._turn:
+        def on_cancel(cancel: VoiceCancel) -> None:
+            if cancel.through_turn >= self._turn:
                 cut.set()
                 generation.cancel()
                 self._stop_window()
 
         try:
-            cancel = VOICE_CANCEL.subject(self._call_sid)
-            subscription = await self._connection.subscribe(cancel, cb=on_cancel)
-            try:
-                await asyncio.wait({generation})
-            finally:
-                await subscription.unsubscribe()
-                self._stop_window()
+            with self._cancels.listening(self._call_sid, on_cancel):
+                try:
+                    await asyncio.wait({generation})
+                finally:
+                    self._stop_window()
             if generation.cancelled() or cut.is_set():
                 self._coalescer.take()  # late tokens of an interrupted turn are dropped
                 log.info("call %s: turn %s interrupted by the caller", self._call_sid, self._turn)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -13,14 +13,10 @@ from nats.aio.client import Client
 from opentelemetry import trace
 
 from libs.contracts.messages import VoiceCancel, VoiceToken
+from services.agent_worker.voice_cancels import VoiceCancels
 from services.agent_worker.voice_stream import VoiceReplyStream
 
 CALL = "CA" + "22" * 16
-
-
-@dataclass
-class Message:
-    data: bytes
 
 
 @dataclass
@@ -28,7 +24,6 @@ class SwallowingConnection:
     """Publishes as nats-py does when a cancellation lands while it writes: it swallows it."""
 
     published: list[VoiceToken] = field(default_factory=list)
-    cancel: Callable[[Message], Awaitable[None]] | None = None
     writing: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def publish(self, subject: str, data: bytes, headers: dict[str, str]) -> None:
@@ -37,15 +32,6 @@ class SwallowingConnection:
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.sleep(0.05)
 
-    async def subscribe(self, subject: str, cb: Callable[[Message], Awaitable[None]]) -> Any:
-        self.cancel = cb
-        connection = self
-
-        class Subscription:
-            async def unsubscribe(self) -> None:
-                connection.cancel = None
-
-        return Subscription()
 
 
 async def endless() -> AsyncIterator[str]:
@@ -56,11 +42,13 @@ async def endless() -> AsyncIterator[str]:
 
 async def test_an_interrupt_during_a_publish_still_stops_the_reply() -> None:
     connection = SwallowingConnection()
-    stream = VoiceReplyStream(cast(Client, connection), trace.get_tracer("test"), CALL, turn=7)
+    cancels = VoiceCancels()
+    stream = VoiceReplyStream(
+        cast(Client, connection), cancels, trace.get_tracer("test"), CALL, turn=7
+    )
     speaking = asyncio.create_task(stream.speak(endless()))
     await asyncio.wait_for(connection.writing.wait(), 5)
-    assert connection.cancel is not None
-    await connection.cancel(Message(VoiceCancel(through_turn=7).model_dump_json().encode()))
+    cancels.deliver(CALL, VoiceCancel(through_turn=7))
     spoken = await asyncio.wait_for(speaking, 5)
     assert spoken.interrupted
     assert len(connection.published) <= 2, "the reply went on after the interrupt"
@@ -75,7 +63,6 @@ class RecordingConnection:
     """Core NATS as the stream sees it: every publish recorded, a condition to wait on."""
 
     published: list[dict[str, Any]] = field(default_factory=list)
-    cancel: Callable[[Message], Awaitable[None]] | None = None
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def publish(self, subject: str, data: bytes, headers: dict[str, str]) -> None:
@@ -83,15 +70,6 @@ class RecordingConnection:
             self.published.append(json.loads(data))
             self.changed.notify_all()
 
-    async def subscribe(self, subject: str, cb: Callable[[Message], Awaitable[None]]) -> Any:
-        self.cancel = cb
-        connection = self
-
-        class Subscription:
-            async def unsubscribe(self) -> None:
-                connection.cancel = None
-
-        return Subscription()
 
     async def until(self, count: int) -> list[dict[str, Any]]:
         async with self.changed:
@@ -120,16 +98,23 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-def coalescing(window: float) -> tuple[RecordingConnection, VoiceReplyStream, ScriptedAgent]:
-    connection = RecordingConnection()
+def coalescing(
+    window: float,
+) -> tuple[RecordingConnection, VoiceReplyStream, ScriptedAgent, VoiceCancels]:
+    connection, cancels = RecordingConnection(), VoiceCancels()
     stream = VoiceReplyStream(
-        cast(Client, connection), trace.get_tracer("test"), CALL, turn=7, flush_seconds=window
+        cast(Client, connection),
+        cancels,
+        trace.get_tracer("test"),
+        CALL,
+        turn=7,
+        flush_seconds=window,
     )
-    return connection, stream, ScriptedAgent()
+    return connection, stream, ScriptedAgent(), cancels
 
 
 async def test_the_first_token_goes_at_once_then_tokens_go_by_phrase() -> None:
-    connection, stream, agent = coalescing(window=60.0)
+    connection, stream, agent, cancels = coalescing(window=60.0)
     speaking = asyncio.create_task(stream.speak(agent.tokens()))
     await agent.next.put("Our ")
     await connection.until(1)
@@ -149,7 +134,7 @@ async def test_the_first_token_goes_at_once_then_tokens_go_by_phrase() -> None:
 
 
 async def test_held_tokens_go_when_the_window_passes_without_a_phrase_end() -> None:
-    connection, stream, agent = coalescing(window=0.02)
+    connection, stream, agent, cancels = coalescing(window=0.02)
     speaking = asyncio.create_task(stream.speak(agent.tokens()))
     await agent.next.put("Let ")
     await agent.next.put("me ")
@@ -164,15 +149,14 @@ async def test_held_tokens_go_when_the_window_passes_without_a_phrase_end() -> N
 
 
 async def test_an_interrupt_drops_the_held_tokens_of_the_turn() -> None:
-    connection, stream, agent = coalescing(window=60.0)
+    connection, stream, agent, cancels = coalescing(window=60.0)
     speaking = asyncio.create_task(stream.speak(agent.tokens()))
     await agent.next.put("Sure ")
     await connection.until(1)
     await agent.next.put("let ")
     await agent.next.put("me ")
     await settle()
-    assert connection.cancel is not None
-    await connection.cancel(Message(VoiceCancel(through_turn=7).model_dump_json().encode()))
+    cancels.deliver(CALL, VoiceCancel(through_turn=7))
     spoken = await asyncio.wait_for(speaking, 5)
     await settle()
     assert spoken.interrupted and spoken.text == "Sure "
@@ -181,7 +165,7 @@ async def test_an_interrupt_drops_the_held_tokens_of_the_turn() -> None:
 
 
 async def test_a_frame_goes_after_the_text_held_before_it() -> None:
-    connection, stream, agent = coalescing(window=60.0)
+    connection, stream, agent, cancels = coalescing(window=60.0)
     speaking = asyncio.create_task(stream.speak(agent.tokens()))
     await agent.next.put("One ")
     await agent.next.put("moment ")
