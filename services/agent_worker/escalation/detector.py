@@ -45,11 +45,20 @@ def find(message: str, triggers: Iterable[Trigger] = WORDED_TRIGGERS) -> Evidenc
     parts = list(sentences(message))
     for trigger in triggers:
         for lexicon in LEXICONS:
-            for name, patterns in lexicon.triggers.get(trigger, ()):
-                found = [_first(lexicon, trigger, pattern, parts) for pattern in patterns]
+            rules = lexicon.triggers.get(trigger, ())
+            if not rules:
+                continue
+            scope = _requests(lexicon, parts) if trigger is Trigger.ASKED_FOR_HUMAN else parts
+            for name, patterns in rules:
+                found = [_first(lexicon, trigger, pattern, scope) for pattern in patterns]
                 if all(found):
                     return Evidence(trigger, f"{lexicon.language}: {name}", " … ".join(found))
     return None
+
+
+def _requests(lexicon: Lexicon, parts: Sequence[Sentence]) -> list[Sentence]:
+    """The sentences that may ask for a person: not "do I need to…?", "are you a person?"."""
+    return [sentence for sentence in parts if not _any(lexicon, "not_a_request", sentence.text)]
 
 
 def matches(
@@ -61,7 +70,10 @@ def matches(
     negatable: bool = True,
 ) -> str:
     """The words of ``message`` that ``pattern`` matches (not negated); ``""`` if none."""
-    return _first(lexicon, trigger, pattern, list(sentences(message)), negatable=negatable)
+    parts = list(sentences(message))
+    if trigger is Trigger.ASKED_FOR_HUMAN:
+        parts = _requests(lexicon, parts)
+    return _first(lexicon, trigger, pattern, parts, negatable=negatable)
 
 
 def _first(
@@ -73,8 +85,6 @@ def _first(
     negatable: bool = True,
 ) -> str:
     for sentence in parts:
-        if trigger is Trigger.ASKED_FOR_HUMAN and _any(lexicon, "not_a_request", sentence.text):
-            continue
         for match in pattern.finditer(sentence.text):
             if negatable and _negated(lexicon, sentence.text[: match.start()]):
                 continue
