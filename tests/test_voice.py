@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from websockets.exceptions import InvalidStatus
 
 from baton_devtools.nats_server import free_port
-from libs.contracts.messages import HandoffFailure, HandoffOutcome, HandoffResult
-from libs.contracts.subjects import CONVERSATIONS_BUCKET, HANDOFF_RESULT
+from libs.contracts.messages import CustomerTurn, HandoffFailure, HandoffOutcome, HandoffResult
+from libs.contracts.subjects import CONVERSATIONS_BUCKET, HANDOFF_RESULT, TURNS, TURNS_STREAM
 from libs.platform.conversation_store import ConversationStore
 from libs.platform.metrics import REGISTRY
 from services.agent_worker.agent import TurnContext, TurnTools
@@ -170,6 +171,39 @@ async def test_ordinary_turn_is_streamed_in_order(voice: VoiceStack) -> None:
     assert text_of(frames) == "You said: what time is it"
     assert [f["last"] for f in frames] == [False] * (len(frames) - 1) + [True]
     await caller.hang_up()
+
+
+async def test_each_turn_of_a_call_names_where_the_previous_one_is_stored(
+    voice: VoiceStack, js: JetStreamContext
+) -> None:
+    call_sid = sid("CA")
+    caller = await dial(voice.relay_urls[0], call_sid)
+    for text in ("first", "second"):
+        await caller.say(text)
+        await caller.reply()
+    await caller.send({"type": "dtmf", "digit": "7"})
+    await caller.reply()
+    await caller.hang_up()
+    stored = await stored_turns(js, call_sid)
+    sequences = [sequence for sequence, _ in stored]
+    assert [turn.text for _, turn in stored] == ["first", "second", "7"]
+    assert [turn.previous_sequence for _, turn in stored] == [None, *sequences[:-1]]
+
+
+async def stored_turns(js: JetStreamContext, call_sid: str) -> list[tuple[int, CustomerTurn]]:
+    """A call's turns with the stream sequence each is stored at."""
+    turns: list[tuple[int, CustomerTurn]] = []
+    sequence = 0
+    while True:
+        try:
+            raw = await js.get_msg(
+                TURNS_STREAM, seq=sequence + 1, subject=TURNS.subject(call_sid), next=True
+            )
+        except NotFoundError:
+            return turns
+        assert raw.seq is not None and raw.data is not None
+        sequence = raw.seq
+        turns.append((sequence, CustomerTurn.model_validate_json(raw.data)))
 
 
 async def test_partial_prompts_wait_for_the_last_one(voice: VoiceStack) -> None:

@@ -59,6 +59,10 @@ class CustomerTurn(BaseModel):
     text: str
     kind: Literal["text", "dtmf"] = "text"
     received_at: datetime = Field(default_factory=utc_now)
+    previous_sequence: int | None = None
+    """Where the conversation's turn before this one is stored, when the gateway knows it (a
+    call's turns all come from its socket's one relay): a worker that has consumed that turn
+    answers this one without reading the turn stream."""
 
 
 class ReplyKind(StrEnum):

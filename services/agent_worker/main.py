@@ -40,7 +40,7 @@ from services.agent_worker.summary import ExtractiveSummarizer, ModelSummarizer,
 from services.agent_worker.tac import TAC
 from services.agent_worker.turn_lease import TurnLease
 from services.agent_worker.turn_log import TurnLog
-from services.agent_worker.turns import TurnProcessor
+from services.agent_worker.turns import Delivery, TurnProcessor
 from services.agent_worker.voice_cancels import VoiceCancels
 
 SERVICE_NAME = "agent-worker"
@@ -126,7 +126,7 @@ def create_app(settings: AgentWorkerSettings | None = None, agent: Agent | None 
     async def on_turn(turn: CustomerTurn) -> None:
         message = delivered_message(broker)
         async with settled(message, policy, broker):
-            await started.get().handle(turn, message)
+            await started.get().handle(turn, Delivery.of(message))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -4,12 +4,16 @@ Each delivered turn message only wakes the worker up for its conversation. Under
 conversation's lease the worker reads every turn stored since the last one it consumed
 (a burst becomes one agent turn), lets the agent answer unless a human holds the
 conversation, and records progress in the conversation state. A redelivered or
-already-covered message finds nothing pending and is simply acked.
+already-covered message finds nothing pending and is simply acked. When the turn names the
+previous turn of its conversation and that is the last one consumed, nothing else can be
+waiting, so the delivered turn is answered as it came, without reading the stream.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 
 from faststream.nats import NatsMessage
 from opentelemetry import trace
@@ -20,9 +24,24 @@ from libs.platform.conversation_store import ConversationStore
 from services.agent_worker.agent import TurnContext
 from services.agent_worker.agent_turn import AgentRunner
 from services.agent_worker.turn_lease import TurnLease
-from services.agent_worker.turn_log import TurnLog
+from services.agent_worker.turn_log import LoggedTurn, TurnLog
 
 log = logging.getLogger("baton.agent_worker.turns")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The JetStream delivery that woke the worker: where the turn is stored, and with what."""
+
+    sequence: int
+    headers: Mapping[str, str]
+    heartbeat: Callable[[], Awaitable[None]]
+    """Tells JetStream the message is still in progress."""
+
+    @classmethod
+    def of(cls, message: NatsMessage) -> Delivery:
+        raw = message.raw_message
+        return cls(raw.metadata.sequence.stream, dict(raw.headers or {}), message.in_progress)
 
 
 class TurnProcessor:
@@ -41,19 +60,32 @@ class TurnProcessor:
         self._runner = runner
         self._wait = wait_seconds
 
-    async def handle(self, turn: CustomerTurn, message: NatsMessage) -> None:
-        conversation_id = turn.conversation_id
-        delivered = message.raw_message.metadata.sequence.stream
+    async def handle(self, turn: CustomerTurn, delivery: Delivery) -> None:
         async with self._lease.held(
-            conversation_id, wait_seconds=self._wait, heartbeat=message.in_progress
+            turn.conversation_id, wait_seconds=self._wait, heartbeat=delivery.heartbeat
         ):
-            while await self._answer_pending(conversation_id, delivered):
+            while await self._answer_pending(turn, delivery):
                 pass
 
-    async def _answer_pending(self, conversation_id: str, delivered: int) -> bool:
+    async def _pending(
+        self, turn: CustomerTurn, delivery: Delivery, consumed: int
+    ) -> list[LoggedTurn]:
+        """The turns after ``consumed`` up to the delivered one, in arrival order."""
+        if consumed >= delivery.sequence:
+            return []  # answered already: with a later turn, or before this redelivery
+        if (
+            turn.previous_sequence is not None
+            and turn.previous_sequence == consumed < delivery.sequence
+        ):
+            return [LoggedTurn(delivery.sequence, turn, delivery.headers)]
+        return await self._log.pending(turn.conversation_id, consumed, delivery.sequence)
+
+    async def _answer_pending(self, turn: CustomerTurn, delivery: Delivery) -> bool:
         """Answer the turns up to the delivered one; True while some are still unread."""
+        conversation_id = turn.conversation_id
+        delivered = delivery.sequence
         state, revision = await self._store.load(conversation_id)
-        pending = await self._log.pending(conversation_id, state.last_turn_seq, delivered)
+        pending = await self._pending(turn, delivery, state.last_turn_seq)
         if not pending:
             return False
         latest = pending[-1]

@@ -164,6 +164,8 @@ class RelaySocket:
             call_sid=self.call_sid,
         )
         self.prompts = 0
+        self.last_stored: int | None = None
+        """Where this socket's latest turn is stored: the next turn names it for the worker."""
         self.session_id = str(setup.get("sessionId") or uuid.uuid4().hex)
         """A reconnect (after 64105) keeps the CallSid but starts a new session."""
         self.timing = VoiceTurnTiming(
@@ -241,13 +243,16 @@ class RelaySocket:
             route=self.route,
             text=text,
             kind="dtmf" if kind == "dtmf" else "text",
+            previous_sequence=self.last_stored,
         )
         try:
             with trace.use_span(opened.span, end_on_exit=False):
                 ack = await publish_turn(self.broker, turn)
         except Exception:
+            self.last_stored = None  # it may be stored all the same: the next turn names none
             self.timing.failed(opened)
             raise
+        self.last_stored = ack.seq
         self.call.prompt_stored(ack.seq)
         self.timing.stored(ack.seq, opened)
 
