@@ -73,10 +73,7 @@ class TurnProcessor:
         """The turns after ``consumed`` up to the delivered one, in arrival order."""
         if consumed >= delivery.sequence:
             return []  # answered already: with a later turn, or before this redelivery
-        if (
-            turn.previous_sequence is not None
-            and turn.previous_sequence == consumed < delivery.sequence
-        ):
+        if turn.previous_sequence == consumed:
             return [LoggedTurn(delivery.sequence, turn, delivery.headers)]
         return await self._log.pending(turn.conversation_id, consumed, delivery.sequence)
 

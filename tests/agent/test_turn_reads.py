@@ -132,3 +132,16 @@ async def test_a_turn_already_consumed_is_not_answered_again(
     await worker.processor.handle(second, second_delivery)
     await worker.processor.handle(second, second_delivery)  # redelivered after a lost ack
     assert worker.runner.answered == [("hello", 1), ("again", 1)]
+    assert worker.log.reads == 1, "a turn already consumed needs no read to be skipped"
+
+
+async def test_a_backlog_longer_than_a_read_is_answered_to_the_delivered_turn(
+    worker: Worker, js: JetStreamContext
+) -> None:
+    stored = [await store_turn(js, f"line {number}", previous=None) for number in range(25)]
+    last, last_delivery = stored[-1]
+    await worker.processor.handle(last, last_delivery)
+    first_read = "\n".join(f"line {number}" for number in range(20))
+    rest = "\n".join(f"line {number}" for number in range(20, 25))
+    assert worker.runner.answered == [(first_read, 20), (rest, 5)]
+    assert (await worker.store.get(CALL)).last_turn_seq == last_delivery.sequence

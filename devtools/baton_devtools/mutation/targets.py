@@ -36,6 +36,11 @@ GROUPS = (
         ("tests/agent/test_turn_lease.py",),
     ),
     Group(
+        "turn processor",
+        ("services/agent_worker/turns.py",),
+        ("tests/agent/test_turn_reads.py", "tests/agent/test_turn_silence.py"),
+    ),
+    Group(
         "relay call session",
         ("services/relay_gateway/calls.py",),
         ("tests/relay_gateway/test_call_session.py",),
