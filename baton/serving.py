@@ -5,6 +5,11 @@ sans-I/O ``websockets`` implementation and no permessage-deflate. Compressing ea
 ConversationRelay frame costs the gateway CPU for a few bytes saved on a local link, so
 the extension is never accepted, even when the client offers it.
 
+Once started, a service tunes Python's garbage collector (:func:`tune_collector`): what
+start-up built is frozen out of its reach, and the youngest generation is collected less
+often. A turn allocates many short-lived objects; with the default threshold the collector
+ran every few hundred allocations, and its pauses showed in the caller's first-token p99.
+
 Start-up never hangs: the service waits for NATS for ``BATON_NATS_CONNECT_SECONDS`` at most
 (a log line per attempt), then exits non-zero with one line naming ``NATS_URL``; SIGTERM or
 Ctrl-C while it waits end it at once.
@@ -20,9 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
+import socket
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from types import FrameType
@@ -47,6 +54,16 @@ class StoppedWhileStarting(Exception):
         self.status = status
 Drain = Callable[[], Awaitable[object]]
 
+YOUNG_GENERATION_THRESHOLD = 50_000
+"""Allocations between two collections of the youngest generation (CPython's default: 700)."""
+
+
+def tune_collector() -> None:
+    """Freeze what start-up built (it lives as long as the process) and collect less often."""
+    gc.freeze()
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, middle, oldest)
+
 
 def uvicorn_config(app: Any, **options: Any) -> uvicorn.Config:
     """uvicorn's configuration for a Baton service (``options``: host, port, log level…)."""
@@ -60,6 +77,10 @@ class DrainingServer(uvicorn.Server):
         super().__init__(config)
         self._drain = drain
         self._drain_task: asyncio.Task[None] | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        tune_collector()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self._drain is None or self._drain_task is not None or not self.started:
