@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, cast
 
 import nats
+import pytest
 from nats.aio.client import Client
 from opentelemetry import trace
 
@@ -68,51 +70,57 @@ async def interruptible(
     return task
 
 
-async def test_one_subscription_serves_every_turn_and_cuts_only_the_interrupted_call(
-    nats_client: Client, nats_url: str
-) -> None:
+@dataclass
+class Worker:
+    """A worker's connection and its one cancel subscription, and the relay that cancels."""
+
+    connection: CountingConnection
+    cancels: VoiceCancels
+    gateway: Client
+
+
+@pytest.fixture
+async def worker(nats_client: Client, nats_url: str) -> AsyncIterator[Worker]:
     connection = CountingConnection(nats_client)
     cancels = VoiceCancels()
     await cancels.start(cast(Client, connection))
     gateway = await nats.connect(nats_url)  # the relay gateway that holds the callers' sockets
     try:
-        for turn in range(1, 6):
-            spoken = await speaking(connection, cancels, CALL, turn).speak(short_reply())
-            assert spoken == Spoken("Our hours are 9 to 5.", interrupted=False)
-
-        on_call = await interruptible(connection, cancels, CALL, turn=6)
-        on_other_call = await interruptible(connection, cancels, OTHER_CALL, turn=2)
-        cancel = VoiceCancel(through_turn=6).model_dump_json().encode()
-        await gateway.publish(VOICE_CANCEL.subject(OTHER_CALL), cancel)
-        assert (await asyncio.wait_for(on_other_call, 5)).interrupted
-        assert not on_call.done(), "a cancel for another call cut this one"
-
-        await gateway.publish(VOICE_CANCEL.subject(CALL), cancel)
-        assert await asyncio.wait_for(on_call, 5) == Spoken("Well, ", interrupted=True)
-        assert connection.subscriptions == 1, "a subscription per turn"
+        yield Worker(connection, cancels, gateway)
     finally:
         await gateway.close()
         await cancels.stop()
+
+
+async def test_one_subscription_serves_every_turn_and_cuts_only_the_interrupted_call(
+    worker: Worker,
+) -> None:
+    connection, cancels, gateway = worker.connection, worker.cancels, worker.gateway
+    for turn in range(1, 6):
+        spoken = await speaking(connection, cancels, CALL, turn).speak(short_reply())
+        assert spoken == Spoken("Our hours are 9 to 5.", interrupted=False)
+
+    on_call = await interruptible(connection, cancels, CALL, turn=6)
+    on_other_call = await interruptible(connection, cancels, OTHER_CALL, turn=2)
+    cancel = VoiceCancel(through_turn=6).model_dump_json().encode()
+    await gateway.publish(VOICE_CANCEL.subject(OTHER_CALL), cancel)
+    assert (await asyncio.wait_for(on_other_call, 5)).interrupted
+    assert not on_call.done(), "a cancel for another call cut this one"
+
+    await gateway.publish(VOICE_CANCEL.subject(CALL), cancel)
+    assert await asyncio.wait_for(on_call, 5) == Spoken("Well, ", interrupted=True)
+    assert connection.subscriptions == 1, "a subscription per turn"
 
 
 async def test_a_cancel_for_an_earlier_turn_leaves_the_current_one_speaking(
-    nats_client: Client, nats_url: str
+    worker: Worker, nats_client: Client
 ) -> None:
-    connection = CountingConnection(nats_client)
-    cancels = VoiceCancels()
-    await cancels.start(cast(Client, connection))
-    gateway = await nats.connect(nats_url)
-    try:
-        current = await interruptible(connection, cancels, CALL, turn=8)
-        await gateway.publish(
-            VOICE_CANCEL.subject(CALL), VoiceCancel(through_turn=7).model_dump_json().encode()
-        )
-        await gateway.flush()
-        await nats_client.flush()  # the stale cancel has reached this worker's connection
-        for _ in range(20):
-            await asyncio.sleep(0)
-        assert not current.done()
-        current.cancel()
-    finally:
-        await gateway.close()
-        await cancels.stop()
+    current = await interruptible(worker.connection, worker.cancels, CALL, turn=8)
+    stale = VoiceCancel(through_turn=7).model_dump_json().encode()
+    await worker.gateway.publish(VOICE_CANCEL.subject(CALL), stale)
+    await worker.gateway.flush()
+    await nats_client.flush()  # the stale cancel has reached this worker's connection
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not current.done()
+    current.cancel()
