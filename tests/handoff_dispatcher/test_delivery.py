@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
@@ -38,15 +38,16 @@ from libs.contracts.messages import (
 from libs.platform.consuming import RedeliveryPolicy
 from libs.platform.conversation_store import ConversationStore
 from libs.platform.metrics import REGISTRY
+from libs.platform.span_attributes import EXECUTION_SID
 from libs.platform.twilio_rest import TwilioRestClient
 from services.handoff_dispatcher.delivery import HandoffDelivery
-from services.handoff_dispatcher.identity import IdentityResolver
+from services.handoff_dispatcher.identity import CustomerIdentity, IdentityResolver
 from services.handoff_dispatcher.outcome import OutcomeUnknown
 from services.handoff_dispatcher.records import DeliveryRecord, DeliveryRecords, DeliveryState
 from services.handoff_dispatcher.studio import RetryBudget, StudioExecutions
 from services.handoff_dispatcher.voice_end import VoiceEndSender
 from tests.emulator.harness import Emulator
-from tests.support.recorders import local_spans
+from tests.support.recorders import LocalSpans, local_spans
 from tests.support.streams import messages_on
 from tests.support.twilio_fakes import API_KEY, API_SECRET, FLOW_SID
 from tests.support.waits import eventually
@@ -64,9 +65,14 @@ EXECUTIONS = f"/v2/Flows/{FLOW_SID}/Executions"
 
 
 @pytest.fixture
-def tracer() -> Iterator[Tracer]:
-    with local_spans() as (tracer, _):
-        yield tracer
+def spans() -> Iterator[LocalSpans]:
+    with local_spans() as recorded:
+        yield recorded
+
+
+@pytest.fixture
+def tracer(spans: LocalSpans) -> Tracer:
+    return spans[0]
 
 
 @pytest.fixture
@@ -549,3 +555,75 @@ async def test_a_redelivered_handoff_is_settled_again_but_counted_once(
     assert again.outcome is first.outcome is HandoffOutcome.DELIVERED
     assert outcomes_counted("delivered") - before == 1, "and not again when redelivered"
     assert len(await dispatcher.emulator.get("/_emulator/executions")) == 1
+
+
+def dispatch_spans(spans: LocalSpans) -> list[dict[str, object]]:
+    return [
+        dict(span.attributes or {})
+        for span in spans[1].get_finished_spans()
+        if span.name == "handoff.dispatch"
+    ]
+
+
+async def test_the_dispatch_span_says_whether_it_was_a_redelivery_and_names_the_execution(
+    dispatcher: Dispatcher, spans: LocalSpans
+) -> None:
+    request = sms_request()
+    await dispatcher.pending(request)
+    first = await dispatcher.delivery.dispatch(request)
+    await dispatcher.delivery.dispatch(request)
+    assert first.execution_sid is not None
+    assert [
+        (a["baton.handoff.redelivered"], a.get(EXECUTION_SID)) for a in dispatch_spans(spans)
+    ] == [
+        (False, first.execution_sid),
+        (True, first.execution_sid),
+    ]
+
+
+class OrchestratedIdentity(IdentityResolver):
+    """The resolver of a deployment on Conversation Orchestrator, its conversation found."""
+
+    def __init__(self, rest: TwilioRestClient, conversation_id: str) -> None:
+        super().__init__(rest, "", "mem_store_1")
+        self._conversation_id = conversation_id
+
+    async def resolve(self, request: HandoffRequested) -> CustomerIdentity:
+        return CustomerIdentity(self._conversation_id, "mem_store_1", orchestrated=True)
+
+
+async def orchestrator_conversation(emulator: Emulator) -> str:
+    body = {
+        "configurationId": emulator.settings.twilio_conversation_configuration_id,
+        "participants": [
+            {"type": "CUSTOMER", "addresses": [{"channel": "SMS", "address": CUSTOMER}]},
+            {"type": "AI_AGENT", "addresses": [{"channel": "SMS", "address": OURS}]},
+        ],
+    }
+    async with emulator.rest() as rest:
+        created = await rest.post("/v2/Conversations", json=body)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+@pytest.mark.parametrize("studio_answers", [201, 400], ids=["delivered", "failed"])
+async def test_the_orchestrator_conversation_goes_to_the_humans_only_once_delivered(
+    dispatcher: Dispatcher, emulator_rest: TwilioRestClient, studio_answers: int
+) -> None:
+    conversation = await orchestrator_conversation(dispatcher.emulator)
+    delivery = replace(
+        dispatcher.delivery, identity=OrchestratedIdentity(emulator_rest, conversation)
+    )
+    if studio_answers != 201:
+        await dispatcher.emulator.post(
+            "/_emulator/faults", {"path_prefix": "/v2/Flows", "status": studio_answers}
+        )
+    request = sms_request()
+    await dispatcher.pending(request)
+    result = await delivery.dispatch(request)
+    async with dispatcher.emulator.rest() as rest:
+        status = (await rest.get(f"/v2/Conversations/{conversation}")).json()["status"]
+    delivered = result.outcome is HandoffOutcome.DELIVERED
+    assert (delivered, status) == (
+        (True, "INACTIVE") if studio_answers == 201 else (False, "ACTIVE")
+    )
