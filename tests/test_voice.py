@@ -347,6 +347,8 @@ async def test_two_replicas_route_to_the_socket_owner(nats_url: str, js: JetStre
         assert (await caller.next_frame())["type"] == "end"
         other = sid("CA")
         listener = await dial(second, other)
+        await listener.say("hello")
+        await listener.reply()  # the second relay serves the call: it hears the call's subject
         async with httpx.AsyncClient() as client:
             response = await post_signed_form(
                 client,
