@@ -32,8 +32,9 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # The suite mostly waits on real processes (NATS, services, sockets), so it runs in more
-# workers than there are cores; each worker starts its own NATS server.
-TEST_WORKERS ?= 4
+# workers than there are cores; each worker starts its own NATS server. A server named by
+# NATS_URL is shared, and the tests reset its streams: then the suite runs in one process.
+TEST_WORKERS ?= $(if $(NATS_URL),0,4)
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -n $(TEST_WORKERS)
