@@ -61,8 +61,9 @@ class CustomerTurn(BaseModel):
     received_at: datetime = Field(default_factory=utc_now)
     previous_sequence: int | None = None
     """Where the conversation's turn before this one is stored, when the gateway knows it (a
-    call's turns all come from its socket's one relay): a worker that has consumed that turn
-    answers this one without reading the turn stream."""
+    call's socket stores the call's turns one after another): stored with JetStream's check
+    that it comes right after that turn, it lets a worker that consumed that turn answer this
+    one without reading the turn stream."""
 
 
 class ReplyKind(StrEnum):

@@ -27,8 +27,8 @@ from nats.errors import (
     NoRespondersError,
     OutboundBufferLimitError,
 )
-from nats.js.api import PubAck
-from nats.js.errors import ServiceUnavailableError
+from nats.js.api import Header, PubAck
+from nats.js.errors import BadRequestError, ServiceUnavailableError
 from opentelemetry import trace
 from opentelemetry.trace import Tracer
 from opentelemetry.util.types import AttributeValue
@@ -39,6 +39,9 @@ from libs.contracts.subjects import REPLIES, REPLIES_STREAM, TURNS, TURNS_STREAM
 from libs.platform.propagation import inject_trace_headers, send_span
 
 PUBLISH_TIMEOUT_SECONDS = 5.0
+WRONG_LAST_SEQUENCE = 10071
+"""JetStream's refusal of a write whose expected last sequence is not the subject's or key's."""
+EXPECTED_LAST_SUBJECT_SEQUENCE = Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value
 RETRY_PAUSE_SECONDS = 0.1
 LOST_ON_THE_WAY = (
     TimeoutError,
@@ -62,6 +65,7 @@ async def publish_once(
     stream: str,
     message_id: str,
     within_seconds: float = PUBLISH_TIMEOUT_SECONDS,
+    headers: Mapping[str, str] | None = None,
 ) -> PubAck:
     """Store ``payload`` once; ``ack.duplicate`` is true when the id was already stored.
 
@@ -81,7 +85,7 @@ async def publish_once(
                 body,
                 subject,
                 stream=stream,
-                headers=inject_trace_headers({"Nats-Msg-Id": message_id}),
+                headers=inject_trace_headers({**(headers or {}), "Nats-Msg-Id": message_id}),
                 timeout=min(PUBLISH_TIMEOUT_SECONDS, remaining),
             )
         except LOST_ON_THE_WAY as error:
@@ -98,15 +102,49 @@ async def publish_once(
 async def publish_turn(
     broker: NatsBroker, turn: CustomerTurn, within_seconds: float = PUBLISH_TIMEOUT_SECONDS
 ) -> PubAck:
-    """A customer turn, keyed by its message's natural key."""
+    """A customer turn, keyed by its message's natural key.
+
+    A turn that names the previous one (``previous_sequence``) is stored only right after it:
+    JetStream checks the conversation's last stored sequence, so the name is true of what is
+    stored. When another turn came between (another socket of the call, a replayed dead
+    letter), the turn is stored without the name, and its worker reads the stream. A retry
+    of a turn stored before its answer was lost is refused the same way, then found again as
+    a duplicate of its id.
+    """
+    subject = TURNS.subject(turn.conversation_id)
+    message_id = f"turn:{turn.message_id}"
+    if turn.previous_sequence is not None:
+        expected = {EXPECTED_LAST_SUBJECT_SEQUENCE: str(turn.previous_sequence)}
+        try:
+            return await publish_once(
+                broker,
+                turn,
+                subject=subject,
+                stream=TURNS_STREAM,
+                message_id=message_id,
+                within_seconds=within_seconds,
+                headers=expected,
+            )
+        except BadRequestError as refused:
+            if refused.err_code != WRONG_LAST_SEQUENCE:
+                raise
+        turn = turn.model_copy(update={"previous_sequence": None})
     return await publish_once(
         broker,
         turn,
-        subject=TURNS.subject(turn.conversation_id),
+        subject=subject,
         stream=TURNS_STREAM,
-        message_id=f"turn:{turn.message_id}",
+        message_id=message_id,
         within_seconds=within_seconds,
     )
+
+
+def stored_right_after(turn: CustomerTurn, headers: Mapping[str, str]) -> int | None:
+    """The turn's ``previous_sequence``, if JetStream checked it when the turn was stored."""
+    expected = headers.get(EXPECTED_LAST_SUBJECT_SEQUENCE)
+    if turn.previous_sequence is None or expected != str(turn.previous_sequence):
+        return None
+    return turn.previous_sequence
 
 
 async def publish_reply(broker: NatsBroker, reply: AgentReply) -> PubAck:

@@ -17,9 +17,7 @@ from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequen
 from nats.js.kv import KeyValue
 
 from libs.contracts.subjects import subject_token
-
-WRONG_LAST_SEQUENCE = 10071
-"""JetStream's error code for a write whose expected last sequence is not the key's."""
+from libs.platform.publishing import WRONG_LAST_SEQUENCE
 
 
 class LeaseTimeout(Exception):

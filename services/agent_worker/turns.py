@@ -4,9 +4,10 @@ Each delivered turn message only wakes the worker up for its conversation. Under
 conversation's lease the worker reads every turn stored since the last one it consumed
 (a burst becomes one agent turn), lets the agent answer unless a human holds the
 conversation, and records progress in the conversation state. A redelivered or
-already-covered message finds nothing pending and is simply acked. When the turn names the
-previous turn of its conversation and that is the last one consumed, nothing else can be
-waiting, so the delivered turn is answered as it came, without reading the stream.
+already-covered message finds nothing pending and is simply acked. When the turn was stored
+right after the previous turn of its conversation (JetStream checked it, see
+:func:`~libs.platform.publishing.publish_turn`) and that is the last one consumed, nothing
+else can be waiting, so the delivered turn is answered as it came, without reading the stream.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from opentelemetry import trace
 from libs.contracts.conversation import record_turns
 from libs.contracts.messages import CustomerTurn, TranscriptLine
 from libs.platform.conversation_store import ConversationStore
+from libs.platform.publishing import stored_right_after
 from services.agent_worker.agent import TurnContext
 from services.agent_worker.agent_turn import AgentRunner
 from services.agent_worker.turn_lease import TurnLease
@@ -73,7 +75,7 @@ class TurnProcessor:
         """The turns after ``consumed`` up to the delivered one, in arrival order."""
         if consumed >= delivery.sequence:
             return []  # answered already: with a later turn, or before this redelivery
-        if turn.previous_sequence == consumed:
+        if stored_right_after(turn, delivery.headers) == consumed:
             return [LoggedTurn(delivery.sequence, turn, delivery.headers)]
         return await self._log.pending(turn.conversation_id, consumed, delivery.sequence)
 

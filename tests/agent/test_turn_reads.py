@@ -3,15 +3,18 @@ can be waiting: the turn names the previous one and that is the last turn consum
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import cast
 
 import pytest
+from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 
 from libs.contracts.messages import CustomerTurn, Route
 from libs.contracts.subjects import CONVERSATIONS_BUCKET, TURN_LOCKS_BUCKET, TURNS, TURNS_STREAM
 from libs.platform.conversation_store import ConversationStore
+from libs.platform.publishing import publish_turn
 from services.agent_worker.agent import TurnContext
 from services.agent_worker.agent_turn import AgentRunner
 from services.agent_worker.turn_lease import TurnLease
@@ -40,11 +43,9 @@ class RecordingRunner:
     """Stands in for the agent: records what it was asked to answer, in what trace."""
 
     answered: list[tuple[str, int]] = field(default_factory=list)
-    traces: list[str | None] = field(default_factory=list)
 
     async def answer(self, turn: TurnContext, latest: LoggedTurn, coalesced: int) -> str:
         self.answered.append((turn.text, coalesced))
-        self.traces.append(latest.headers.get("traceparent"))
         return "ok"
 
 
@@ -54,6 +55,14 @@ class Worker:
     log: CountingLog
     runner: RecordingRunner
     store: ConversationStore
+
+
+@pytest.fixture
+async def broker(js: JetStreamContext, nats_url: str) -> AsyncIterator[NatsBroker]:
+    broker = NatsBroker(nats_url)
+    await broker.connect()
+    yield broker
+    await broker.stop()
 
 
 @pytest.fixture
@@ -70,9 +79,22 @@ async def worker(js: JetStreamContext) -> Worker:
     return Worker(processor, log, runner, store)
 
 
+async def no_heartbeat() -> None:
+    return None
+
+
+async def delivered(js: JetStreamContext, sequence: int) -> tuple[CustomerTurn, Delivery]:
+    """The turn stored at ``sequence`` as JetStream delivers it: body and stored headers."""
+    raw = await js.get_msg(TURNS_STREAM, sequence)
+    assert raw.data is not None
+    turn = CustomerTurn.model_validate_json(raw.data)
+    return turn, Delivery(sequence, dict(raw.headers or {}), no_heartbeat)
+
+
 async def store_turn(
-    js: JetStreamContext, text: str, previous: int | None
+    broker: NatsBroker, js: JetStreamContext, text: str, previous: int | None
 ) -> tuple[CustomerTurn, Delivery]:
+    """A turn stored as a gateway stores it (naming ``previous`` as a call's relay does)."""
     turn = CustomerTurn(
         conversation_id=CALL,
         message_id=f"{CALL}:{text}",
@@ -80,40 +102,49 @@ async def store_turn(
         text=text,
         previous_sequence=previous,
     )
-    headers = {"traceparent": f"00-{'ab' * 16}-{'cd' * 8}-01"}
+    ack = await publish_turn(broker, turn)
+    return await delivered(js, ack.seq)
+
+
+async def replayed(js: JetStreamContext, turn: CustomerTurn) -> tuple[CustomerTurn, Delivery]:
+    """A dead-lettered turn put back by ``baton dlq replay``: its body as it was, new headers."""
     ack = await js.publish(
-        TURNS.subject(CALL), turn.model_dump_json().encode(), stream=TURNS_STREAM, headers=headers
+        TURNS.subject(CALL),
+        turn.model_dump_json().encode(),
+        stream=TURNS_STREAM,
+        headers={"Nats-Msg-Id": f"replay:{turn.message_id}"},
     )
+    return await delivered(js, ack.seq)
 
-    async def heartbeat() -> None:
-        return None
 
-    return turn, Delivery(ack.seq, headers, heartbeat)
+def answered_text(worker: Worker) -> str:
+    return "\n".join(text for text, _ in worker.runner.answered)
 
 
 async def test_the_next_turn_of_a_call_is_answered_without_reading_the_stream(
-    worker: Worker, js: JetStreamContext
+    worker: Worker, broker: NatsBroker, js: JetStreamContext
 ) -> None:
-    first, first_delivery = await store_turn(js, "hello", previous=None)
+    first, first_delivery = await store_turn(broker, js, "hello", previous=None)
     await worker.processor.handle(first, first_delivery)
     assert worker.log.reads == 1, "a turn that names no previous one is read from the stream"
 
-    second, second_delivery = await store_turn(js, "my order", previous=first_delivery.sequence)
+    second, second_delivery = await store_turn(
+        broker, js, "my order", previous=first_delivery.sequence
+    )
     await worker.processor.handle(second, second_delivery)
     assert worker.log.reads == 1
     assert worker.runner.answered == [("hello", 1), ("my order", 1)]
-    assert worker.runner.traces[-1] == second_delivery.headers["traceparent"]
     state = await worker.store.get(CALL)
     assert state.last_turn_seq == second_delivery.sequence
     assert [line.text for line in state.history] == ["hello", "ok", "my order", "ok"]
 
 
 async def test_a_turn_whose_previous_is_not_consumed_yet_is_read_with_it(
-    worker: Worker, js: JetStreamContext
+    worker: Worker, broker: NatsBroker, js: JetStreamContext
 ) -> None:
-    first, first_delivery = await store_turn(js, "hello", previous=None)
+    first, first_delivery = await store_turn(broker, js, "hello", previous=None)
     second, second_delivery = await store_turn(
-        js, "are you there", previous=first_delivery.sequence
+        broker, js, "are you there", previous=first_delivery.sequence
     )
     await worker.processor.handle(second, second_delivery)  # delivered before the first
     assert worker.runner.answered == [("hello\nare you there", 2)]
@@ -124,10 +155,12 @@ async def test_a_turn_whose_previous_is_not_consumed_yet_is_read_with_it(
 
 
 async def test_a_turn_already_consumed_is_not_answered_again(
-    worker: Worker, js: JetStreamContext
+    worker: Worker, broker: NatsBroker, js: JetStreamContext
 ) -> None:
-    first, first_delivery = await store_turn(js, "hello", previous=None)
-    second, second_delivery = await store_turn(js, "again", previous=first_delivery.sequence)
+    first, first_delivery = await store_turn(broker, js, "hello", previous=None)
+    second, second_delivery = await store_turn(
+        broker, js, "again", previous=first_delivery.sequence
+    )
     await worker.processor.handle(first, first_delivery)
     await worker.processor.handle(second, second_delivery)
     await worker.processor.handle(second, second_delivery)  # redelivered after a lost ack
@@ -136,12 +169,46 @@ async def test_a_turn_already_consumed_is_not_answered_again(
 
 
 async def test_a_backlog_longer_than_a_read_is_answered_to_the_delivered_turn(
-    worker: Worker, js: JetStreamContext
+    worker: Worker, broker: NatsBroker, js: JetStreamContext
 ) -> None:
-    stored = [await store_turn(js, f"line {number}", previous=None) for number in range(25)]
+    stored = [await store_turn(broker, js, f"line {number}", previous=None) for number in range(25)]
     last, last_delivery = stored[-1]
     await worker.processor.handle(last, last_delivery)
     first_read = "\n".join(f"line {number}" for number in range(20))
     rest = "\n".join(f"line {number}" for number in range(20, 25))
     assert worker.runner.answered == [(first_read, 20), (rest, 5)]
     assert (await worker.store.get(CALL)).last_turn_seq == last_delivery.sequence
+
+
+async def test_a_replayed_dead_letter_does_not_skip_a_turn_stored_after_the_original(
+    worker: Worker, broker: NatsBroker, js: JetStreamContext
+) -> None:
+    first, first_delivery = await store_turn(broker, js, "hello", previous=None)
+    await worker.processor.handle(first, first_delivery)
+    failed, _ = await store_turn(broker, js, "cancel my order", previous=first_delivery.sequence)
+    later, later_delivery = await store_turn(broker, js, "and refund me", previous=None)
+    copy, copy_delivery = await replayed(js, failed)  # names the turn before the original
+    assert copy.previous_sequence == first_delivery.sequence
+    await worker.processor.handle(copy, copy_delivery)
+    await worker.processor.handle(later, later_delivery)
+    assert answered_text(worker) == "hello\ncancel my order\nand refund me\ncancel my order"
+
+
+async def test_a_late_turn_from_the_calls_old_socket_is_answered(
+    worker: Worker, broker: NatsBroker, js: JetStreamContext
+) -> None:
+    hello, hello_delivery = await store_turn(broker, js, "hello", previous=None)
+    await worker.processor.handle(hello, hello_delivery)
+    again, again_delivery = await store_turn(broker, js, "are you there", previous=None)
+    await worker.processor.handle(again, again_delivery)  # the call's new socket, elsewhere
+    late, late_delivery = await store_turn(
+        broker, js, "my card number", previous=hello_delivery.sequence
+    )
+    assert late.previous_sequence is None, "stored after another turn, it names none"
+    next_one, next_delivery = await store_turn(
+        broker, js, "hello?", previous=again_delivery.sequence
+    )
+    assert next_one.previous_sequence is None
+    await worker.processor.handle(next_one, next_delivery)
+    await worker.processor.handle(late, late_delivery)
+    assert worker.runner.answered[-1] == ("my card number\nhello?", 2)
