@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings
 
 from baton.cli import main as baton
 from baton.services import SERVICES
-from baton_devtools.nats_server import free_port, port_open, start_nats_server
+from baton_devtools.nats_server import bindable, free_port, port_open, start_nats_server
 from baton_devtools.stack import Ports, streams_command
 from baton_devtools.trace_viewer import trace_viewer_router
 from libs.contracts.subjects import TURNS, TURNS_STREAM
@@ -206,8 +206,9 @@ def test_streams_are_emptied_only_on_a_nats_started_here() -> None:
 def free_port_block(size: int = 13) -> int:
     """A base port with ``size`` free ports above it, and their admin ports (``+1000``) free.
 
-    Chosen below the kernel's ephemeral range, where the ports other tests' sockets are
-    given never fall, so a parallel test cannot take one between the check and ``baton up``.
+    Chosen in 20000–31999: below the kernel's ephemeral range and above the parallel test
+    workers' own ports (:func:`~baton_devtools.nats_server.free_port`), so no other test can
+    take one between the check and ``baton up``.
     """
     chooser = random.Random()
     for _ in range(200):
@@ -216,15 +217,6 @@ def free_port_block(size: int = 13) -> int:
         if all(bindable(port) and bindable(port + ADMIN_PORT_OFFSET) for port in wanted):
             return base
     raise RuntimeError("no free block of ports")
-
-
-def bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 class Output:

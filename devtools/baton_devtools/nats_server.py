@@ -7,6 +7,8 @@ Debian's 2.9 silently ignores newer stream options), or ``$NATS_SERVER_BIN``.
 from __future__ import annotations
 
 import os
+import random
+import re
 import shutil
 import socket
 import subprocess
@@ -31,10 +33,47 @@ def find_nats_server() -> str:
     )
 
 
+PARALLEL_WORKER = re.compile(r"gw(\d+)$")
+"""pytest-xdist names its workers ``gw0``, ``gw1``… in ``PYTEST_XDIST_WORKER``."""
+WORKER_PORTS = 2_000
+FIRST_WORKER_PORT = 10_000
+WORKER_RANGES = 5
+"""Workers' ranges lie in 10000–19999, below the kernel's ephemeral ports (32768 and up)."""
+_handed_out: set[int] = set()
+_next = random.randrange(WORKER_PORTS)
+
+
 def free_port() -> int:
+    """A port nothing listens on now.
+
+    In a parallel test worker the port comes from that worker's own range, below the ports
+    the kernel gives to sockets, and is never handed out twice by one process: another
+    worker, or a socket's ephemeral port, cannot take it between this call and the bind of
+    the server it is meant for.
+    """
+    worker = PARALLEL_WORKER.match(os.environ.get("PYTEST_XDIST_WORKER", ""))
+    if worker is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    global _next
+    low = FIRST_WORKER_PORT + int(worker[1]) % WORKER_RANGES * WORKER_PORTS
+    for _ in range(WORKER_PORTS):
+        port = low + _next % WORKER_PORTS
+        _next += 1
+        if port not in _handed_out and bindable(port):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free port left in {low}–{low + WORKER_PORTS - 1}")
+
+
+def bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def port_open(host: str, port: int, timeout: float = 0.3) -> bool:

@@ -1,0 +1,44 @@
+"""Parallel test workers pick ports from ranges of their own, below the kernel's ephemeral ports."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from baton_devtools.nats_server import free_port
+
+
+def test_a_worker_picks_distinct_ports_from_its_own_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw3")
+    ports = [free_port() for _ in range(50)]
+    assert len(set(ports)) == 50, "a port handed out twice"
+    assert all(16_000 <= port < 18_000 for port in ports)
+
+
+def test_a_port_something_listens_on_is_passed_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw4")  # a range no worker of `make test` uses
+    listening = []
+    try:
+        for port in range(18_000, 20_000):  # all of the range but one, taken by others
+            if port == 19_333:
+                continue
+            sock = socket.socket()
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                sock.close()
+                continue
+            sock.listen()
+            listening.append(sock)
+        assert free_port() == 19_333
+    finally:
+        for sock in listening:
+            sock.close()
+
+
+def test_outside_a_parallel_worker_the_kernel_picks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    port = free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
