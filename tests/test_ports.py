@@ -1,4 +1,4 @@
-"""Parallel test workers pick ports from ranges of their own, below the kernel's ephemeral ports."""
+"""Parallel test workers pick ports of their own; a server is ready only when it listens itself."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from baton_devtools.nats_server import free_port
+from baton_devtools.nats_server import free_port, start_nats_server
 
 
 def test_a_worker_picks_distinct_ports_from_its_own_range(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,3 +42,12 @@ def test_outside_a_parallel_worker_the_kernel_picks(monkeypatch: pytest.MonkeyPa
     port = free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
+
+
+def test_a_nats_server_is_ready_only_when_it_listens_itself() -> None:
+    first = start_nats_server()
+    try:
+        with pytest.raises(RuntimeError, match="did not start"):
+            start_nats_server(port=first.port)  # another server answers there, not this one
+    finally:
+        first.stop()

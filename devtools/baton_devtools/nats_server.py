@@ -117,21 +117,32 @@ def start_nats_server(
     config_file: str | None = None,
 ) -> LocalNatsServer:
     """Start ``nats-server -js`` on 127.0.0.1 (with ``config_file``'s authorization and TLS,
-    when given) and wait until it accepts connections."""
+    when given) and wait until it accepts connections.
+
+    Ready means this process listens: the server writes its ports file once its listeners
+    are up, so another server already on the port is never taken for this one.
+    """
     port = port or free_port()
     owns_store = store_dir is None
     store = store_dir or tempfile.mkdtemp(prefix="baton-nats-")
     output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
     config = ["-c", config_file] if config_file else []
+    ports_dir = Path(tempfile.mkdtemp(prefix="baton-nats-ports-"))
     process = subprocess.Popen(
-        [find_nats_server(), *config, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store],
+        [
+            *(find_nats_server(), *config, "-js", "-a", "127.0.0.1", "-p", str(port)),
+            *("-sd", store, "--ports_file_dir", str(ports_dir)),
+        ],
         stdout=output,
         stderr=output,
     )
     deadline = time.monotonic() + 15
-    while not port_open("127.0.0.1", port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"nats-server did not start on port {port}")
-        time.sleep(0.05)
+    try:
+        while not (any(ports_dir.glob(f"*_{process.pid}.ports")) and port_open("127.0.0.1", port)):
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"nats-server did not start on port {port}")
+            time.sleep(0.05)
+    finally:
+        shutil.rmtree(ports_dir, ignore_errors=True)
     return LocalNatsServer(port=port, process=process, store_dir=store, owns_store=owns_store)
