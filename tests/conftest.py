@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import nats
 import pytest
+from faststream.nats import NatsBroker
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -80,6 +81,15 @@ async def nats_client(nats_url: str) -> AsyncIterator[Client]:
         yield client
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def broker(js: JetStreamContext, nats_url: str) -> AsyncIterator[NatsBroker]:
+    """A FastStream broker on the suite's server, its streams declared fresh (``js``)."""
+    broker = NatsBroker(nats_url)
+    await broker.connect()
+    yield broker
+    await broker.stop()
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ and died before its answer left, and stayed down past the time allowed.)
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Mapping
 
 from faststream.nats import NatsBroker
@@ -111,32 +112,23 @@ async def publish_turn(
     of a turn stored before its answer was lost is refused the same way, then found again as
     a duplicate of its id.
     """
-    subject = TURNS.subject(turn.conversation_id)
-    message_id = f"turn:{turn.message_id}"
+    store = functools.partial(
+        publish_once,
+        broker,
+        subject=TURNS.subject(turn.conversation_id),
+        stream=TURNS_STREAM,
+        message_id=f"turn:{turn.message_id}",
+        within_seconds=within_seconds,
+    )
     if turn.previous_sequence is not None:
         expected = {EXPECTED_LAST_SUBJECT_SEQUENCE: str(turn.previous_sequence)}
         try:
-            return await publish_once(
-                broker,
-                turn,
-                subject=subject,
-                stream=TURNS_STREAM,
-                message_id=message_id,
-                within_seconds=within_seconds,
-                headers=expected,
-            )
+            return await store(turn, headers=expected)
         except BadRequestError as refused:
             if refused.err_code != WRONG_LAST_SEQUENCE:
                 raise
         turn = turn.model_copy(update={"previous_sequence": None})
-    return await publish_once(
-        broker,
-        turn,
-        subject=subject,
-        stream=TURNS_STREAM,
-        message_id=message_id,
-        within_seconds=within_seconds,
-    )
+    return await store(turn)
 
 
 def stored_right_after(turn: CustomerTurn, headers: Mapping[str, str]) -> int | None:

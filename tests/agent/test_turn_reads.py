@@ -3,7 +3,6 @@ can be waiting: the turn names the previous one and that is the last turn consum
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -58,14 +57,6 @@ class Worker:
 
 
 @pytest.fixture
-async def broker(js: JetStreamContext, nats_url: str) -> AsyncIterator[NatsBroker]:
-    broker = NatsBroker(nats_url)
-    await broker.connect()
-    yield broker
-    await broker.stop()
-
-
-@pytest.fixture
 async def worker(js: JetStreamContext) -> Worker:
     store = ConversationStore(await js.key_value(CONVERSATIONS_BUCKET))
     log, runner = CountingLog(js), RecordingRunner()
@@ -117,6 +108,17 @@ async def replayed(js: JetStreamContext, turn: CustomerTurn) -> tuple[CustomerTu
     return await delivered(js, ack.seq)
 
 
+async def a_call_says(
+    broker: NatsBroker, js: JetStreamContext, *texts: str
+) -> list[tuple[CustomerTurn, Delivery]]:
+    """A call's turns, each stored by its relay naming the one before."""
+    turns: list[tuple[CustomerTurn, Delivery]] = []
+    for text in texts:
+        previous = turns[-1][1].sequence if turns else None
+        turns.append(await store_turn(broker, js, text, previous=previous))
+    return turns
+
+
 def answered_text(worker: Worker) -> str:
     return "\n".join(text for text, _ in worker.runner.answered)
 
@@ -142,9 +144,8 @@ async def test_the_next_turn_of_a_call_is_answered_without_reading_the_stream(
 async def test_a_turn_whose_previous_is_not_consumed_yet_is_read_with_it(
     worker: Worker, broker: NatsBroker, js: JetStreamContext
 ) -> None:
-    first, first_delivery = await store_turn(broker, js, "hello", previous=None)
-    second, second_delivery = await store_turn(
-        broker, js, "are you there", previous=first_delivery.sequence
+    (first, first_delivery), (second, second_delivery) = await a_call_says(
+        broker, js, "hello", "are you there"
     )
     await worker.processor.handle(second, second_delivery)  # delivered before the first
     assert worker.runner.answered == [("hello\nare you there", 2)]
@@ -157,9 +158,8 @@ async def test_a_turn_whose_previous_is_not_consumed_yet_is_read_with_it(
 async def test_a_turn_already_consumed_is_not_answered_again(
     worker: Worker, broker: NatsBroker, js: JetStreamContext
 ) -> None:
-    first, first_delivery = await store_turn(broker, js, "hello", previous=None)
-    second, second_delivery = await store_turn(
-        broker, js, "again", previous=first_delivery.sequence
+    (first, first_delivery), (second, second_delivery) = await a_call_says(
+        broker, js, "hello", "again"
     )
     await worker.processor.handle(first, first_delivery)
     await worker.processor.handle(second, second_delivery)

@@ -58,6 +58,20 @@ class Emulator:
         """A plain client, for headers and bodies the twilio library does not expose."""
         return httpx.AsyncClient(base_url=self.url, auth=(username, password), timeout=5)
 
+    async def open_conversation(self, customer: str, ours: str) -> str:
+        """An Orchestrator conversation created the way TAC creates one, customer and bot."""
+        body = {
+            "configurationId": self.settings.twilio_conversation_configuration_id,
+            "participants": [
+                {"type": "CUSTOMER", "addresses": [{"channel": "SMS", "address": customer}]},
+                {"type": "AI_AGENT", "addresses": [{"channel": "SMS", "address": ours}]},
+            ],
+        }
+        async with self.rest() as rest:
+            created = await rest.post("/v2/Conversations", json=body)
+        assert created.status_code == 201, created.text
+        return str(created.json()["id"])
+
     async def get(self, path: str, **params: str) -> Any:
         response = await self.admin.get(path, params=params)
         response.raise_for_status()

@@ -13,18 +13,7 @@ CONFIGURATION = "conv_configuration_01"
 
 
 async def open_conversation(emulator: Emulator) -> str:
-    """A conversation created the way TAC creates one, with the customer and the bot."""
-    body = {
-        "configurationId": CONFIGURATION,
-        "participants": [
-            {"type": "CUSTOMER", "addresses": [{"channel": "SMS", "address": CUSTOMER}]},
-            {"type": "AI_AGENT", "addresses": [{"channel": "SMS", "address": OUR_NUMBER}]},
-        ],
-    }
-    async with emulator.rest() as rest:
-        created = await rest.post("/v2/Conversations", json=body)
-    assert created.status_code == 201, created.text
-    return str(created.json()["id"])
+    return await emulator.open_conversation(CUSTOMER, OUR_NUMBER)
 
 
 @pytest.fixture

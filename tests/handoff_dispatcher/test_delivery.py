@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -73,14 +73,6 @@ def spans() -> Iterator[LocalSpans]:
 @pytest.fixture
 def tracer(spans: LocalSpans) -> Tracer:
     return spans[0]
-
-
-@pytest.fixture
-async def broker(js: JetStreamContext, nats_url: str) -> AsyncIterator[NatsBroker]:
-    broker = NatsBroker(nats_url)
-    await broker.connect()
-    yield broker
-    await broker.stop()
 
 
 @dataclass
@@ -592,25 +584,11 @@ class OrchestratedIdentity(IdentityResolver):
         return CustomerIdentity(self._conversation_id, "mem_store_1", orchestrated=True)
 
 
-async def orchestrator_conversation(emulator: Emulator) -> str:
-    body = {
-        "configurationId": emulator.settings.twilio_conversation_configuration_id,
-        "participants": [
-            {"type": "CUSTOMER", "addresses": [{"channel": "SMS", "address": CUSTOMER}]},
-            {"type": "AI_AGENT", "addresses": [{"channel": "SMS", "address": OURS}]},
-        ],
-    }
-    async with emulator.rest() as rest:
-        created = await rest.post("/v2/Conversations", json=body)
-    assert created.status_code == 201, created.text
-    return str(created.json()["id"])
-
-
 @pytest.mark.parametrize("studio_answers", [201, 400], ids=["delivered", "failed"])
 async def test_the_orchestrator_conversation_goes_to_the_humans_only_once_delivered(
     dispatcher: Dispatcher, emulator_rest: TwilioRestClient, studio_answers: int
 ) -> None:
-    conversation = await orchestrator_conversation(dispatcher.emulator)
+    conversation = await dispatcher.emulator.open_conversation(CUSTOMER, OURS)
     delivery = replace(
         dispatcher.delivery, identity=OrchestratedIdentity(emulator_rest, conversation)
     )

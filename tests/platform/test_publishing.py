@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 
@@ -15,14 +12,6 @@ from tests.agent.fakes import SMS_ROUTE
 
 CALL = "CA" + "73" * 16
 ROUTE = Route.model_validate({**SMS_ROUTE.model_dump(), "channel": "voice", "call_sid": CALL})
-
-
-@pytest.fixture
-async def broker(js: JetStreamContext, nats_url: str) -> AsyncIterator[NatsBroker]:
-    broker = NatsBroker(nats_url)
-    await broker.connect()
-    yield broker
-    await broker.stop()
 
 
 def turn(number: int, previous: int | None) -> CustomerTurn:
