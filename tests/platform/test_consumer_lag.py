@@ -35,7 +35,7 @@ async def test_stop_returns_although_the_sample_swallowed_the_cancellation() -> 
     stopping = asyncio.ensure_future(lag.stop())
     done, _ = await asyncio.wait({stopping}, timeout=5)
     assert done, "stop waits for a sampling round that never ends"
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 4, "stop waited for the next sampling round"
     assert lag.samples == 1
 
 
