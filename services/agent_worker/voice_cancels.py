@@ -40,14 +40,15 @@ class VoiceCancels:
     @contextlib.contextmanager
     def listening(self, call_sid: str, listener: CancelListener) -> Iterator[None]:
         """Hand ``listener`` the call's cancels while the block runs."""
-        listeners = self._listeners.setdefault(subject_token(call_sid), [])
+        call = subject_token(call_sid)
+        listeners = self._listeners.setdefault(call, [])
         listeners.append(listener)
         try:
             yield
         finally:
             listeners.remove(listener)
             if not listeners:
-                self._listeners.pop(subject_token(call_sid), None)
+                self._listeners.pop(call, None)
 
     def deliver(self, call_sid: str, cancel: VoiceCancel) -> None:
         """Hand ``cancel`` to the turns speaking on ``call_sid`` here (none: dropped)."""

@@ -56,9 +56,9 @@ TWILIO_DELAY_SECONDS = 0.1
 QUESTION = "what are your opening hours?"
 ASK_FOR_A_PERSON = "I want to talk to a human please"
 HANDOFF_EVERY = 10
+"""One SMS customer in this many asks for a person (the handoff figure)."""
 CUSTOMER_CONNECTIONS = 32
 """Webhooks in flight at once, as Twilio's edge would hold them."""
-"""One SMS customer in this many asks for a person (the handoff figure)."""
 
 
 @dataclass(frozen=True)
