@@ -12,17 +12,18 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 from websockets.exceptions import InvalidStatus
 
 from baton_devtools.nats_server import free_port
-from libs.contracts.messages import CustomerTurn, HandoffFailure, HandoffOutcome, HandoffResult
-from libs.contracts.subjects import CONVERSATIONS_BUCKET, HANDOFF_RESULT, TURNS, TURNS_STREAM
+from libs.contracts.messages import HandoffFailure, HandoffOutcome, HandoffResult
+from libs.contracts.subjects import CONVERSATIONS_BUCKET, HANDOFF_RESULT, TURNS_STREAM
 from libs.platform.conversation_store import ConversationStore
 from libs.platform.metrics import REGISTRY
+from libs.platform.publishing import stored_right_after
 from services.agent_worker.agent import TurnContext, TurnTools
 from services.agent_worker.main import create_app as create_worker
 from services.agent_worker.settings import AgentWorkerSettings
+from services.agent_worker.turn_log import TurnLog
 from services.handoff_dispatcher.main import create_app as create_dispatcher
 from services.handoff_dispatcher.settings import HandoffDispatcherSettings
 from services.relay_gateway.call_url import RELAY_CALL_ROUTE
@@ -184,26 +185,15 @@ async def test_each_turn_of_a_call_names_where_the_previous_one_is_stored(
     await caller.send({"type": "dtmf", "digit": "7"})
     await caller.reply()
     await caller.hang_up()
-    stored = await stored_turns(js, call_sid)
-    sequences = [sequence for sequence, _ in stored]
-    assert [turn.text for _, turn in stored] == ["first", "second", "7"]
-    assert [turn.previous_sequence for _, turn in stored] == [None, *sequences[:-1]]
-
-
-async def stored_turns(js: JetStreamContext, call_sid: str) -> list[tuple[int, CustomerTurn]]:
-    """A call's turns with the stream sequence each is stored at."""
-    turns: list[tuple[int, CustomerTurn]] = []
-    sequence = 0
-    while True:
-        try:
-            raw = await js.get_msg(
-                TURNS_STREAM, seq=sequence + 1, subject=TURNS.subject(call_sid), next=True
-            )
-        except NotFoundError:
-            return turns
-        assert raw.seq is not None and raw.data is not None
-        sequence = raw.seq
-        turns.append((sequence, CustomerTurn.model_validate_json(raw.data)))
+    last = (await js.stream_info(TURNS_STREAM)).state.last_seq
+    stored = await TurnLog(js).pending(call_sid, 0, last)  # the worker's reader of the stream
+    sequences = [logged.sequence for logged in stored]
+    assert [logged.turn.text for logged in stored] == ["first", "second", "7"]
+    assert [logged.turn.previous_sequence for logged in stored] == [None, *sequences[:-1]]
+    assert [stored_right_after(logged.turn, logged.headers) for logged in stored] == [
+        None,
+        *sequences[:-1],
+    ], "JetStream checked each named predecessor"
 
 
 async def test_partial_prompts_wait_for_the_last_one(voice: VoiceStack) -> None:
