@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from services.agent_worker.escalation.evidence import Evidence
 from services.agent_worker.escalation.languages import LEXICONS
 from services.agent_worker.escalation.lexicon import Lexicon
-from services.agent_worker.escalation.patterns import has_gap
+from services.agent_worker.escalation.patterns import SCREEN, Template
 from services.agent_worker.escalation.text import Sentence, sentences, words
 from services.agent_worker.escalation.triggers import WORDED_TRIGGERS, Trigger
 
@@ -49,11 +49,26 @@ def find(message: str, triggers: Iterable[Trigger] = WORDED_TRIGGERS) -> Evidenc
             if not rules:
                 continue
             scope = _requests(lexicon, parts) if trigger is Trigger.ASKED_FOR_HUMAN else parts
+            possible = _candidates(scope)
             for name, patterns in rules:
+                if not possible.issuperset(patterns):
+                    continue
                 found = [_first(lexicon, trigger, pattern, scope) for pattern in patterns]
                 if all(found):
                     return Evidence(trigger, f"{lexicon.language}: {name}", " … ".join(found))
     return None
+
+
+def possible(message: str) -> frozenset[Template]:
+    """The templates that may match somewhere in ``message``: only those need running."""
+    return _candidates(sentences(message))
+
+
+def _candidates(parts: Sequence[Sentence]) -> frozenset[Template]:
+    """The templates that may match one of the sentences (see ``literals``)."""
+    if len(parts) == 1:
+        return SCREEN.candidates(parts[0].text)
+    return frozenset().union(*(SCREEN.candidates(sentence.text) for sentence in parts))
 
 
 def _requests(lexicon: Lexicon, parts: Sequence[Sentence]) -> list[Sentence]:
@@ -63,7 +78,7 @@ def _requests(lexicon: Lexicon, parts: Sequence[Sentence]) -> list[Sentence]:
 
 def matches(
     lexicon: Lexicon,
-    pattern: re.Pattern[str],
+    pattern: Template,
     message: str,
     *,
     trigger: Trigger | None = None,
@@ -79,7 +94,7 @@ def matches(
 def _first(
     lexicon: Lexicon,
     trigger: Trigger | None,
-    pattern: re.Pattern[str],
+    pattern: Template,
     parts: Sequence[Sentence],
     *,
     negatable: bool = True,
@@ -90,7 +105,7 @@ def _first(
                 continue
             if (
                 trigger is Trigger.ASKED_FOR_HUMAN
-                and has_gap(pattern)
+                and pattern.has_gap
                 and _person_negated(lexicon, sentence.text, match)
             ):
                 continue

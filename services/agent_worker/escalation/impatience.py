@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from services.agent_worker.escalation.detector import matches
+from services.agent_worker.escalation.detector import matches, possible
 from services.agent_worker.escalation.languages import LEXICONS
 from services.agent_worker.escalation.triggers import Trigger
 
@@ -18,11 +18,13 @@ _INSISTENT = re.compile(r"[?!]{2,}")
 
 def impatience(message: str) -> list[tuple[str, str]]:
     """``(sign, words)`` for each distinct sign of impatience in the message."""
+    candidates = possible(message)
     signs = [
         (f"{lexicon.language}: {name}", found)
         for lexicon in LEXICONS
         for name, (pattern, *_) in lexicon.impatience_rules
-        if (found := matches(lexicon, pattern, message, trigger=Trigger.FRUSTRATION))
+        if pattern in candidates
+        and (found := matches(lexicon, pattern, message, trigger=Trigger.FRUSTRATION))
     ]
     shouted = [word for word in _SHOUTING.findall(message) if word.isupper()]
     if shouted and not message.isupper():
@@ -38,8 +40,11 @@ def still_unresolved(message: str) -> str:
     These phrases are mostly negative themselves ("doesn't have it either"), so a negator
     before them does not cancel them.
     """
+    candidates = possible(message)
     for lexicon in LEXICONS:
         for _, (pattern, *_) in lexicon.still_unresolved_rules:
-            if found := matches(lexicon, pattern, message, negatable=False):
+            if pattern in candidates and (
+                found := matches(lexicon, pattern, message, negatable=False)
+            ):
                 return found
     return ""

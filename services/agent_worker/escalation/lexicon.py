@@ -6,15 +6,19 @@ becomes the decision's evidence) and written as templates (see ``patterns``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from services.agent_worker.escalation.patterns import Rules, compile_rule, compile_template
+from services.agent_worker.escalation.patterns import (
+    Rules,
+    Template,
+    compile_rule,
+    compile_template,
+)
 from services.agent_worker.escalation.triggers import Trigger
 
-Compiled = tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]
+Compiled = tuple[tuple[str, tuple[Template, ...]], ...]
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ class Lexicon:
         return self.compiled(self.still_unresolved)
 
     @cached_property
-    def sentence_filters(self) -> dict[str, tuple[re.Pattern[str], ...]]:
+    def sentence_filters(self) -> dict[str, tuple[Template, ...]]:
         """``not_a_request``, ``hypothetical``, ``non_answer``, ``greeting``, ``closing``."""
         return {
             name: tuple(compile_template(t, self.words) for t in getattr(self, name))
