@@ -13,10 +13,15 @@ transitions below, each applied with compare-and-set::
 
 ``record_turns`` applies in every status: turns are logged even while a human holds the
 conversation. A transition that does not apply returns ``None`` and nothing is written.
+
+The state also names the worker answering the conversation's turns (``holder``, a lease
+that expires): ``hold_turns``, ``renew_hold`` and ``release_hold`` take, extend and give it
+back, in any status, so the lease and the state the turn starts from are one read.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -40,6 +45,13 @@ class ConversationStatus(StrEnum):
     """A human owns the conversation; the bot is silent until it is handed back."""
 
 
+class TurnHolder(BaseModel):
+    """The worker answering the conversation's turns, until ``expires`` (Unix seconds)."""
+
+    owner: str
+    expires: float
+
+
 class ConversationState(BaseModel):
     conversation_id: str
     status: ConversationStatus = ConversationStatus.ACTIVE
@@ -54,6 +66,8 @@ class ConversationState(BaseModel):
     handoff_reason: str = ""
     handoff_turn_received_at: datetime | None = None
     """When the customer turn that led to the current handoff arrived (turn → task latency)."""
+    holder: TurnHolder | None = None
+    """The worker answering its turns now; another waits until it lets go or its lease expires."""
     updated_at: datetime = Field(default_factory=utc_now)
 
     @property
@@ -145,6 +159,43 @@ def record_turns(
         return state
 
     return record
+
+
+def hold_turns(owner: str, lease_seconds: float) -> Transition:
+    """``owner`` answers the turns now: unless another holder's lease is still running."""
+
+    def hold(state: ConversationState) -> ConversationState | None:
+        now = time.time()
+        if state.holder is not None and state.holder.expires > now:
+            return None
+        state.holder = TurnHolder(owner=owner, expires=now + lease_seconds)
+        return state
+
+    return hold
+
+
+def renew_hold(owner: str, lease_seconds: float) -> Transition:
+    """``owner`` is still answering: its lease runs on, unless another has taken it over."""
+
+    def renew(state: ConversationState) -> ConversationState | None:
+        if state.holder is None or state.holder.owner != owner:
+            return None
+        state.holder.expires = time.time() + lease_seconds
+        return state
+
+    return renew
+
+
+def release_hold(owner: str) -> Transition:
+    """``owner`` is done: the next turn may be answered by any worker at once."""
+
+    def release(state: ConversationState) -> ConversationState | None:
+        if state.holder is None or state.holder.owner != owner:
+            return None
+        state.holder = None
+        return state
+
+    return release
 
 
 def cut_reply(turn: int, heard: str) -> Transition:

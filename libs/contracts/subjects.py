@@ -100,9 +100,8 @@ MESSAGING_REPLIES_DURABLE = "messaging-gateway-replies"
 # --- Key-value buckets -------------------------------------------------------------------
 
 CONVERSATIONS_BUCKET = "baton-conversations"
-"""Per-conversation state: status (active / handoff pending / handed off), epoch, history."""
-TURN_LOCKS_BUCKET = "baton-turn-locks"
-"""Per-conversation leases: at most one worker handles a conversation at a time."""
+"""Per-conversation state: status (active / handoff pending / handed off), epoch, history,
+and the worker answering its turns now (a lease)."""
 HANDOFFS_BUCKET = "baton-handoffs"
 """Per-handoff delivery records: what the dispatcher did, so a redelivery never posts twice."""
 REPLIES_BUCKET = "baton-replies"

@@ -24,6 +24,8 @@ class StateChange:
     state: ConversationState
     """The state after the transition, or the stored one when it did not apply."""
     applied: bool
+    revision: int | None
+    """The revision of ``state`` in the bucket (``None``: a new conversation, not written)."""
 
 
 class ConversationStore:
@@ -64,14 +66,14 @@ class ConversationStore:
                 state, revision = await self.load(conversation_id)
             changed = transition(state)  # this attempt's own copy: no copy needed
             if changed is None:
-                return StateChange(state, applied=False)
+                return StateChange(state, applied=False, revision=revision)
             changed.updated_at = utc_now()
             payload = changed.model_dump_json().encode()
             try:
                 if revision is None:
-                    await self._kv.create(key, payload)
+                    written = await self._kv.create(key, payload)
                 else:
-                    await self._kv.update(key, payload, last=revision)
+                    written = await self._kv.update(key, payload, last=revision)
             except KeyWrongLastSequenceError:
                 continue
-            return StateChange(changed, applied=True)
+            return StateChange(changed, applied=True, revision=written)

@@ -26,7 +26,6 @@ from libs.contracts.subjects import (
     REPLIES,
     REPLIES_BUCKET,
     REPLIES_STREAM,
-    TURN_LOCKS_BUCKET,
     TURNS,
     TURNS_STREAM,
     VOICE_CALL,
@@ -128,7 +127,7 @@ SERVICE_USE = {
         subscribes=(VOICE_CANCEL.wildcard,),
         consumers=((TURNS_STREAM, AGENT_WORKER_DURABLE),),
         streams_read=(TURNS_STREAM,),
-        buckets=(CONVERSATIONS_BUCKET, TURN_LOCKS_BUCKET),
+        buckets=(CONVERSATIONS_BUCKET,),
     ),
     "handoff-dispatcher": ServiceUse(
         publishes=(HANDOFF_RESULT.wildcard, REPLIES.wildcard, VOICE_CALL.wildcard),

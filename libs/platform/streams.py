@@ -29,7 +29,6 @@ from libs.contracts.subjects import (
     REPLIES,
     REPLIES_BUCKET,
     REPLIES_STREAM,
-    TURN_LOCKS_BUCKET,
     TURNS,
     TURNS_STREAM,
 )
@@ -46,7 +45,6 @@ class BucketSpec:
 
 BUCKETS = (
     BucketSpec(CONVERSATIONS_BUCKET, history=1, ttl_seconds=7 * 24 * 3600),
-    BucketSpec(TURN_LOCKS_BUCKET, history=1, ttl_seconds=3600),
     BucketSpec(HANDOFFS_BUCKET, history=1, ttl_seconds=30 * 24 * 3600),
     BucketSpec(REPLIES_BUCKET, history=1, ttl_seconds=2 * 24 * 3600),
 )

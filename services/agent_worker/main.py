@@ -17,7 +17,6 @@ from libs.contracts.messages import CustomerTurn
 from libs.contracts.subjects import (
     AGENT_WORKER_DURABLE,
     CONVERSATIONS_BUCKET,
-    TURN_LOCKS_BUCKET,
     TURNS,
     TURNS_STREAM,
 )
@@ -77,9 +76,7 @@ async def turn_processor(
     js = jetstream(broker)
     store = ConversationStore(await bucket(js, CONVERSATIONS_BUCKET))
     lease = TurnLease(
-        await bucket(js, TURN_LOCKS_BUCKET),
-        owner=settings.baton_instance_id,
-        lease_seconds=settings.baton_turn_lease_seconds,
+        store, settings.baton_instance_id, lease_seconds=settings.baton_turn_lease_seconds
     )
     cancels = VoiceCancels()
     await cancels.start(broker.connection)
@@ -93,7 +90,6 @@ async def turn_processor(
         voice_flush_seconds=settings.baton_voice_flush_ms / 1000,
     )
     return TurnProcessor(
-        store=store,
         log_reader=TurnLog(js),
         lease=lease,
         runner=runner,

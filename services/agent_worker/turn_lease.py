@@ -1,69 +1,113 @@
-"""At most one worker handles a conversation at a time: a lease in a NATS key-value bucket.
+"""At most one worker answers a conversation at a time: a lease inside the conversation's state.
 
-The lease is a compare-and-set key holding its owner and expiry. The holder renews it while
-it works; a crashed holder's lease expires after ``lease_seconds`` and another worker takes
-it over. This is what makes per-conversation order hold for any number of workers.
+The state names the worker answering its turns and when that lease expires
+(``ConversationState.holder``). Taking, renewing and giving back the lease are
+compare-and-set writes of the state like every other transition, so taking it also reads the
+state the turn starts from, and the turn's own final write gives it back. The holder renews
+it while it works; a crashed holder's lease expires after ``lease_seconds`` and another
+worker takes it over. This is what makes per-conversation order hold for any number of workers.
+
+A worker remembers the state it wrote last for its most recent conversations. When it gets
+the conversation's next turn too, it takes the lease with one compare-and-set on that
+revision and reads nothing; if anyone wrote in between, that compare-and-set fails and the
+state is read afresh. A voice turn on the same worker thus costs two writes and no read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import itertools
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
-from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError
-from nats.js.kv import KeyValue
+from libs.contracts.conversation import (
+    ConversationState,
+    Transition,
+    hold_turns,
+    release_hold,
+    renew_hold,
+)
+from libs.platform.conversation_store import ConversationStore, StateChange
 
-from libs.contracts.subjects import subject_token
-from libs.platform.publishing import WRONG_LAST_SEQUENCE
+REMEMBERED_CONVERSATIONS = 512
+"""States kept for a next turn on this worker; each is the conversation's bounded history."""
 
 
 class LeaseTimeout(Exception):
     """Another worker held the conversation for longer than this turn may wait."""
 
 
+@dataclass
+class HeldConversation:
+    """A conversation this worker holds: the state as last written, and its revision."""
+
+    conversation_id: str
+    owner: str
+    """Unique to this holding: a renewal or release of an earlier one never touches it."""
+    state: ConversationState
+    revision: int | None
+    released: bool = False
+
+
 class TurnLease:
-    def __init__(self, kv: KeyValue, owner: str, lease_seconds: float) -> None:
-        self._kv = kv
-        self._owner = owner
+    def __init__(self, store: ConversationStore, instance: str, lease_seconds: float) -> None:
+        self._store = store
+        self._instance = instance
         self._lease = lease_seconds
+        self._holdings = itertools.count(1)
+        self._written: OrderedDict[str, tuple[ConversationState, int | None]] = OrderedDict()
 
-    def _value(self) -> bytes:
-        return json.dumps({"owner": self._owner, "expires": time.time() + self._lease}).encode()
-
-    async def try_acquire(self, conversation_id: str) -> int | None:
-        """The lease's revision if acquired now, else ``None``."""
-        key = subject_token(conversation_id)
-        try:
-            return await self._kv.create(key, self._value())
-        except KeyWrongLastSequenceError:
-            pass
-        try:
-            entry = await self._kv.get(key)
-        except KeyNotFoundError:
+    async def try_acquire(self, conversation_id: str) -> HeldConversation | None:
+        """The conversation, held by this worker now; ``None`` while another holds it."""
+        owner = f"{self._instance}/{next(self._holdings)}"
+        change = await self._store.apply(
+            conversation_id,
+            hold_turns(owner, self._lease),
+            read=self._written.pop(conversation_id, None),
+        )
+        if not change.applied:
             return None
-        held = json.loads(entry.value or b"{}")
-        if float(held.get("expires", 0)) > time.time():
-            return None
-        try:  # expired: take it over, unless someone else just did
-            return await self._kv.update(key, self._value(), last=entry.revision)
-        except KeyWrongLastSequenceError:
-            return None
+        return HeldConversation(conversation_id, owner, change.state, change.revision)
 
-    async def renew(self, conversation_id: str, revision: int) -> int:
-        return await self._kv.update(subject_token(conversation_id), self._value(), last=revision)
+    async def write(
+        self, held: HeldConversation, transition: Transition, *, release: bool
+    ) -> StateChange:
+        """The turn's write; with ``release``, the same write gives the lease back."""
 
-    async def release(self, conversation_id: str, revision: int) -> None:
-        """Delete our lease; one another worker took over (or that expired) is left alone."""
-        try:
-            await self._kv.delete(subject_token(conversation_id), last=revision)
-        except (KeyWrongLastSequenceError, KeyNotFoundError):
-            pass
-        except BadRequestError as error:  # a delete with a stale ``last`` is refused as 10071
-            if error.err_code != WRONG_LAST_SEQUENCE:
-                raise
+        def and_release(state: ConversationState) -> ConversationState | None:
+            changed = transition(state)
+            if changed is not None and release:
+                changed = release_hold(held.owner)(changed) or changed
+            return changed
+
+        change = await self._store.apply(
+            held.conversation_id, and_release, read=(held.state, held.revision)
+        )
+        held.state, held.revision = change.state, change.revision
+        if release and change.applied:
+            self._let_go(held, change)
+        return change
+
+    async def renew(self, held: HeldConversation) -> bool:
+        """Extend the lease; ``False`` once another worker has taken it over."""
+        change = await self._store.apply(held.conversation_id, renew_hold(held.owner, self._lease))
+        return change.applied
+
+    async def release(self, held: HeldConversation) -> None:
+        """Give the lease back; one another worker took over (or that expired) is left alone."""
+        change = await self._store.apply(held.conversation_id, release_hold(held.owner))
+        if change.applied:
+            self._let_go(held, change)
+
+    def _let_go(self, held: HeldConversation, change: StateChange) -> None:
+        held.released = True
+        self._written[held.conversation_id] = (change.state, change.revision)
+        self._written.move_to_end(held.conversation_id)
+        while len(self._written) > REMEMBERED_CONVERSATIONS:
+            self._written.popitem(last=False)
 
     @contextlib.asynccontextmanager
     async def held(
@@ -72,32 +116,32 @@ class TurnLease:
         *,
         wait_seconds: float,
         heartbeat: Callable[[], Awaitable[None]],
-    ) -> AsyncIterator[None]:
+    ) -> AsyncIterator[HeldConversation]:
         """Wait for the lease, keep it (and the message, via ``heartbeat``) alive, release it."""
         deadline = time.monotonic() + wait_seconds
         poll = 0.002
-        revision = await self.try_acquire(conversation_id)
-        while revision is None:
+        held = await self.try_acquire(conversation_id)
+        while held is None:
             if time.monotonic() > deadline:
                 raise LeaseTimeout(conversation_id)
             await heartbeat()
             await asyncio.sleep(poll)
             poll = min(poll * 2, 0.2)
-            revision = await self.try_acquire(conversation_id)
-        current = revision
+            held = await self.try_acquire(conversation_id)
 
-        async def keep_alive() -> None:
-            nonlocal current
+        async def keep_alive(held: HeldConversation) -> None:
             while True:
                 await asyncio.sleep(self._lease / 4)
-                current = await self.renew(conversation_id, current)
+                if not await self.renew(held):
+                    return
                 await heartbeat()
 
-        renewer = asyncio.create_task(keep_alive())
+        renewer = asyncio.create_task(keep_alive(held))
         try:
-            yield
+            yield held
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await renewer
-            await self.release(conversation_id, current)
+            if not held.released:
+                await self.release(held)

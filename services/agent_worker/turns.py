@@ -1,9 +1,10 @@
 """A conversation's turns: in arrival order, one worker at a time, the bot muted after handoff.
 
 Each delivered turn message only wakes the worker up for its conversation. Under the
-conversation's lease the worker reads every turn stored since the last one it consumed
-(a burst becomes one agent turn), lets the agent answer unless a human holds the
-conversation, and records progress in the conversation state. A redelivered or
+conversation's lease (taken with the state itself) the worker reads every turn stored since
+the last one it consumed (a burst becomes one agent turn), lets the agent answer unless a
+human holds the conversation, and records progress in the conversation state, giving the
+lease back in the same write. A redelivered or
 already-covered message finds nothing pending and is simply acked. When the turn was stored
 right after the previous turn of its conversation (JetStream checked it, see
 :func:`~libs.platform.publishing.publish_turn`) and that is the last one consumed, nothing
@@ -21,11 +22,10 @@ from opentelemetry import trace
 
 from libs.contracts.conversation import record_turns
 from libs.contracts.messages import CustomerTurn, TranscriptLine
-from libs.platform.conversation_store import ConversationStore
 from libs.platform.publishing import stored_right_after
 from services.agent_worker.agent import TurnContext
 from services.agent_worker.agent_turn import AgentRunner
-from services.agent_worker.turn_lease import TurnLease
+from services.agent_worker.turn_lease import HeldConversation, TurnLease
 from services.agent_worker.turn_log import LoggedTurn, TurnLog
 
 log = logging.getLogger("baton.agent_worker.turns")
@@ -50,13 +50,11 @@ class TurnProcessor:
     def __init__(
         self,
         *,
-        store: ConversationStore,
         log_reader: TurnLog,
         lease: TurnLease,
         runner: AgentRunner,
         wait_seconds: float,
     ) -> None:
-        self._store = store
         self._log = log_reader
         self._lease = lease
         self._runner = runner
@@ -65,8 +63,8 @@ class TurnProcessor:
     async def handle(self, turn: CustomerTurn, delivery: Delivery) -> None:
         async with self._lease.held(
             turn.conversation_id, wait_seconds=self._wait, heartbeat=delivery.heartbeat
-        ):
-            while await self._answer_pending(turn, delivery):
+        ) as held:
+            while await self._answer_pending(turn, delivery, held):
                 pass
 
     async def _pending(
@@ -79,11 +77,12 @@ class TurnProcessor:
             return [LoggedTurn(delivery.sequence, turn, delivery.headers)]
         return await self._log.pending(turn.conversation_id, consumed, delivery.sequence)
 
-    async def _answer_pending(self, turn: CustomerTurn, delivery: Delivery) -> bool:
+    async def _answer_pending(
+        self, turn: CustomerTurn, delivery: Delivery, held: HeldConversation
+    ) -> bool:
         """Answer the turns up to the delivered one; True while some are still unread."""
         conversation_id = turn.conversation_id
-        delivered = delivery.sequence
-        state, revision = await self._store.load(conversation_id)
+        state = held.state
         pending = await self._pending(turn, delivery, state.last_turn_seq)
         if not pending:
             return False
@@ -112,9 +111,7 @@ class TurnProcessor:
             trace.get_current_span().add_event(
                 "turn recorded without a reply", {"baton.conversation.status": state.status.value}
             )
-        await self._store.apply(
-            conversation_id,
-            record_turns(latest.sequence, latest.turn.route, lines),
-            read=(state, revision),
-        )
-        return latest.sequence < delivered
+        unread = latest.sequence < delivery.sequence
+        recorded = record_turns(latest.sequence, latest.turn.route, lines)
+        await self._lease.write(held, recorded, release=not unread)
+        return unread

@@ -1,125 +1,255 @@
-"""The per-conversation turn lease in the real locks bucket: held, expired, renewed, released.
+"""The per-conversation turn lease inside the real conversations bucket: held, expired,
+renewed, given back with the turn's own write, and taken without a read by the last writer.
 
-A crashed holder is an entry whose expiry has passed, written as such; the race between a
-taker and a late renewal is ordered by the test (the renewal lands between the taker's read and
-its compare-and-set), so no test waits for a clock.
+A crashed holder is a state whose lease has expired, written as such; the race between a
+taker and a late renewal is ordered by the test (the renewal lands between the taker's read
+and its compare-and-set), so no test waits for a clock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import cast
 
 import pytest
 from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from services.agent_worker.turn_lease import LeaseTimeout, TurnLease
+from libs.contracts.conversation import (
+    ConversationState,
+    TurnHolder,
+    cut_reply,
+    record_turns,
+)
+from libs.contracts.messages import Channel, Route, TranscriptLine
+from libs.contracts.subjects import CONVERSATIONS_BUCKET
+from libs.platform.conversation_store import ConversationStore
+from services.agent_worker import turn_lease
+from services.agent_worker.turn_lease import HeldConversation, LeaseTimeout, TurnLease
 from tests.support.waits import eventually, until
 
 CONVERSATION = "conv-lease-1"
-EXPIRED = json.dumps({"owner": "crashed-worker", "expires": 0}).encode()
-FAR_FUTURE = json.dumps({"owner": "busy-worker", "expires": 4102444800}).encode()
+FAR_FUTURE = 4102444800.0
+VOICE_ROUTE = Route(
+    channel=Channel.VOICE, customer_address="+15550001111", agent_address="+15550002222"
+)
 
 
 @pytest.fixture
 async def kv(js: JetStreamContext) -> KeyValue:
-    return await js.key_value("baton-turn-locks")
+    return await js.key_value(CONVERSATIONS_BUCKET)
 
 
-async def owner(kv: KeyValue) -> str:
-    entry = await kv.get(CONVERSATION)
-    return str(json.loads(entry.value or b"{}")["owner"])
+@pytest.fixture
+def store(kv: KeyValue) -> ConversationStore:
+    return ConversationStore(kv)
 
 
-async def test_a_held_lease_excludes_a_second_holder_until_released(kv: KeyValue) -> None:
-    first, second = TurnLease(kv, "worker-a", 30.0), TurnLease(kv, "worker-b", 30.0)
-    revision = await first.try_acquire(CONVERSATION)
-    assert revision is not None
+async def holder(store: ConversationStore) -> TurnHolder | None:
+    return (await store.get(CONVERSATION)).holder
+
+
+async def stored_with(kv: KeyValue, holder: TurnHolder) -> int:
+    """A conversation whose state names ``holder`` (a crashed one, or a busy one)."""
+    state = ConversationState(conversation_id=CONVERSATION, holder=holder)
+    return await kv.create(CONVERSATION, state.model_dump_json().encode())
+
+
+async def no_heartbeat() -> None:
+    return None
+
+
+async def test_a_held_conversation_excludes_a_second_holder_until_released(
+    store: ConversationStore,
+) -> None:
+    first, second = TurnLease(store, "worker-a", 30.0), TurnLease(store, "worker-b", 30.0)
+    held = await first.try_acquire(CONVERSATION)
+    assert held is not None
     assert await second.try_acquire(CONVERSATION) is None
-    assert await owner(kv) == "worker-a"
-    await first.release(CONVERSATION, revision)
-    assert await second.try_acquire(CONVERSATION) is not None
-    assert await owner(kv) == "worker-b"
+    assert (await holder(store)) == held.state.holder
+    assert held.owner.startswith("worker-a/")
+    await first.release(held)
+    assert await holder(store) is None
+    taken = await second.try_acquire(CONVERSATION)
+    assert taken is not None and taken.owner.startswith("worker-b/")
 
 
-async def test_a_live_lease_of_another_worker_is_not_taken(kv: KeyValue) -> None:
-    await kv.create(CONVERSATION, FAR_FUTURE)
-    assert await TurnLease(kv, "worker-b", 30.0).try_acquire(CONVERSATION) is None
-    assert await owner(kv) == "busy-worker"
+async def test_two_turns_of_one_worker_exclude_each_other(store: ConversationStore) -> None:
+    lease = TurnLease(store, "worker-a", 30.0)
+    held = await lease.try_acquire(CONVERSATION)
+    assert held is not None
+    assert await lease.try_acquire(CONVERSATION) is None
 
 
-async def test_an_expired_lease_is_taken_over(kv: KeyValue) -> None:
-    crashed = await kv.create(CONVERSATION, EXPIRED)
-    revision = await TurnLease(kv, "worker-b", 30.0).try_acquire(CONVERSATION)
-    assert revision is not None and revision > crashed
-    assert await owner(kv) == "worker-b"
+async def test_a_live_lease_of_another_worker_is_not_taken(
+    kv: KeyValue, store: ConversationStore
+) -> None:
+    await stored_with(kv, TurnHolder(owner="busy-worker/1", expires=FAR_FUTURE))
+    assert await TurnLease(store, "worker-b", 30.0).try_acquire(CONVERSATION) is None
+    assert (await holder(store)) == TurnHolder(owner="busy-worker/1", expires=FAR_FUTURE)
+
+
+async def test_an_expired_lease_is_taken_over(kv: KeyValue, store: ConversationStore) -> None:
+    crashed = await stored_with(kv, TurnHolder(owner="crashed-worker/1", expires=0))
+    held = await TurnLease(store, "worker-b", 30.0).try_acquire(CONVERSATION)
+    assert held is not None and held.revision is not None and held.revision > crashed
+    assert (await holder(store)).owner == held.owner  # type: ignore[union-attr]
 
 
 class RenewedDuringTakeover:
-    """The bucket, except that the holder renews right after the taker has read the lease."""
+    """The bucket, except that the holder renews right after the taker has read the state."""
 
-    def __init__(self, kv: KeyValue, holder: TurnLease, revision: int) -> None:
+    def __init__(self, kv: KeyValue, holder: TurnLease, held: HeldConversation) -> None:
         self._kv = kv
         self._holder = holder
-        self._revision = revision
-        self.renewed: int | None = None
+        self._held = held
+        self.renewed = False
 
     async def create(self, key: str, value: bytes) -> int:
         return await self._kv.create(key, value)
 
     async def get(self, key: str) -> KeyValue.Entry:
         entry = await self._kv.get(key)
-        if self.renewed is None:
-            self.renewed = await self._holder.renew(CONVERSATION, self._revision)
+        if not self.renewed:
+            self.renewed = await self._holder.renew(self._held)
         return entry
 
     async def update(self, key: str, value: bytes, last: int | None = None) -> int:
         return await self._kv.update(key, value, last=last)
 
 
-async def test_a_lease_renewed_during_a_takeover_stays_with_its_holder(kv: KeyValue) -> None:
+async def held_then_stalled(kv: KeyValue, store: ConversationStore) -> HeldConversation:
+    """worker-a holds the conversation, then stalls until its lease has run out."""
+    held = await TurnLease(store, "worker-a", 30.0).try_acquire(CONVERSATION)
+    assert held is not None
+    state = await store.get(CONVERSATION)
+    assert state.holder is not None
+    state.holder.expires = 0
+    entry = await kv.get(CONVERSATION)
+    await kv.update(CONVERSATION, state.model_dump_json().encode(), last=entry.revision)
+    return held
+
+
+async def test_a_lease_renewed_during_a_takeover_stays_with_its_holder(
+    kv: KeyValue, store: ConversationStore
+) -> None:
     """The taker saw an expired lease, but the holder renewed before the taker wrote."""
-    holder = TurnLease(kv, "worker-a", 30.0)
-    late = await kv.create(CONVERSATION, json.dumps({"owner": "worker-a", "expires": 0}).encode())
-    racing = RenewedDuringTakeover(kv, holder, late)
-    taker = TurnLease(racing, "worker-b", 30.0)
+    holding = TurnLease(store, "worker-a", 30.0)
+    late = await held_then_stalled(kv, store)
+    racing = RenewedDuringTakeover(kv, holding, late)
+    taker = TurnLease(ConversationStore(cast(KeyValue, racing)), "worker-b", 30.0)
 
     assert await taker.try_acquire(CONVERSATION) is None
 
-    assert racing.renewed is not None and racing.renewed > late
-    assert await owner(kv) == "worker-a"
+    assert racing.renewed
+    assert (await holder(store)).owner == late.owner  # type: ignore[union-attr]
 
 
-async def stalled_holder_taken_over(kv: KeyValue) -> tuple[TurnLease, int]:
-    """worker-a stalled past its lease's expiry, and worker-b took the lease over."""
-    stale = await kv.create(CONVERSATION, json.dumps({"owner": "worker-a", "expires": 0}).encode())
-    stalled = TurnLease(kv, "worker-a", 30.0)
-    assert await TurnLease(kv, "worker-b", 30.0).try_acquire(CONVERSATION) is not None
-    return stalled, stale
+async def test_a_holder_whose_lease_was_taken_over_cannot_renew_or_release_it(
+    kv: KeyValue, store: ConversationStore
+) -> None:
+    stalled = await held_then_stalled(kv, store)
+    lease = TurnLease(store, "worker-a", 30.0)
+    taken = await TurnLease(store, "worker-b", 30.0).try_acquire(CONVERSATION)
+    assert taken is not None
+    assert not await lease.renew(stalled)
+    await lease.release(stalled)
+    assert (await holder(store)).owner == taken.owner  # type: ignore[union-attr]
 
 
-async def test_a_holder_whose_lease_was_taken_over_cannot_renew_it(kv: KeyValue) -> None:
-    stalled, stale = await stalled_holder_taken_over(kv)
-    with pytest.raises(KeyWrongLastSequenceError):
-        await stalled.renew(CONVERSATION, stale)
-    assert await owner(kv) == "worker-b"
+async def test_the_turns_write_gives_the_lease_back_in_the_same_revision(
+    kv: KeyValue, store: ConversationStore
+) -> None:
+    lease = TurnLease(store, "worker-a", 30.0)
+    line = TranscriptLine(role="customer", text="hello")
+    async with lease.held(CONVERSATION, wait_seconds=1.0, heartbeat=no_heartbeat) as held:
+        taken = held.revision
+        await lease.write(held, record_turns(7, VOICE_ROUTE, [line]), release=True)
+    entry = await kv.get(CONVERSATION)
+    assert taken is not None and entry.revision == taken + 1, "one write: recorded and released"
+    state = ConversationState.model_validate_json(entry.value or b"")
+    assert state.holder is None and state.last_turn_seq == 7 and state.history == [line]
 
 
-async def test_a_holder_whose_lease_was_taken_over_releases_without_touching_it(
+async def test_a_turn_with_more_to_read_keeps_the_lease(store: ConversationStore) -> None:
+    lease = TurnLease(store, "worker-a", 30.0)
+    held = await lease.try_acquire(CONVERSATION)
+    assert held is not None
+    await lease.write(held, record_turns(3, VOICE_ROUTE, []), release=False)
+    assert (await holder(store)).owner == held.owner  # type: ignore[union-attr]
+    assert await TurnLease(store, "worker-b", 30.0).try_acquire(CONVERSATION) is None
+
+
+class CountingReads:
+    """The bucket, counting reads."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+        self.reads = 0
+
+    async def create(self, key: str, value: bytes) -> int:
+        return await self._kv.create(key, value)
+
+    async def get(self, key: str) -> KeyValue.Entry:
+        self.reads += 1
+        return await self._kv.get(key)
+
+    async def update(self, key: str, value: bytes, last: int | None = None) -> int:
+        return await self._kv.update(key, value, last=last)
+
+
+async def one_turn(lease: TurnLease, sequence: int) -> None:
+    async with lease.held(CONVERSATION, wait_seconds=1.0, heartbeat=no_heartbeat) as held:
+        await lease.write(held, record_turns(sequence, VOICE_ROUTE, []), release=True)
+
+
+async def test_the_last_writer_takes_the_next_turn_without_reading(kv: KeyValue) -> None:
+    counting = CountingReads(kv)
+    lease = TurnLease(ConversationStore(cast(KeyValue, counting)), "worker-a", 30.0)
+    await one_turn(lease, 1)
+    reads = counting.reads
+    await one_turn(lease, 2)
+    assert counting.reads == reads, "the next turn read the state it had written itself"
+    assert (await ConversationStore(kv).get(CONVERSATION)).last_turn_seq == 2
+
+
+async def test_a_write_by_another_in_between_makes_the_last_writer_read_afresh(
     kv: KeyValue,
 ) -> None:
-    stalled, stale = await stalled_holder_taken_over(kv)
-    await stalled.release(CONVERSATION, stale)
-    assert await owner(kv) == "worker-b"
+    counting = CountingReads(kv)
+    store = ConversationStore(kv)
+    lease = TurnLease(ConversationStore(cast(KeyValue, counting)), "worker-a", 30.0)
+    await one_turn(lease, 1)
+    await store.apply(CONVERSATION, cut_reply(1, "the caller heard this"))  # the relay writes
+    reads = counting.reads
+    await one_turn(lease, 2)
+    assert counting.reads == reads + 1
+    state = await store.get(CONVERSATION)
+    assert state.heard == {1: "the caller heard this"} and state.last_turn_seq == 2
 
 
-async def test_held_waits_for_the_holder_and_keeps_the_message_alive(kv: KeyValue) -> None:
-    first, second = TurnLease(kv, "worker-a", 30.0), TurnLease(kv, "worker-b", 30.0)
-    revision = await first.try_acquire(CONVERSATION)
-    assert revision is not None
+async def test_only_recent_conversations_are_remembered(
+    kv: KeyValue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(turn_lease, "REMEMBERED_CONVERSATIONS", 2)
+    counting = CountingReads(kv)
+    lease = TurnLease(ConversationStore(cast(KeyValue, counting)), "worker-a", 30.0)
+    for conversation in ("c1", "c2", "c3"):
+        held = await lease.try_acquire(conversation)
+        assert held is not None
+        await lease.write(held, record_turns(1, VOICE_ROUTE, []), release=True)
+    reads = counting.reads
+    for conversation in ("c3", "c2", "c1"):
+        assert await lease.try_acquire(conversation) is not None
+    assert counting.reads == reads + 1, "only the oldest, c1, was forgotten"
+
+
+async def test_held_waits_for_the_holder_and_keeps_the_message_alive(
+    store: ConversationStore,
+) -> None:
+    first, second = TurnLease(store, "worker-a", 30.0), TurnLease(store, "worker-b", 30.0)
+    held = await first.try_acquire(CONVERSATION)
+    assert held is not None
     heartbeats = 0
     inside = asyncio.Event()
 
@@ -128,64 +258,44 @@ async def test_held_waits_for_the_holder_and_keeps_the_message_alive(kv: KeyValu
         heartbeats += 1
 
     async def take_turn() -> None:
-        async with second.held(CONVERSATION, wait_seconds=10.0, heartbeat=heartbeat):
+        async with second.held(CONVERSATION, wait_seconds=10.0, heartbeat=heartbeat) as mine:
             inside.set()
-            assert await owner(kv) == "worker-b"
+            assert (await holder(store)).owner == mine.owner  # type: ignore[union-attr]
 
     waiting = asyncio.create_task(take_turn())
     await until(lambda: heartbeats >= 2)
     assert not inside.is_set(), "entered while another worker held the conversation"
-    await first.release(CONVERSATION, revision)
+    await first.release(held)
     await asyncio.wait_for(waiting, 5.0)
     assert inside.is_set()
-    assert await first.try_acquire(CONVERSATION) is not None, "released on the way out"
+    assert await holder(store) is None, "released on the way out"
 
 
-async def test_held_gives_up_after_its_wait(kv: KeyValue) -> None:
-    await kv.create(CONVERSATION, FAR_FUTURE)
-
-    async def heartbeat() -> None:
-        return None
-
-    lease = TurnLease(kv, "worker-b", 30.0)
+async def test_held_gives_up_after_its_wait(kv: KeyValue, store: ConversationStore) -> None:
+    await stored_with(kv, TurnHolder(owner="busy-worker/1", expires=FAR_FUTURE))
+    lease = TurnLease(store, "worker-b", 30.0)
     with pytest.raises(LeaseTimeout):
-        async with lease.held(CONVERSATION, wait_seconds=0.05, heartbeat=heartbeat):
+        async with lease.held(CONVERSATION, wait_seconds=0.05, heartbeat=no_heartbeat):
             pytest.fail("entered a conversation another worker holds")
 
 
-async def test_held_renews_the_lease_while_the_turn_runs(kv: KeyValue) -> None:
-    lease = TurnLease(kv, "worker-a", 1.0)
+async def test_held_renews_the_lease_while_the_turn_runs(store: ConversationStore) -> None:
+    lease = TurnLease(store, "worker-a", 1.0)
     beats = 0
 
     async def heartbeat() -> None:
         nonlocal beats
         beats += 1
 
-    def expiry(entry: KeyValue.Entry) -> float:
-        return float(json.loads(entry.value or b"{}")["expires"])
-
-    async with lease.held(CONVERSATION, wait_seconds=1.0, heartbeat=heartbeat):
-        taken = await kv.get(CONVERSATION)
+    async with lease.held(CONVERSATION, wait_seconds=1.0, heartbeat=heartbeat) as held:
+        taken = await store.get(CONVERSATION)
+        assert taken.holder is not None
         renewed = await eventually(
-            lambda: kv.get(CONVERSATION), lambda entry: entry.revision > taken.revision
+            lambda: store.get(CONVERSATION),
+            lambda state: state.holder is not None and state.holder.expires > taken.holder.expires,  # type: ignore[union-attr]
         )
-        assert expiry(renewed) > expiry(taken)
-        renewed_at = expiry(renewed) - 1.0
-        assert renewed_at < expiry(taken), "renewed only after the lease had run out"
-        assert json.loads(renewed.value or b"{}")["owner"] == "worker-a"
+        assert renewed.holder is not None and renewed.holder.owner == held.owner
+        renewed_at = renewed.holder.expires - 1.0
+        assert renewed_at < taken.holder.expires, "renewed only after the lease had run out"
         await until(lambda: beats >= 1)
-
-
-class LeaseGoneBetweenReads:
-    """The create fails on a lease that is released before it can be read."""
-
-    async def create(self, key: str, value: bytes) -> int:
-        raise KeyWrongLastSequenceError()
-
-    async def get(self, key: str) -> KeyValue.Entry:
-        raise KeyNotFoundError()
-
-
-async def test_a_lease_released_between_the_create_and_the_read_is_tried_again_later() -> None:
-    lease = TurnLease(cast(KeyValue, LeaseGoneBetweenReads()), "worker-a", 1.0)
-    assert await lease.try_acquire(CONVERSATION) is None
+    assert await holder(store) is None

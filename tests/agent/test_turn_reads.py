@@ -11,7 +11,7 @@ from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 
 from libs.contracts.messages import CustomerTurn, Route
-from libs.contracts.subjects import CONVERSATIONS_BUCKET, TURN_LOCKS_BUCKET, TURNS, TURNS_STREAM
+from libs.contracts.subjects import CONVERSATIONS_BUCKET, TURNS, TURNS_STREAM
 from libs.platform.conversation_store import ConversationStore
 from libs.platform.publishing import publish_turn
 from services.agent_worker.agent import TurnContext
@@ -61,9 +61,8 @@ async def worker(js: JetStreamContext) -> Worker:
     store = ConversationStore(await js.key_value(CONVERSATIONS_BUCKET))
     log, runner = CountingLog(js), RecordingRunner()
     processor = TurnProcessor(
-        store=store,
         log_reader=log,
-        lease=TurnLease(await js.key_value(TURN_LOCKS_BUCKET), owner="w1", lease_seconds=5),
+        lease=TurnLease(store, "w1", lease_seconds=5),
         runner=cast(AgentRunner, runner),
         wait_seconds=5,
     )

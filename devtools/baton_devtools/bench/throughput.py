@@ -48,7 +48,7 @@ from baton_devtools.bench import figures, voice
 from baton_devtools.nats_server import LocalNatsServer, free_port, port_open, start_nats_server
 from baton_devtools.processes import ServiceProcess, start_service
 from emulator import fake_account
-from libs.contracts.subjects import CONVERSATIONS_BUCKET, REPLIES_BUCKET, TURN_LOCKS_BUCKET
+from libs.contracts.subjects import CONVERSATIONS_BUCKET, REPLIES_BUCKET
 from libs.platform.streams import declare_streams
 
 RESULTS = Path("bench-results") / "throughput.json"
@@ -439,7 +439,7 @@ async def state_bytes(nats_url: str, conversations: int) -> dict[str, Any]:
     client = await nats.connect(nats_url)
     js = client.jetstream()
     result: dict[str, Any] = {}
-    for bucket in (CONVERSATIONS_BUCKET, REPLIES_BUCKET, TURN_LOCKS_BUCKET):
+    for bucket in (CONVERSATIONS_BUCKET, REPLIES_BUCKET):
         info = await js.stream_info(f"KV_{bucket}")
         result[bucket] = {
             "keys": info.state.messages,
