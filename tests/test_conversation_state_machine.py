@@ -7,6 +7,7 @@ Each row starts from a stored state (status, epoch 3) and applies one named tran
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from typing import cast
 
@@ -18,11 +19,15 @@ from libs.contracts.conversation import (
     ConversationState,
     ConversationStatus,
     Transition,
+    TurnHolder,
     claim_handoff,
     cut_reply,
     give_back_to_bot,
+    hold_turns,
     record_turns,
     release_claim,
+    release_hold,
+    renew_hold,
     settle_delivery,
 )
 from libs.contracts.messages import AgentReply, Channel, ReplyKind, Route, TranscriptLine
@@ -217,6 +222,63 @@ async def test_the_first_write_of_a_new_conversation_is_a_create_that_can_lose_t
 
     final = await ConversationStore(kv).get("conv-cas-new")
     assert [entry.text for entry in final.history] == ["from the other", "from this one"]
+
+
+def held_by(owner: str, expires: float) -> ConversationState:
+    return ConversationState(
+        conversation_id="conv-held", holder=TurnHolder(owner=owner, expires=expires)
+    )
+
+
+@pytest.mark.parametrize("status", list(ConversationStatus))
+def test_a_free_conversation_is_held_in_every_status(status: ConversationStatus) -> None:
+    before = time.time()
+    after = hold_turns("worker-a/1", 2.0)(stored(status))
+    assert after is not None and after.status is status and after.holder is not None
+    assert after.holder.owner == "worker-a/1"
+    assert before + 2.0 <= after.holder.expires <= time.time() + 2.0
+
+
+def test_a_running_lease_is_not_taken_and_an_expired_one_is() -> None:
+    running = held_by("worker-a/1", time.time() + 5)
+    assert hold_turns("worker-b/1", 2.0)(running) is None
+    assert hold_turns("worker-a/2", 2.0)(running) is None, "a second turn of the same worker too"
+    taken = hold_turns("worker-b/1", 2.0)(held_by("worker-a/1", time.time() - 0.01))
+    assert taken is not None and taken.holder is not None and taken.holder.owner == "worker-b/1"
+
+
+def test_only_the_holder_renews_or_releases() -> None:
+    state = held_by("worker-a/1", time.time() + 0.5)
+    assert renew_hold("worker-b/1", 2.0)(state) is None
+    assert release_hold("worker-b/1")(state) is None
+    assert renew_hold("worker-a/1", 2.0)(ConversationState(conversation_id="c")) is None
+    assert release_hold("worker-a/1")(ConversationState(conversation_id="c")) is None
+    renewed = renew_hold("worker-a/1", 2.0)(state)
+    assert renewed is not None and renewed.holder is not None
+    assert renewed.holder.owner == "worker-a/1" and renewed.holder.expires > time.time() + 1.5
+    released = release_hold("worker-a/1")(renewed)
+    assert released is not None and released.holder is None
+
+
+@pytest.mark.parametrize("name", sorted(TRANSITIONS))
+def test_every_other_transition_keeps_the_holder(name: str) -> None:
+    for status in ConversationStatus:
+        state = stored(status)
+        state.holder = TurnHolder(owner="worker-a/1", expires=time.time() + 5)
+        holder = state.holder.model_copy()
+        after = TRANSITIONS[name](state)
+        assert after is None or after.holder == holder
+
+
+async def test_a_write_returns_the_revision_it_wrote(js: JetStreamContext) -> None:
+    kv = await js.key_value(CONVERSATIONS_BUCKET)
+    store = ConversationStore(kv)
+    created = await store.apply("conv-rev", record_turns(1, ROUTE, []))
+    assert created.revision == (await kv.get("conv-rev")).revision
+    refused = await store.apply("conv-rev", release_claim(EPOCH))
+    assert not refused.applied and refused.revision == created.revision
+    updated = await store.apply("conv-rev", record_turns(2, ROUTE, []))
+    assert updated.revision == (await kv.get("conv-rev")).revision != created.revision
 
 
 def line(text: str) -> TranscriptLine:
