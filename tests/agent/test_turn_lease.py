@@ -238,10 +238,49 @@ async def test_only_recent_conversations_are_remembered(
         held = await lease.try_acquire(conversation)
         assert held is not None
         await lease.write(held, record_turns(1, VOICE_ROUTE, []), release=True)
-    reads = counting.reads
-    for conversation in ("c3", "c2", "c1"):
+    for conversation, read in (("c3", False), ("c2", False), ("c1", True)):
+        reads = counting.reads
         assert await lease.try_acquire(conversation) is not None
-    assert counting.reads == reads + 1, "only the oldest, c1, was forgotten"
+        assert (counting.reads > reads) is read, f"{conversation}: only the oldest is forgotten"
+
+
+async def test_a_turn_with_nothing_to_answer_gives_the_lease_back_on_its_way_out(
+    kv: KeyValue,
+) -> None:
+    counting = CountingReads(kv)
+    lease = TurnLease(ConversationStore(cast(KeyValue, counting)), "worker-a", 30.0)
+    async with lease.held(CONVERSATION, wait_seconds=1.0, heartbeat=no_heartbeat):
+        pass  # a redelivered turn, answered already
+    assert (await ConversationStore(kv).get(CONVERSATION)).holder is None
+    reads = counting.reads
+    await one_turn(lease, 1)
+    assert counting.reads == reads, "remembered what the release wrote"
+
+
+async def test_a_turn_that_kept_the_lease_for_more_gives_it_back_on_its_way_out(
+    store: ConversationStore,
+) -> None:
+    lease = TurnLease(store, "worker-a", 30.0)
+    async with lease.held(CONVERSATION, wait_seconds=1.0, heartbeat=no_heartbeat) as held:
+        await lease.write(held, record_turns(3, VOICE_ROUTE, []), release=False)
+        assert (await holder(store)).owner == held.owner  # type: ignore[union-attr]
+    assert await holder(store) is None
+
+
+async def test_a_holder_whose_lease_was_taken_over_still_records_its_turn(
+    kv: KeyValue, store: ConversationStore
+) -> None:
+    """Its reply went out: the history keeps it, and the lease stays with the new holder."""
+    stalled = await held_then_stalled(kv, store)
+    taken = await TurnLease(store, "worker-b", 30.0).try_acquire(CONVERSATION)
+    assert taken is not None
+    line = TranscriptLine(role="agent", text="your order ships today", turn=4)
+    await TurnLease(store, "worker-a", 30.0).write(
+        stalled, record_turns(4, VOICE_ROUTE, [line]), release=True
+    )
+    state = await store.get(CONVERSATION)
+    assert state.history == [line] and state.last_turn_seq == 4
+    assert state.holder is not None and state.holder.owner == taken.owner
 
 
 async def test_held_waits_for_the_holder_and_keeps_the_message_alive(
