@@ -31,11 +31,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor, RequestInfo
+from opentelemetry.instrumentation.httpx import (
+    AsyncOpenTelemetryTransport,
+    HTTPXClientInstrumentor,
+    RequestInfo,
+)
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor, TracerProvider
@@ -305,7 +310,8 @@ def configure_tracing(service_name: str, *extra: SpanProcessor) -> TracerProvide
     """The tracer provider of ``service_name`` (created once); ``extra`` joins every service's.
 
     The first call in a process also installs the global provider, and with it a client span
-    for every ``httpx`` request made inside a trace (Twilio's REST API, the model's API).
+    for every request made inside a trace by ``httpx``'s own transport (the model's API) or
+    by one wrapped with :func:`traced` (Twilio's REST API).
     """
     with _setup_lock:
         pipeline = _process_pipeline(service_name)
@@ -327,6 +333,16 @@ def configure_tracing(service_name: str, *extra: SpanProcessor) -> TracerProvide
                 tracer_provider=shared, async_request_hook=_name_after_operation
             )
     return provider
+
+
+def traced(transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+    """``transport`` with the client span :func:`configure_tracing` gives ``httpx``'s own
+    transport, which is the only one it instruments (on aiohttp's, calls would go unseen):
+    made inside a trace once tracing is configured, with the stable HTTP attribute names."""
+    os.environ.setdefault(SEMCONV_OPT_IN, "http")  # read once per process, maybe right here
+    return AsyncOpenTelemetryTransport(
+        transport, tracer_provider=ParentServiceTracerProvider(), request_hook=_name_after_operation
+    )
 
 
 async def _name_after_operation(span: trace.Span, request: RequestInfo) -> None:

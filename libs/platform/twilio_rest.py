@@ -1,12 +1,11 @@
 """A small async client for Twilio's REST paths, honouring ``TWILIO_API_BASE_URL``.
 
-Several pooled ``httpx`` clients per process (keep-alive: no TLS handshake per call), each
-holding at most :data:`CONNECTIONS_PER_POOL` kept-alive connections: httpcore looks
-through every connection of its pool on each request and each answer, so many small pools
-cost a request far less than one large one. A request goes to the pool with the fewest
-requests in flight, so a burst finds the connections the previous one kept open. When a
-base URL is set, every product's host is replaced by it and Twilio's own paths are kept,
-which is how the emulator serves them all.
+One ``httpx`` client per process, on aiohttp's connection pool
+(:mod:`libs.platform.aiohttp_transport`: about half httpcore's CPU per call, however many
+connections it holds). Connections are kept alive (no TLS handshake per call) and a burst
+finds those the previous one left open; one left idle for 5 s (httpx's default expiry) is
+closed. When a base URL is set, every product's host is replaced by it and Twilio's own
+paths are kept, which is how the emulator serves them all.
 
 Every call names its operation (``studio.execution.create``, ``messages.create``, …): its
 client span carries that name with the stable HTTP attributes, and
@@ -28,9 +27,10 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
 
+from libs.platform.aiohttp_transport import AiohttpTransport
 from libs.platform.metrics import REQUEST_BUCKETS, Histogram
 from libs.platform.settings import TwilioApiKeySettings
-from libs.platform.tracing import OPERATION_EXTENSION
+from libs.platform.tracing import OPERATION_EXTENSION, traced
 
 TWILIO_REQUEST_TIME = Histogram(
     "baton_twilio_request_seconds",
@@ -40,8 +40,9 @@ TWILIO_REQUEST_TIME = Histogram(
     labels=("operation", "status"),
 )
 NO_ANSWER = "error"
-CONNECTIONS_PER_POOL = 8
-"""Kept-alive connections per ``httpx`` pool; more requests at once get more pools."""
+MIN_CONNECTIONS = 100
+"""Connections open at once, at the least: a burst beyond ``concurrency`` opens more
+rather than waiting for one."""
 
 
 class TwilioProduct(StrEnum):
@@ -92,28 +93,20 @@ class TwilioRestClient:
         concurrency: int = 20,
     ) -> None:
         self._base_url = base_url.rstrip("/") if base_url else None
-        pools = -(-concurrency // CONNECTIONS_PER_POOL)
-        # as many kept-alive connections as requests at once: no TLS handshake per burst
-        kept = -(-concurrency // pools)
-        self._pools = [
-            httpx.AsyncClient(
-                auth=httpx.BasicAuth(username, password),
-                timeout=timeout_seconds,
-                headers={"Accept": "application/json", "User-Agent": "baton/0.1"},
-                limits=httpx.Limits(
-                    max_connections=max(kept, -(-100 // pools)), max_keepalive_connections=kept
-                ),
-            )
-            for _ in range(pools)
-        ]
-        self._in_flight = [0] * pools
+        limits = httpx.Limits(max_connections=max(concurrency, MIN_CONNECTIONS))
+        self._client = httpx.AsyncClient(
+            auth=httpx.BasicAuth(username, password),
+            timeout=timeout_seconds,
+            headers={"Accept": "application/json", "User-Agent": "baton/0.1"},
+            transport=traced(AiohttpTransport(limits=limits)),
+        )
 
     @classmethod
     def for_api_key(
         cls, settings: TwilioApiKeySettings, timeout_seconds: float = 10.0, concurrency: int = 20
     ) -> TwilioRestClient:
         """Basic auth with ``TWILIO_API_KEY``:``TWILIO_API_SECRET``, as TAC calls Twilio;
-        ``concurrency``: the requests the caller makes at once (connections kept open)."""
+        ``concurrency``: the requests the caller makes at once (connections it may open)."""
         return cls(
             username=settings.twilio_api_key,
             password=settings.twilio_api_secret.get_secret_value(),
@@ -132,17 +125,12 @@ class TwilioRestClient:
         started = time.perf_counter()
         status = NO_ANSWER
         try:
-            pool = self._in_flight.index(min(self._in_flight))
-            self._in_flight[pool] += 1
-            try:
-                response = await self._pools[pool].request(
-                    method,
-                    self.url(product, path),
-                    extensions={OPERATION_EXTENSION: operation},
-                    **options,
-                )
-            finally:
-                self._in_flight[pool] -= 1
+            response = await self._client.request(
+                method,
+                self.url(product, path),
+                extensions={OPERATION_EXTENSION: operation},
+                **options,
+            )
             status = str(response.status_code)
             return response
         finally:
@@ -183,8 +171,7 @@ class TwilioRestClient:
             request = next_page(page, request)
 
     async def aclose(self) -> None:
-        for pool in self._pools:
-            await pool.aclose()
+        await self._client.aclose()
 
 
 def next_page(

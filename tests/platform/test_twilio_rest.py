@@ -3,15 +3,20 @@
 A POST is repeated blindly only when Twilio cannot have acted on it: a connection that was
 never opened, or a 429. Anything else (the request went out and no answer came back, a 5xx)
 is looked up first. The transport failures are produced for real where a test can cause
-them (a closed port, a server that hangs up, the emulator answering after the timeout), and
-each of httpx's classes is named in a table.
+them (a closed port, a full accept queue, servers that never answer, hang up or answer in
+part, the emulator answering after the timeout), and each of httpx's classes is named in a
+table.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import base64
+import socket
+import struct
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import httpx
 import pytest
@@ -67,6 +72,25 @@ async def test_a_closed_port_never_reached_twilio() -> None:
     assert isinstance(error, httpx.ConnectError) and not reached_twilio(error)
 
 
+@contextmanager
+def unanswered_port() -> Iterator[str]:
+    """A port whose listener's accept queue is full: a further SYN is dropped, unanswered."""
+    with socket.socket() as listener, socket.socket() as queued:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        queued.connect(listener.getsockname())  # fills the queue, never accepted
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+async def test_a_connection_that_could_not_be_opened_in_time_never_reached_twilio() -> None:
+    started = time.monotonic()
+    with unanswered_port() as url:
+        async with rest_client(url, timeout_seconds=0.3) as client:
+            error = await post_error(client)
+    assert isinstance(error, httpx.ConnectTimeout) and not reached_twilio(error)
+    assert 0.25 < time.monotonic() - started < 3, "timeout_seconds bounds the connect"
+
+
 async def test_a_post_answered_after_the_timeout_reached_twilio(emulator: Emulator) -> None:
     await emulator.post(
         "/_emulator/faults",
@@ -83,25 +107,102 @@ async def test_a_post_answered_after_the_timeout_reached_twilio(emulator: Emulat
     assert len(await emulator.get("/_emulator/executions")) == 1, "Twilio did act on it"
 
 
+Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
 @asynccontextmanager
-async def hanging_up_server() -> AsyncIterator[str]:
-    """Reads the request, then closes the connection without a word."""
+async def raw_server(answer: Answer) -> AsyncIterator[str]:
+    """A server that reads a request's head, then answers it with ``answer``."""
 
-    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def serve_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
+        await answer(reader, writer)
         writer.close()
-        await writer.wait_closed()
 
-    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    server = await asyncio.start_server(serve_one, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     async with server:
         yield f"http://127.0.0.1:{port}"
 
 
-async def test_a_connection_dropped_after_the_request_reached_twilio() -> None:
-    async with hanging_up_server() as url, rest_client(url) as client:
+async def never_answers(reader: asyncio.StreamReader, _: asyncio.StreamWriter) -> None:
+    await reader.read()  # until the client gives up
+
+
+async def hangs_up(_: asyncio.StreamReader, __: asyncio.StreamWriter) -> None:
+    return
+
+
+async def resets(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.get_extra_info("socket").setsockopt(
+        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+    )
+    writer.transport.abort()
+
+
+def writes(data: bytes) -> Answer:
+    async def write(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(data)
+        await writer.drain()
+
+    return write
+
+
+CREATED = b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+
+
+async def test_a_post_not_answered_in_time_reached_twilio() -> None:
+    started = time.monotonic()
+    async with raw_server(never_answers) as url, rest_client(url, timeout_seconds=0.3) as client:
         error = await post_error(client)
-    assert isinstance(error, httpx.RemoteProtocolError) and reached_twilio(error)
+    assert isinstance(error, httpx.ReadTimeout) and reached_twilio(error)
+    assert 0.25 < time.monotonic() - started < 3, "timeout_seconds bounds the wait"
+
+
+@pytest.mark.parametrize(
+    ("answer", "raised"),
+    [
+        pytest.param(hangs_up, httpx.RemoteProtocolError, id="hangs up"),
+        pytest.param(resets, httpx.ReadError, id="resets the connection"),
+        pytest.param(writes(CREATED + b"Content-Le"), httpx.RemoteProtocolError, id="half a head"),
+        pytest.param(
+            writes(CREATED + b'Content-Length: 100\r\n\r\n{"sid": "FN'),
+            httpx.RemoteProtocolError,
+            id="half a body",
+        ),
+        pytest.param(writes(b"SSH-2.0-OpenSSH\r\n\r\n"), httpx.RemoteProtocolError, id="not HTTP"),
+    ],
+)
+async def test_a_connection_that_failed_after_the_request_reached_twilio(
+    answer: Answer, raised: type[httpx.TransportError]
+) -> None:
+    """Each failure is the class httpx's own transport raises for it, and may have been acted
+    on: never a connect error, which would let the POST be repeated blindly."""
+    async with raw_server(answer) as url, rest_client(url) as client:
+        error = await post_error(client)
+    assert type(error) is raised and reached_twilio(error)
+
+
+async def test_a_call_sends_its_basic_auth_and_its_form() -> None:
+    app = FastAPI()
+
+    @app.post(MESSAGES, status_code=201)
+    async def create(request: Request) -> dict[str, str]:
+        form = await request.form()
+        return {
+            "authorization": request.headers["authorization"],
+            "content_type": request.headers["content-type"],
+            "to": str(form["To"]),
+        }
+
+    async with serve(app) as url, rest_client(url) as client:
+        response = await client.post_form("messages.create", TwilioProduct.API, MESSAGES, FORM)
+    token = base64.b64encode(f"{API_KEY}:{API_SECRET}".encode()).decode()
+    assert response.json() == {
+        "authorization": f"Basic {token}",
+        "content_type": "application/x-www-form-urlencoded",
+        "to": CUSTOMER,
+    }
 
 
 @pytest.mark.parametrize(
