@@ -31,6 +31,7 @@ from libs.platform.started import Started
 from libs.platform.tracing import instrument_app, service_tracer
 from services.agent_worker.agent import Agent
 from services.agent_worker.agent_turn import AgentRunner
+from services.agent_worker.escalation import warm_up
 from services.agent_worker.guarded_agent import GuardedAgent
 from services.agent_worker.llm_agent import LlmAgent, create_openai_client
 from services.agent_worker.policy_agent import PolicyAgent
@@ -43,7 +44,6 @@ from services.agent_worker.turns import Delivery, TurnProcessor
 from services.agent_worker.voice_cancels import VoiceCancels
 
 SERVICE_NAME = "agent-worker"
-
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ async def turn_processor(
     broker: NatsBroker, settings: AgentWorkerSettings, setup: AgentSetup
 ) -> TurnProcessor:
     """The processor, bound to the declared buckets of a connected broker."""
+    warm_up()
     js = jetstream(broker)
     store = ConversationStore(await bucket(js, CONVERSATIONS_BUCKET))
     lease = TurnLease(

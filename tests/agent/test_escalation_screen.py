@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -25,6 +28,7 @@ def every_template() -> list[Template]:
     return found
 
 
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = every_template()
 LITERALS = sorted({literal for t in TEMPLATES for literal in t.needs or ()})
 
@@ -99,3 +103,19 @@ def test_a_template_added_later_is_screened_in_texts_read_before() -> None:
     assert index.candidates("i want a refund now") == {"refund", "now"}
     index.add("always", None)
     assert index.candidates("nothing here") == {"always"}
+
+
+def test_warming_up_compiles_every_rule_and_the_screen_before_the_first_message() -> None:
+    """In a fresh process: nothing is compiled on import, everything after ``warm_up``."""
+    check = """
+from services.agent_worker.escalation import warm_up
+from services.agent_worker.escalation.languages import LEXICONS
+from services.agent_worker.escalation.patterns import SCREEN
+NAMES = ("triggers", "impatience_rules", "still_unresolved_rules", "sentence_filters")
+def compiled():
+    return [name in vars(lexicon) for lexicon in LEXICONS for name in NAMES]
+assert not any(compiled()) and not SCREEN.ready
+warm_up()
+assert all(compiled()) and SCREEN.ready
+"""
+    subprocess.run([sys.executable, "-c", check], check=True, cwd=ROOT)

@@ -23,6 +23,8 @@ from services.agent_worker.escalation.conversation import (
 from services.agent_worker.escalation.courtesy import is_closing, is_greeting, is_non_answer
 from services.agent_worker.escalation.detector import find
 from services.agent_worker.escalation.evidence import Evidence
+from services.agent_worker.escalation.languages import LEXICONS
+from services.agent_worker.escalation.patterns import SCREEN
 from services.agent_worker.escalation.triggers import (
     NON_NEGOTIABLE,
     PRECEDENCE,
@@ -46,6 +48,7 @@ __all__ = [
     "is_greeting",
     "is_non_answer",
     "non_answers",
+    "warm_up",
 ]
 
 
@@ -53,3 +56,15 @@ def detect(text: str, triggers: Iterable[Trigger] = WORDED_TRIGGERS) -> Trigger 
     """The first of ``triggers`` one message shows on its own, or ``None``."""
     evidence = find(text, triggers)
     return evidence.trigger if evidence is not None else None
+
+
+def warm_up() -> None:
+    """Compile every language's rules and the literal screen now, at start-up.
+
+    They compile on first use otherwise: a quarter of a second in which the first customer
+    waits and every other conversation on the worker stalls.
+    """
+    for lexicon in LEXICONS:
+        _ = lexicon.triggers, lexicon.impatience_rules, lexicon.still_unresolved_rules
+        _ = lexicon.sentence_filters
+    SCREEN.candidates("")

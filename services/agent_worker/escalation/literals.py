@@ -96,6 +96,11 @@ class LiteralIndex(Generic[T]):
         self._automaton = None  # texts read before now must be read again
         self._candidates.clear()
 
+    @property
+    def ready(self) -> bool:
+        """Whether every template added so far is in the automaton."""
+        return self._automaton is not None
+
     def candidates(self, text: str) -> frozenset[T]:
         """The templates that may match ``text``: one of their literals is in it."""
         found = self._candidates.get(text)
