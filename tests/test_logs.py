@@ -112,3 +112,48 @@ def test_a_terminal_gets_text_with_the_trace_and_a_pipe_gets_json(restored_loggi
     line = json.loads(pipe.getvalue())
     assert line["message"] == "outside any span" and "trace_id" not in line
     assert "exc_info" not in line and "trace_suffix" not in line
+
+
+EXPIRED_FETCH = compile(
+    "import asyncio\ndef _fetch_n():\n    raise asyncio.TimeoutError\n",
+    str(Path("site-packages", "nats", "js", "client.py")),
+    "exec",
+)
+
+
+def raised_by(source: object, name: str) -> BaseException:
+    namespace: dict[str, object] = {}
+    exec(source, namespace)  # noqa: S102 (a test's own code, compiled under nats-py's file name)
+    try:
+        namespace[name]()  # type: ignore[operator]
+    except BaseException as error:  # noqa: BLE001
+        return error
+    raise AssertionError("did not raise")
+
+
+def supervisor_line(error: BaseException) -> dict[str, object]:
+    pipe = io.StringIO()
+    configure_logging("INFO", "json", service="agent-worker", stream=pipe)
+    logging.getLogger("faststream.nats").error(
+        "Task-7 raised an exception, retrying...", exc_info=error
+    )
+    return dict(json.loads(pipe.getvalue()))
+
+
+def test_an_expired_pull_request_restarts_the_loop_without_an_error_line(
+    restored_logging: None,
+) -> None:
+    line = supervisor_line(raised_by(EXPIRED_FETCH, "_fetch_n"))
+    assert line["level"] == "INFO" and "exc_info" not in line
+    assert line["message"] == "a pull request expired as it was answered; fetching again"
+
+
+def test_any_other_failure_of_the_pull_loop_stays_an_error_with_its_traceback(
+    restored_logging: None,
+) -> None:
+    elsewhere = compile("def fetch():\n    raise TimeoutError\n", "baton_code.py", "exec")
+    for error in (raised_by(elsewhere, "fetch"), ConnectionResetError("reset")):
+        line = supervisor_line(error)
+        assert line["level"] == "ERROR"
+        assert line["message"] == "Task-7 raised an exception, retrying..."
+    assert "Traceback" in str(supervisor_line(raised_by(elsewhere, "fetch"))["exc_info"])

@@ -18,7 +18,9 @@ library adds as ``extra`` (FastStream: ``subject``, ``stream``, ``message_id``).
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import traceback
 from typing import Literal, TextIO
 
 from opentelemetry import trace
@@ -52,6 +54,36 @@ class TraceContext(logging.Filter):
         else:
             record.trace_suffix = ""
         return True
+
+
+class ExpiredPullRequest(logging.Filter):
+    """FastStream's pull loop, restarted after an expired pull request, logs no ERROR.
+
+    nats-py (2.16) raises a bare ``TimeoutError`` when a pull request's deadline passes as
+    its answer arrives; FastStream (0.7.8) expects its own subclass there, so its supervisor
+    logs the restart as an ERROR with a traceback. Nothing is lost (the loop fetches again),
+    so the line is written at INFO, without the traceback, saying what happened.
+    """
+
+    MESSAGE = "a pull request expired as it was answered; fetching again"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("faststream") and _expired_fetch(record.exc_info):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg, record.args = self.MESSAGE, None
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def _expired_fetch(exc_info: object) -> bool:
+    if not isinstance(exc_info, tuple) or type(exc_info[1]) is not TimeoutError:
+        return False
+    frame = traceback.extract_tb(exc_info[2])[-1:]
+    return (
+        bool(frame)
+        and frame[0].name == "_fetch_n"
+        and frame[0].filename.endswith(os.path.join("nats", "js", "client.py"))
+    )
 
 
 def escape_controls(text: str) -> str:
@@ -100,6 +132,7 @@ def configure_logging(
     text = OneLineFormatter(TEXT_FORMAT)
     handler.setFormatter(json_formatter() if uses_json(log_format, output) else text)
     handler.addFilter(TraceContext(service))
+    handler.addFilter(ExpiredPullRequest())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
