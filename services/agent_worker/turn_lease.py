@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -31,6 +32,8 @@ from libs.contracts.conversation import (
     renew_hold,
 )
 from libs.platform.conversation_store import ConversationStore, StateChange
+
+log = logging.getLogger("baton.agent_worker.turn_lease")
 
 REMEMBERED_CONVERSATIONS = 512
 """States kept for a next turn on this worker; each is the conversation's bounded history."""
@@ -132,9 +135,12 @@ class TurnLease:
         async def keep_alive(held: HeldConversation) -> None:
             while True:
                 await asyncio.sleep(self._lease / 4)
-                if not await self.renew(held):
-                    return
-                await heartbeat()
+                try:
+                    if not await self.renew(held):
+                        return
+                    await heartbeat()
+                except Exception as error:  # NATS away for a moment: the next beat tries again
+                    log.warning("lease of %s not renewed: %r", conversation_id, error)
 
         renewer = asyncio.create_task(keep_alive(held))
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import cast
 
+import nats.errors
 import pytest
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
@@ -337,4 +338,43 @@ async def test_held_renews_the_lease_while_the_turn_runs(store: ConversationStor
         renewed_at = renewed.holder.expires - 1.0
         assert renewed_at < taken.holder.expires, "renewed only after the lease had run out"
         await until(lambda: beats >= 1)
+    assert await holder(store) is None
+
+
+class TimesOutOnce:
+    """The bucket, except that its first update (the first renewal of a new conversation's
+    lease, taken with a create) times out, as while a NATS server restarts."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+        self.timed_out = False
+
+    async def create(self, key: str, value: bytes) -> int:
+        return await self._kv.create(key, value)
+
+    async def get(self, key: str) -> KeyValue.Entry:
+        return await self._kv.get(key)
+
+    async def update(self, key: str, value: bytes, last: int | None = None) -> int:
+        if not self.timed_out:
+            self.timed_out = True
+            raise nats.errors.TimeoutError
+        return await self._kv.update(key, value, last=last)
+
+
+async def test_a_renewal_that_fails_is_tried_again_while_the_turn_runs(
+    kv: KeyValue, store: ConversationStore
+) -> None:
+    """One failed renewal must not leave the rest of a long turn without a lease."""
+    flaky = TimesOutOnce(kv)
+    lease = TurnLease(ConversationStore(cast(KeyValue, flaky)), "worker-a", 1.0)
+    async with lease.held(CONVERSATION, wait_seconds=1.0, heartbeat=no_heartbeat) as held:
+        taken = held.state.holder
+        assert taken is not None
+        await until(lambda: flaky.timed_out)
+        renewed = await eventually(
+            lambda: store.get(CONVERSATION),
+            lambda state: state.holder is not None and state.holder.expires > taken.expires,
+        )
+        assert renewed.holder is not None and renewed.holder.owner == held.owner
     assert await holder(store) is None
