@@ -7,6 +7,7 @@ Each row starts from a stored state (status, epoch 3) and applies one named tran
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import UTC, datetime
 from typing import cast
@@ -268,6 +269,17 @@ def test_every_other_transition_keeps_the_holder(name: str) -> None:
         holder = state.holder.model_copy()
         after = TRANSITIONS[name](state)
         assert after is None or after.holder == holder
+
+
+async def test_a_field_of_a_newer_release_survives_this_releases_writes(
+    js: JetStreamContext,
+) -> None:
+    kv = await js.key_value(CONVERSATIONS_BUCKET)
+    newer = {**ConversationState(conversation_id="conv-newer").model_dump(mode="json")}
+    await kv.create("conv-newer", json.dumps({**newer, "sentiment": {"score": -0.4}}).encode())
+    await ConversationStore(kv).apply("conv-newer", record_turns(3, ROUTE, [line("hello")]))
+    stored = json.loads((await kv.get("conv-newer")).value or b"{}")
+    assert stored["sentiment"] == {"score": -0.4} and stored["last_turn_seq"] == 3
 
 
 async def test_a_write_returns_the_revision_it_wrote(js: JetStreamContext) -> None:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from libs.contracts.messages import AgentReply, ReplyKind, Route, TranscriptLine, utc_now
 
@@ -53,6 +53,9 @@ class TurnHolder(BaseModel):
 
 
 class ConversationState(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    """A field a newer release adds survives this release's writes: rollouts mix versions."""
+
     conversation_id: str
     status: ConversationStatus = ConversationStatus.ACTIVE
     epoch: int = 0

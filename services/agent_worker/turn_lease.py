@@ -11,6 +11,9 @@ A worker remembers the state it wrote last for its most recent conversations. Wh
 the conversation's next turn too, it takes the lease with one compare-and-set on that
 revision and reads nothing; if anyone wrote in between, that compare-and-set fails and the
 state is read afresh. A voice turn on the same worker thus costs two writes and no read.
+The holder's own writes (the turn's, each renewal, the release) go one at a time, each from
+the revision the last one wrote, so a renewal costs one write and never makes the turn's
+write fail.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from libs.contracts.conversation import (
     ConversationState,
@@ -43,6 +46,11 @@ class LeaseTimeout(Exception):
     """Another worker held the conversation for longer than this turn may wait."""
 
 
+class LeaseLost(Exception):
+    """Another worker took the conversation over mid-turn (this one stalled past its lease):
+    what is left to read is not this worker's to answer now; the message is tried again."""
+
+
 @dataclass
 class HeldConversation:
     """A conversation this worker holds: the state as last written, and its revision."""
@@ -53,6 +61,11 @@ class HeldConversation:
     state: ConversationState
     revision: int | None
     released: bool = False
+    current: bool = True
+    """Whether ``state`` is what ``revision`` holds (not after a write that failed midway)."""
+    writing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """The holder's writes (the turn's, renewals, the release) go one at a time, each starting
+    from what the last one wrote: none makes another's compare-and-set fail."""
 
 
 class TurnLease:
@@ -86,24 +99,31 @@ class TurnLease:
                 changed = release_hold(held.owner)(changed) or changed
             return changed
 
-        change = await self._store.apply(
-            held.conversation_id, and_release, read=(held.state, held.revision)
-        )
-        held.state, held.revision = change.state, change.revision
+        change = await self._apply(held, and_release)
         if release and change.applied:
             self._let_go(held, change)
+        elif not _holds(held, change.state):
+            raise LeaseLost(held.conversation_id)
         return change
 
     async def renew(self, held: HeldConversation) -> bool:
         """Extend the lease; ``False`` once another worker has taken it over."""
-        change = await self._store.apply(held.conversation_id, renew_hold(held.owner, self._lease))
-        return change.applied
+        return (await self._apply(held, renew_hold(held.owner, self._lease))).applied
 
     async def release(self, held: HeldConversation) -> None:
         """Give the lease back; one another worker took over (or that expired) is left alone."""
-        change = await self._store.apply(held.conversation_id, release_hold(held.owner))
+        change = await self._apply(held, release_hold(held.owner))
         if change.applied:
             self._let_go(held, change)
+
+    async def _apply(self, held: HeldConversation, transition: Transition) -> StateChange:
+        """One write of the holder's, by compare-and-set on the revision it wrote last."""
+        async with held.writing:
+            read = (held.state, held.revision) if held.current else None
+            held.current = False  # the offered state is changed in place until written
+            change = await self._store.apply(held.conversation_id, transition, read=read)
+            held.state, held.revision, held.current = change.state, change.revision, True
+            return change
 
     def _let_go(self, held: HeldConversation, change: StateChange) -> None:
         held.released = True
@@ -133,7 +153,7 @@ class TurnLease:
             held = await self.try_acquire(conversation_id)
 
         async def keep_alive(held: HeldConversation) -> None:
-            while True:
+            while not held.released:
                 await asyncio.sleep(self._lease / 4)
                 try:
                     if not await self.renew(held):
@@ -151,3 +171,7 @@ class TurnLease:
                 await renewer
             if not held.released:
                 await self.release(held)
+
+
+def _holds(held: HeldConversation, state: ConversationState) -> bool:
+    return state.holder is not None and state.holder.owner == held.owner

@@ -26,7 +26,7 @@ from libs.contracts.messages import Channel, Route, TranscriptLine
 from libs.contracts.subjects import CONVERSATIONS_BUCKET
 from libs.platform.conversation_store import ConversationStore
 from services.agent_worker import turn_lease
-from services.agent_worker.turn_lease import HeldConversation, LeaseTimeout, TurnLease
+from services.agent_worker.turn_lease import HeldConversation, LeaseLost, LeaseTimeout, TurnLease
 from tests.support.waits import eventually, until
 
 CONVERSATION = "conv-lease-1"
@@ -378,3 +378,36 @@ async def test_a_renewal_that_fails_is_tried_again_while_the_turn_runs(
         )
         assert renewed.holder is not None and renewed.holder.owner == held.owner
     assert await holder(store) is None
+
+
+async def test_renewals_during_a_long_turn_cost_one_write_each_and_no_read(kv: KeyValue) -> None:
+    """Each renewal writes from the revision the last write left; none makes the turn's fail."""
+    counting = CountingReads(kv)
+    lease = TurnLease(ConversationStore(cast(KeyValue, counting)), "worker-a", 0.4)
+    async with lease.held(CONVERSATION, wait_seconds=1.0, heartbeat=no_heartbeat) as held:
+        reads, taken = counting.reads, held.revision
+        assert taken is not None
+        await eventually(lambda: kv.get(CONVERSATION), lambda entry: entry.revision >= taken + 2)
+        renewed = held.revision
+        await lease.write(held, record_turns(5, VOICE_ROUTE, []), release=True)
+        assert counting.reads == reads, "renewals and the turn's write read nothing"
+    entry = await kv.get(CONVERSATION)
+    assert renewed is not None and entry.revision > renewed
+    state = ConversationState.model_validate_json(entry.value or b"")
+    assert state.holder is None and state.last_turn_seq == 5
+
+
+async def test_a_holder_taken_over_stops_before_answering_more(
+    kv: KeyValue, store: ConversationStore
+) -> None:
+    """It records what it answered, then leaves the rest to the new holder."""
+    stalled = await held_then_stalled(kv, store)
+    taken = await TurnLease(store, "worker-b", 30.0).try_acquire(CONVERSATION)
+    assert taken is not None
+    with pytest.raises(LeaseLost):
+        await TurnLease(store, "worker-a", 30.0).write(
+            stalled, record_turns(4, VOICE_ROUTE, []), release=False
+        )
+    state = await store.get(CONVERSATION)
+    assert state.last_turn_seq == 4
+    assert state.holder is not None and state.holder.owner == taken.owner
