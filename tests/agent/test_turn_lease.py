@@ -60,12 +60,20 @@ async def no_heartbeat() -> None:
     return None
 
 
-async def test_a_held_conversation_excludes_a_second_holder_until_released(
+async def held_by_the_first_of_two(
     store: ConversationStore,
-) -> None:
+) -> tuple[TurnLease, TurnLease, HeldConversation]:
+    """Two workers' leases, and the first one's holding of the conversation."""
     first, second = TurnLease(store, "worker-a", 30.0), TurnLease(store, "worker-b", 30.0)
     held = await first.try_acquire(CONVERSATION)
     assert held is not None
+    return first, second, held
+
+
+async def test_a_held_conversation_excludes_a_second_holder_until_released(
+    store: ConversationStore,
+) -> None:
+    first, second, held = await held_by_the_first_of_two(store)
     assert await second.try_acquire(CONVERSATION) is None
     assert (await holder(store)) == held.state.holder
     assert held.owner.startswith("worker-a/")
@@ -131,6 +139,16 @@ async def held_then_stalled(kv: KeyValue, store: ConversationStore) -> HeldConve
     return held
 
 
+async def taken_over(
+    kv: KeyValue, store: ConversationStore
+) -> tuple[HeldConversation, HeldConversation]:
+    """worker-a's stalled holding, and worker-b's that took the conversation over."""
+    stalled = await held_then_stalled(kv, store)
+    taken = await TurnLease(store, "worker-b", 30.0).try_acquire(CONVERSATION)
+    assert taken is not None
+    return stalled, taken
+
+
 async def test_a_lease_renewed_during_a_takeover_stays_with_its_holder(
     kv: KeyValue, store: ConversationStore
 ) -> None:
@@ -149,10 +167,8 @@ async def test_a_lease_renewed_during_a_takeover_stays_with_its_holder(
 async def test_a_holder_whose_lease_was_taken_over_cannot_renew_or_release_it(
     kv: KeyValue, store: ConversationStore
 ) -> None:
-    stalled = await held_then_stalled(kv, store)
+    stalled, taken = await taken_over(kv, store)
     lease = TurnLease(store, "worker-a", 30.0)
-    taken = await TurnLease(store, "worker-b", 30.0).try_acquire(CONVERSATION)
-    assert taken is not None
     assert not await lease.renew(stalled)
     await lease.release(stalled)
     assert (await holder(store)).owner == taken.owner  # type: ignore[union-attr]
@@ -272,9 +288,7 @@ async def test_a_holder_whose_lease_was_taken_over_still_records_its_turn(
     kv: KeyValue, store: ConversationStore
 ) -> None:
     """Its reply went out: the history keeps it, and the lease stays with the new holder."""
-    stalled = await held_then_stalled(kv, store)
-    taken = await TurnLease(store, "worker-b", 30.0).try_acquire(CONVERSATION)
-    assert taken is not None
+    stalled, taken = await taken_over(kv, store)
     line = TranscriptLine(role="agent", text="your order ships today", turn=4)
     await TurnLease(store, "worker-a", 30.0).write(
         stalled, record_turns(4, VOICE_ROUTE, [line]), release=True
@@ -287,9 +301,7 @@ async def test_a_holder_whose_lease_was_taken_over_still_records_its_turn(
 async def test_held_waits_for_the_holder_and_keeps_the_message_alive(
     store: ConversationStore,
 ) -> None:
-    first, second = TurnLease(store, "worker-a", 30.0), TurnLease(store, "worker-b", 30.0)
-    held = await first.try_acquire(CONVERSATION)
-    assert held is not None
+    first, second, held = await held_by_the_first_of_two(store)
     heartbeats = 0
     inside = asyncio.Event()
 
@@ -401,9 +413,7 @@ async def test_a_holder_taken_over_stops_before_answering_more(
     kv: KeyValue, store: ConversationStore
 ) -> None:
     """It records what it answered, then leaves the rest to the new holder."""
-    stalled = await held_then_stalled(kv, store)
-    taken = await TurnLease(store, "worker-b", 30.0).try_acquire(CONVERSATION)
-    assert taken is not None
+    stalled, taken = await taken_over(kv, store)
     with pytest.raises(LeaseLost):
         await TurnLease(store, "worker-a", 30.0).write(
             stalled, record_turns(4, VOICE_ROUTE, []), release=False
