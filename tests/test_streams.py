@@ -25,14 +25,16 @@ async def test_streams_have_explicit_limits_and_a_duplicate_window(js: JetStream
 
 def run_baton(nats_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NATS_URL": nats_url}
-    return subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "baton.cli", *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
-        check=True,
+        check=False,
     )
+    assert done.returncode == 0, f"baton {' '.join(args)} exited {done.returncode}:\n{done.stderr}"
+    return done
 
 
 async def test_streams_init_keeps_data_and_reset_empties_it(
