@@ -1,4 +1,5 @@
-"""Parallel test workers pick ports of their own; a server is ready only when it listens itself."""
+"""Test workers and other processes pick ports of their own; a server is ready only when it
+listens itself."""
 
 from __future__ import annotations
 
@@ -37,11 +38,15 @@ def test_a_port_something_listens_on_is_passed_over(monkeypatch: pytest.MonkeyPa
             sock.close()
 
 
-def test_outside_a_parallel_worker_the_kernel_picks(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_outside_a_parallel_worker_ports_come_from_a_range_of_their_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not the kernel's ephemeral ports, which the bench's client sockets take by the hundred."""
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
-    port = free_port()
+    ports = [free_port() for _ in range(20)]
+    assert len(set(ports)) == 20 and all(20_000 <= port < 22_000 for port in ports)
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", port))
+        sock.bind(("127.0.0.1", ports[0]))
 
 
 def test_a_nats_server_is_ready_only_when_it_listens_itself() -> None:

@@ -39,6 +39,8 @@ WORKER_PORTS = 2_000
 FIRST_WORKER_PORT = 10_000
 WORKER_RANGES = 5
 """Workers' ranges lie in 10000–19999, below the kernel's ephemeral ports (32768 and up)."""
+OWN_RANGE = WORKER_RANGES
+"""A process outside pytest-xdist (the bench, the chaos stack) takes 20000–21999."""
 _handed_out: set[int] = set()
 _next = random.randrange(WORKER_PORTS)
 
@@ -46,18 +48,15 @@ _next = random.randrange(WORKER_PORTS)
 def free_port() -> int:
     """A port nothing listens on now.
 
-    In a parallel test worker the port comes from that worker's own range, below the ports
-    the kernel gives to sockets, and is never handed out twice by one process: another
-    worker, or a socket's ephemeral port, cannot take it between this call and the bind of
-    the server it is meant for.
+    The port comes from a range of its own (a parallel test worker's, or one for any other
+    process), below the ports the kernel gives to sockets, and is never handed out twice by
+    one process: another worker, or a client socket's ephemeral port (the bench opens
+    hundreds), cannot take it between this call and the bind of the server it is meant for.
     """
     worker = PARALLEL_WORKER.match(os.environ.get("PYTEST_XDIST_WORKER", ""))
-    if worker is None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return int(sock.getsockname()[1])
+    index = int(worker[1]) % WORKER_RANGES if worker is not None else OWN_RANGE
     global _next
-    low = FIRST_WORKER_PORT + int(worker[1]) % WORKER_RANGES * WORKER_PORTS
+    low = FIRST_WORKER_PORT + index * WORKER_PORTS
     for _ in range(WORKER_PORTS):
         port = low + _next % WORKER_PORTS
         _next += 1
