@@ -1,15 +1,19 @@
-"""Two versions compared in turns: the summary of their rounds, and the checkout of the older."""
+"""Two versions compared in turns: the summary of their rounds, the checkout of the older, and
+runs on one stack counted apart."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import httpx
 import pytest
 
-from baton_devtools.bench import side_by_side
+from baton_devtools.bench import side_by_side, throughput
+from baton_devtools.nats_server import free_port, port_open
+from tests.support.waits import until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,3 +70,22 @@ def test_the_older_version_is_checked_out_where_its_services_import_from(
     finally:
         side_by_side.remove(tree)
     assert not tree.exists()
+
+
+async def test_an_sms_run_counts_only_what_was_sent_to_its_own_customers() -> None:
+    """Two runs on one stack: the second must not count the first's replies as doubled."""
+    port = free_port()
+    twilio = subprocess.Popen(
+        [sys.executable, "-m", "baton_devtools.bench.fake_twilio", str(port), "0"]
+    )
+    try:
+        stack = throughput.Stack(cast(Any, None), f"http://127.0.0.1:{port}", twilio)
+        async with httpx.AsyncClient(base_url=stack.twilio_url) as http:
+            await until(lambda: port_open("127.0.0.1", port))
+            for to in ("+14150000001", "+14150000002", "+14150000002"):
+                await http.post("/2010-04-01/Accounts/AC1/Messages.json", data={"To": to})
+        sent = await throughput.sent_by_twilio(stack, {"+14150000002"})
+        assert [m["to"] for m in sent["messages"]] == ["+14150000002", "+14150000002"]
+    finally:
+        twilio.kill()
+        twilio.wait()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -335,16 +336,21 @@ def signed_webhook(url: str, number: str, body: str) -> tuple[bytes, dict[str, s
     return urlencode(form).encode(), headers
 
 
-async def sent_by_twilio(stack: Stack) -> dict[str, list[dict[str, Any]]]:
+async def sent_by_twilio(stack: Stack, to: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """What Twilio was asked to send to the numbers ``to`` (not to an earlier run's)."""
     async with httpx.AsyncClient(base_url=stack.twilio_url, timeout=30) as http:
-        result: dict[str, list[dict[str, Any]]] = (await http.get("/_bench/sent")).json()
-        return result
+        sent: dict[str, list[dict[str, Any]]] = (await http.get("/_bench/sent")).json()
+    return {kind: [m for m in items if m["to"] in to] for kind, items in sent.items()}
+
+
+_customers = itertools.count()
+"""Each SMS run texts from numbers of its own, so runs on one stack are counted apart."""
 
 
 async def sms(stack: Stack, conversations: int) -> dict[str, Any]:
     gateway = stack.url("messaging-gateway")
     url = f"{gateway}/messaging/sms"
-    numbers = [f"+1415{index:07d}" for index in range(conversations)]
+    numbers = [f"+1415{next(_customers):07d}" for _ in range(conversations)]
     asked_at: dict[str, float] = {}
     window = figures.CpuWindow(
         {
@@ -386,7 +392,7 @@ async def sms(stack: Stack, conversations: int) -> dict[str, Any]:
             *(text(http, n, *signed) for n, signed in zip(numbers, texts, strict=True))
         )
     webhooks_done = time.time()
-    sent = await wait_for_replies(stack, conversations)
+    sent = await wait_for_replies(stack, set(numbers))
     cpu = window.stop()
     messages = sent["messages"]
     last = max((m["at"] for m in messages), default=started)
@@ -418,15 +424,16 @@ async def sms(stack: Stack, conversations: int) -> dict[str, Any]:
     }
 
 
-async def wait_for_replies(stack: Stack, expected: int) -> dict[str, list[dict[str, Any]]]:
+async def wait_for_replies(stack: Stack, to: set[str]) -> dict[str, list[dict[str, Any]]]:
     """What Twilio was sent, once every customer has a reply or nothing moved for 15 s."""
+    expected = len(to)
     seen, quiet_since = -1, time.monotonic()
     while True:
-        sent = await sent_by_twilio(stack)
+        sent = await sent_by_twilio(stack, to)
         count = len(sent["messages"])
         if count >= expected and len(sent["executions"]) >= expected // HANDOFF_EVERY:
             await asyncio.sleep(1.0)  # a doubled reply would arrive now
-            return await sent_by_twilio(stack)
+            return await sent_by_twilio(stack, to)
         if count != seen:
             seen, quiet_since = count, time.monotonic()
         elif time.monotonic() - quiet_since > 15:
