@@ -8,10 +8,15 @@ import sys
 
 import pytest
 from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyNotFoundError, ServerError
 
 from libs.contracts.subjects import CONVERSATIONS_BUCKET, TURNS_STREAM
-from libs.platform.streams import DUPLICATE_WINDOW_SECONDS, stream_configs
+from libs.platform.streams import (
+    DUPLICATE_WINDOW_SECONDS,
+    STORE_NOT_READY,
+    store_created,
+    stream_configs,
+)
 
 
 async def test_streams_have_explicit_limits_and_a_duplicate_window(js: JetStreamContext) -> None:
@@ -55,3 +60,33 @@ async def test_streams_init_keeps_data_and_reset_empties_it(
     kv = await js.key_value(CONVERSATIONS_BUCKET)
     with pytest.raises(KeyNotFoundError):
         await kv.get("conv-1")
+
+
+class Store:
+    """A stream creation that fails with ``errors`` first, as a busy nats-server does."""
+
+    def __init__(self, *errors: int) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+
+    async def create(self) -> None:
+        self.calls += 1
+        if self.errors:
+            raise ServerError(code=500, err_code=self.errors.pop(0), description="store")
+
+
+async def test_a_store_still_being_removed_is_created_a_moment_later() -> None:
+    store = Store(STORE_NOT_READY, STORE_NOT_READY)
+    await store_created(store.create)
+    assert store.calls == 3
+
+
+async def test_any_other_server_error_and_a_store_that_never_comes_are_raised() -> None:
+    other = Store(10_000)
+    with pytest.raises(ServerError):
+        await store_created(other.create)
+    assert other.calls == 1
+    never = Store(*[STORE_NOT_READY] * 3)
+    with pytest.raises(ServerError):
+        await store_created(never.create, attempts=3)
+    assert never.calls == 3

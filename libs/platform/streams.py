@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
@@ -16,7 +18,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError, ServerError
 
 from libs.contracts.subjects import (
     CONVERSATIONS_BUCKET,
@@ -93,15 +95,8 @@ async def declare_streams(js: JetStreamContext, replicas: int) -> list[str]:
         await _add_or_update_stream(js, config)
         declared.append(str(config.name))
     for bucket in BUCKETS:
-        await js.create_key_value(
-            KeyValueConfig(
-                bucket=bucket.name,
-                history=bucket.history,
-                ttl=bucket.ttl_seconds,
-                storage=StorageType.FILE,
-                replicas=replicas,
-            )
-        )
+        config_of_bucket = _bucket_config(bucket, replicas)
+        await store_created(functools.partial(js.create_key_value, config_of_bucket))
         declared.append(f"KV_{bucket.name}")
     return declared
 
@@ -117,11 +112,38 @@ async def reset_streams(js: JetStreamContext, replicas: int) -> list[str]:
     return await declare_streams(js, replicas)
 
 
+def _bucket_config(bucket: BucketSpec, replicas: int) -> KeyValueConfig:
+    return KeyValueConfig(
+        bucket=bucket.name,
+        history=bucket.history,
+        ttl=bucket.ttl_seconds,
+        storage=StorageType.FILE,
+        replicas=replicas,
+    )
+
+
+STORE_NOT_READY = 10049
+"""nats-server could not create a stream's store: the store of one just deleted under the same
+name is still being removed. It succeeds a moment later."""
+
+
+async def store_created(create: Callable[[], Awaitable[object]], attempts: int = 8) -> None:
+    """Create a stream or bucket, trying again while a deleted namesake's store goes away."""
+    for attempt in range(attempts):
+        try:
+            await create()
+            return
+        except ServerError as error:
+            if error.err_code != STORE_NOT_READY or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.05 * 2**attempt)
+
+
 async def _add_or_update_stream(js: JetStreamContext, config: StreamConfig) -> None:
     try:
         await js.stream_info(str(config.name))
     except NotFoundError:
-        await js.add_stream(config)
+        await store_created(functools.partial(js.add_stream, config))
         log.info("created stream %s", config.name)
         return
     try:
