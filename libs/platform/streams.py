@@ -123,12 +123,12 @@ def _bucket_config(bucket: BucketSpec, replicas: int) -> KeyValueConfig:
 
 
 STORE_NOT_READY = 10049
-"""nats-server could not create a stream's store: the store of one just deleted under the same
-name is still being removed. It succeeds a moment later."""
+"""nats-server could not create a stream's store. Seen on a busy host right after a stream of
+the same name was deleted (``baton streams init --reset``); a moment later it succeeds."""
 
 
 async def store_created(create: Callable[[], Awaitable[object]], attempts: int = 8) -> None:
-    """Create a stream or bucket, trying again while a deleted namesake's store goes away."""
+    """Create a stream or bucket, trying again for a few seconds while its store cannot be made."""
     for attempt in range(attempts):
         try:
             await create()
