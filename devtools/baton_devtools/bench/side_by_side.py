@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from baton_devtools.bench import throughput
+
 RESULTS = Path("bench-results") / "side-by-side.json"
 ROUND_MARK = "BATON-ROUND "
 
@@ -68,24 +70,11 @@ def summary(rounds: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, Any]
 
 async def one_round(quick: bool) -> dict[str, Any]:
     """One round of the compared figures, on a stack of the working directory's code."""
-    from baton_devtools.bench import throughput  # the services' code comes from the cwd
-
     sizes = throughput.Sizes.of(quick)
     async with throughput.running_stack() as stack:
-        floor = await throughput.nats_round_trip(stack.nats.url, sizes.round_trips)
-        pacing = await throughput.voice_pacing(
-            stack, sizes.pacing_calls, sizes.pacing_seconds, floor["p50_ms"]
-        )
-        saturation = await throughput.voice_saturation(
-            stack, sizes.saturation_calls, sizes.saturation_seconds
-        )
+        voice_record = await throughput.voice_figures(stack, sizes)
         digital = await throughput.sms(stack, sizes.sms_conversations)
-    return {
-        "nats_round_trip": floor,
-        "voice_pacing": pacing,
-        "voice_saturation": saturation,
-        "sms": digital["sms"],
-    }
+    return {**voice_record, "sms": digital["sms"]}
 
 
 def run_round(tree: Path, quick: bool) -> dict[str, Any]:

@@ -459,15 +459,19 @@ async def state_bytes(nats_url: str, conversations: int) -> dict[str, Any]:
 # --- the run ----------------------------------------------------------------------------
 
 
+async def voice_figures(stack: Stack, sizes: Sizes) -> dict[str, Any]:
+    """The NATS round trip, then voice at contact-center pacing (against it) and saturated."""
+    floor = await nats_round_trip(stack.nats.url, sizes.round_trips)
+    pacing = await voice_pacing(stack, sizes.pacing_calls, sizes.pacing_seconds, floor["p50_ms"])
+    saturation = await voice_saturation(stack, sizes.saturation_calls, sizes.saturation_seconds)
+    return {"nats_round_trip": floor, "voice_pacing": pacing, "voice_saturation": saturation}
+
+
 async def run(quick: bool) -> dict[str, Any]:
     sizes = Sizes.of(quick)
     load_before = os.getloadavg()[0]
     async with running_stack() as stack:
-        floor = await nats_round_trip(stack.nats.url, sizes.round_trips)
-        pacing = await voice_pacing(
-            stack, sizes.pacing_calls, sizes.pacing_seconds, floor["p50_ms"]
-        )
-        saturation = await voice_saturation(stack, sizes.saturation_calls, sizes.saturation_seconds)
+        voice_record = await voice_figures(stack, sizes)
         memory = await idle_call_memory(stack, sizes.idle_calls)
         digital = await sms(stack, sizes.sms_conversations)
         memory["state"] = await state_bytes(stack.nats.url, sizes.sms_conversations)
@@ -478,9 +482,7 @@ async def run(quick: bool) -> dict[str, Any]:
             "load_average_before_and_after": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         },
         "quick": quick,
-        "nats_round_trip": floor,
-        "voice_pacing": pacing,
-        "voice_saturation": saturation,
+        **voice_record,
         **digital,
         "memory": memory,
     }
