@@ -4,11 +4,11 @@ Each delivered turn message only wakes the worker up for its conversation. Under
 conversation's lease (taken with the state itself) the worker reads every turn stored since
 the last one it consumed (a burst becomes one agent turn), lets the agent answer unless a
 human holds the conversation, and records progress in the conversation state, giving the
-lease back in the same write. A redelivered or
-already-covered message finds nothing pending and is simply acked. When the turn was stored
-right after the previous turn of its conversation (JetStream checked it, see
-:func:`~libs.platform.publishing.publish_turn`) and that is the last one consumed, nothing
-else can be waiting, so the delivered turn is answered as it came, without reading the stream.
+lease back in the same write. A redelivered or already-covered message finds nothing
+pending and is simply acked. When the turn was stored right after the previous turn of its
+conversation (JetStream checked it, see :func:`~libs.platform.publishing.publish_turn`) and
+that is the last one consumed, nothing else can be waiting, so the delivered turn is
+answered as it came, without reading the stream.
 """
 
 from __future__ import annotations
