@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from typing import cast
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
@@ -30,6 +32,7 @@ from libs.contracts.conversation import (
     release_hold,
     renew_hold,
     settle_delivery,
+    stored_form,
 )
 from libs.contracts.messages import AgentReply, Channel, ReplyKind, Route, TranscriptLine
 from libs.contracts.subjects import CONVERSATIONS_BUCKET
@@ -334,6 +337,46 @@ def test_at_most_eight_cuts_wait_for_their_replies() -> None:
     for turn in range(1, 11):
         state = cut_reply(turn, f"heard {turn}")(state)
     assert sorted(state.heard) == [3, 4, 5, 6, 7, 8, 9, 10]
+
+
+LINES = st.builds(
+    TranscriptLine,
+    role=st.sampled_from(["customer", "agent", "human", "system"]),
+    text=st.text(max_size=40),
+    at=st.datetimes(timezones=st.just(UTC)),
+    turn=st.none() | st.integers(min_value=0, max_value=10**9),
+)
+
+
+@given(
+    history=st.lists(LINES, max_size=8),
+    status=st.sampled_from(list(ConversationStatus)),
+    heard=st.dictionaries(st.integers(0, 99), st.text(max_size=10), max_size=3),
+    extra=st.dictionaries(st.sampled_from(["sentiment", "locale"]), st.text(max_size=5)),
+)
+def test_the_stored_form_is_the_states_json(
+    history: list[TranscriptLine],
+    status: ConversationStatus,
+    heard: dict[int, str],
+    extra: dict[str, str],
+) -> None:
+    state = ConversationState.model_validate(
+        {"conversation_id": "CA-form", "status": status, "heard": heard, **extra}
+    )
+    state.history = history
+    stored = stored_form(state)
+    assert json.loads(stored) == json.loads(state.model_dump_json())
+    assert ConversationState.model_validate_json(stored) == state
+
+
+def test_a_line_cut_in_place_is_stored_with_what_was_heard() -> None:
+    """Lines are remembered by content: the same line object, cut, is serialized afresh."""
+    state = record_turns(7, ROUTE, [agent("Sure, the shop opens at nine.", 7)])(
+        ConversationState(conversation_id="CA-cut-form")
+    )
+    stored_form(state)
+    cut = cut_reply(7, "Sure, the")(state)
+    assert json.loads(stored_form(cut))["history"][0]["text"] == "Sure, the"
 
 
 def test_a_new_conversation_has_read_no_turn_and_the_bot_answers() -> None:

@@ -17,10 +17,15 @@ conversation. A transition that does not apply returns ``None`` and nothing is w
 The state also names the worker answering the conversation's turns (``holder``, a lease
 that expires): ``hold_turns``, ``renew_hold`` and ``release_hold`` take, extend and give it
 back, in any status, so the lease and the state the turn starts from are one read.
+
+:func:`stored_form` is the state as the bucket keeps it. A turn writes its conversation's
+state twice (taking the lease, then recording the turn), each time with nearly the same
+history, so each history line is serialized once and remembered by its content.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -28,12 +33,22 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from libs.contracts.messages import AgentReply, ReplyKind, Route, TranscriptLine, utc_now
+from libs.contracts.messages import (
+    AgentReply,
+    ReplyKind,
+    Route,
+    Speaker,
+    TranscriptLine,
+    utc_now,
+)
 
 HISTORY_LIMIT = 60
 """Turns kept per conversation; older ones fall off (the turn log keeps them for 72 h)."""
 CUTS_LIMIT = 8
 """Interruptions remembered for replies not recorded yet (a reply is recorded within a turn)."""
+REMEMBERED_LINES = 32_768
+"""Serialized history lines kept by :func:`stored_form`: the full histories of some 500
+conversations, the turn lease's own memory of recently written states (a few MiB)."""
 
 
 class ConversationStatus(StrEnum):
@@ -91,6 +106,23 @@ class ConversationState(BaseModel):
 
 Transition = Callable[[ConversationState], ConversationState | None]
 """Returns the new state, or ``None`` when the transition does not apply (nothing written)."""
+
+
+def stored_form(state: ConversationState) -> bytes:
+    """``state.model_dump_json()``, with each history line's JSON remembered across writes.
+
+    The lines are the bulk of a state and their timestamps cost the most to serialize; a
+    line is looked up by its content, so one changed in place (a cut reply) is serialized
+    afresh. The history comes last in the object rather than in field order.
+    """
+    head = state.model_dump_json(exclude={"history"})
+    lines = ",".join(_line_json(line.role, line.text, line.at, line.turn) for line in state.history)
+    return f'{head[:-1]},"history":[{lines}]}}'.encode()
+
+
+@functools.lru_cache(maxsize=REMEMBERED_LINES)
+def _line_json(role: Speaker, text: str, at: datetime, turn: int | None) -> str:
+    return TranscriptLine.model_construct(role=role, text=text, at=at, turn=turn).model_dump_json()
 
 
 def claim_handoff(epoch: int, reason: str, turn_received_at: datetime | None) -> Transition:

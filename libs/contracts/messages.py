@@ -88,8 +88,11 @@ class AgentReply(BaseModel):
     created_at: datetime = Field(default_factory=utc_now)
 
 
+Speaker = Literal["customer", "agent", "human", "system"]
+
+
 class TranscriptLine(BaseModel):
-    role: Literal["customer", "agent", "human", "system"]
+    role: Speaker
     text: str
     at: datetime = Field(default_factory=utc_now)
     turn: int | None = None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from libs.contracts.conversation import ConversationState, Transition
+from libs.contracts.conversation import ConversationState, Transition, stored_form
 from libs.contracts.messages import utc_now
 from libs.contracts.subjects import subject_token
 
@@ -68,7 +68,7 @@ class ConversationStore:
             if changed is None:
                 return StateChange(state, applied=False, revision=revision)
             changed.updated_at = utc_now()
-            payload = changed.model_dump_json().encode()
+            payload = stored_form(changed)
             try:
                 if revision is None:
                     written = await self._kv.create(key, payload)
