@@ -15,6 +15,7 @@ from faststream.nats.prometheus.provider import (
 )
 from faststream.prometheus import ConsumeAttrs
 from faststream.prometheus.middleware import PrometheusMiddleware
+from faststream.prometheus.types import PublishingStatus
 from nats.aio.msg import Msg
 
 from libs.contracts.subjects import subject_template
@@ -64,3 +65,17 @@ class TemplatedNatsPrometheusMiddleware(PrometheusMiddleware[Any, Any]):
             app_name=service_name,
             metrics_prefix=FASTSTREAM_PREFIX,
         )
+
+    def published(self, template: str, seconds: float, error: BaseException | None) -> None:
+        """Count a JetStream publish made without FastStream (:mod:`libs.platform.publishing`)
+        in FastStream's own series, exactly as its middleware counts one."""
+        manager, broker = self._metrics_manager, "nats"
+        if error is not None:
+            manager.add_published_message_exception(
+                broker=broker, destination=template, exception_type=type(error).__name__
+            )
+        manager.observe_published_message_duration(
+            duration=seconds, broker=broker, destination=template
+        )
+        status = PublishingStatus.error if error is not None else PublishingStatus.success
+        manager.add_published_message(broker=broker, destination=template, status=status)

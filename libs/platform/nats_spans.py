@@ -102,3 +102,5 @@ class TemplatedNatsTelemetryMiddleware(TelemetryMiddleware[NatsPublishCommand]):
             settings_provider_factory=factory,
             tracer_provider=_OperationFirstTracerProvider(tracer_provider),
         )
+        self.service_tracer = tracer_provider.get_tracer("baton.nats")
+        """The service's tracer, for the JetStream publishes Baton makes past FastStream."""

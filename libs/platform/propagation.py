@@ -1,8 +1,9 @@
 """The W3C trace context on every NATS hop, and the spans of hops Baton makes by hand.
 
-FastStream's telemetry middleware makes the spans of JetStream publishes and deliveries;
-core NATS messages (voice tokens, cancel, ``end``, hang-up) get their ``send`` and
-``process`` spans here, named after the subject's template, never the raw subject.
+FastStream's telemetry middleware makes the spans of JetStream deliveries, and
+:func:`~libs.platform.publishing.publish_once` those of JetStream publishes; core NATS
+messages (voice tokens, cancel, ``end``, hang-up) get their ``send`` and ``process`` spans
+here, named after the subject's template, never the raw subject.
 """
 
 from __future__ import annotations

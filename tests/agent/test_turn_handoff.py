@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -22,18 +23,19 @@ from tests.agent.fakes import turn
 
 
 class Broker:
-    """Records what would be published, or fails like an unreachable NATS."""
+    """Records what would be stored in JetStream, or fails like an unreachable NATS."""
 
-    connection = SimpleNamespace(is_connected=True)
+    middlewares = ()
 
     def __init__(self, error: Exception | None = None) -> None:
         self.error = error
         self.published: list[dict[str, Any]] = []
+        self.connection = SimpleNamespace(is_connected=True, jetstream=lambda: self)
 
-    async def publish(self, message: dict[str, Any], *args: Any, **kwargs: Any) -> PubAck:
+    async def publish(self, subject: str, payload: bytes, **options: Any) -> PubAck:
         if self.error is not None:
             raise self.error
-        self.published.append(message)
+        self.published.append(json.loads(payload))
         return PubAck(stream=HANDOFF_STREAM, seq=len(self.published))
 
 
