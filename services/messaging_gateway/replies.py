@@ -2,6 +2,8 @@
 
 A reply is sent only while the conversation may still hear the bot (invariant 4): once a
 handoff starts, only its goodbye goes out, and a reply written in an earlier epoch is stale.
+The first attempt reads the conversation's state while it creates its sending record, so a
+reply costs one round trip before the POST.
 
 Every send is preceded by a sending record (:mod:`reply_records`). Only a failure known not
 to have reached Twilio (a 429, a connection that could not be opened, a 4xx) is retried
@@ -12,6 +14,7 @@ gateway that died before its ack) the next try first looks the message up
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -140,27 +143,25 @@ class ReplyDelivery:
         self._lookup = lookup
 
     async def deliver(self, reply: AgentReply) -> None:
-        record = await self._records.get(reply.reply_id)
-        if record is not None and record.state is SendingState.SENT:
-            log.info("reply %s already sent as %s", reply.reply_id, record.twilio_id)
+        first_attempt = SendingRecord(attempts=1)
+        created, state = await asyncio.gather(
+            self._records.create(reply.reply_id, first_attempt),
+            self._store.get(reply.conversation_id),
+        )
+        earlier = None if created else await self._records.get(reply.reply_id)
+        if earlier is not None and earlier.state is SendingState.SENT:
+            log.info("reply %s already sent as %s", reply.reply_id, earlier.twilio_id)
             return
-        state = await self._store.get(reply.conversation_id)
         if not state.may_deliver(reply):
             log.info("reply %s muted: conversation is %s", reply.reply_id, state.status)
             return
-        record = record or SendingRecord()
-        if record.maybe_sent and record.attempts:
-            try:
-                found = await self._lookup.find(reply, record.sending_since)
-            except LookupFailed as error:
-                raise TwilioUnavailable(f"lookup failed: {error}", maybe_sent=True) from error
-            if found:
-                log.info("reply %s was sent as %s: not sent again", reply.reply_id, found)
-                await self._records.sent(reply.reply_id, record, found)
-                return
-        record.attempts += 1
-        record.maybe_sent = True
-        await self._records.put(reply.reply_id, record)
+        record = (
+            first_attempt
+            if created
+            else await self._next_attempt(reply, earlier or SendingRecord())
+        )
+        if record is None:
+            return
         try:
             sent_as = await self._sender.send(reply)
         except (TwilioUnavailable, PermanentFailure) as error:
@@ -171,6 +172,22 @@ class ReplyDelivery:
         if reply.route.channel is Channel.ORCHESTRATOR:
             sent_as = await self._communication_of(reply, record) or sent_as
         await self._records.sent(reply.reply_id, record, sent_as)
+
+    async def _next_attempt(self, reply: AgentReply, record: SendingRecord) -> SendingRecord | None:
+        """The record of another try; ``None`` when Twilio has the message already."""
+        if record.maybe_sent and record.attempts:
+            try:
+                found = await self._lookup.find(reply, record.sending_since)
+            except LookupFailed as error:
+                raise TwilioUnavailable(f"lookup failed: {error}", maybe_sent=True) from error
+            if found:
+                log.info("reply %s was sent as %s: not sent again", reply.reply_id, found)
+                await self._records.sent(reply.reply_id, record, found)
+                return None
+        record.attempts += 1
+        record.maybe_sent = True
+        await self._records.put(reply.reply_id, record)
+        return record
 
     async def _communication_of(self, reply: AgentReply, record: SendingRecord) -> str | None:
         """The communication an Orchestrator action created, so that it is the one claimed.

@@ -1,9 +1,10 @@
 """A sending record per reply, so a redelivered reply is looked up instead of sent twice.
 
 The record is written before the POST (``sending``, ``maybe_sent``) and keeps when sending
-began; a known-not-sent failure clears ``maybe_sent``; success writes ``sent`` with the
-Twilio id, and claims that id for the reply, so a lookup for another reply with the same
-text never mistakes this message for its own.
+began; a reply's first attempt creates it (:meth:`ReplyRecords.create`, one write that also
+says whether an earlier attempt left one); a known-not-sent failure clears ``maybe_sent``;
+success writes ``sent`` with the Twilio id, and claims that id for the reply, so a lookup for
+another reply with the same text never mistakes this message for its own.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, Field
 
@@ -51,6 +52,14 @@ class ReplyRecords:
         except KeyNotFoundError:
             return None
         return SendingRecord.model_validate_json(entry.value) if entry.value else None
+
+    async def create(self, reply_id: str, record: SendingRecord) -> bool:
+        """Write the record of a reply's first attempt; ``False`` when it has one already."""
+        try:
+            await self._kv.create(self._reply_key(reply_id), record.model_dump_json().encode())
+        except KeyWrongLastSequenceError:
+            return False
+        return True
 
     async def put(self, reply_id: str, record: SendingRecord) -> None:
         await self._kv.put(self._reply_key(reply_id), record.model_dump_json().encode())

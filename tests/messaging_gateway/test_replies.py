@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI, Response
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from baton_devtools.nats_server import free_port
@@ -395,6 +396,30 @@ async def test_a_sent_reply_is_recorded_and_never_sent_again(
     assert (record.state, record.maybe_sent, record.attempts) == (SendingState.SENT, False, 1)
     assert record.twilio_id is not None and record.twilio_id.startswith("SM")
     assert message["status"] == 201
+
+
+async def test_a_first_attempt_creates_its_record_while_it_reads_the_state(
+    emulator: Emulator, delivery: ReplyDelivery, records: ReplyRecords, nats_client: Client
+) -> None:
+    """Four NATS requests in all: the record created and the state read at once, then the
+    sent message claimed and the record marked sent (not a read, then a write, first)."""
+    before = nats_client.stats["out_msgs"]
+    await delivery.deliver(reply("Hello!"))
+    assert nats_client.stats["out_msgs"] - before == 4
+    assert await sms_calls(emulator) == ["POST"]
+    record = await records.get(reply("Hello!").reply_id)
+    assert record is not None and (record.state, record.attempts) == (SendingState.SENT, 1)
+
+
+async def test_a_muted_first_attempt_leaves_a_record_that_sends_nothing_later(
+    emulator: Emulator, delivery: ReplyDelivery, store: ConversationStore
+) -> None:
+    """The record is written before the state is known; a muted reply's redelivery reads the
+    state again and stays muted (it does not look the message up)."""
+    await store.apply("conv-1", claim_handoff(0, "asked for a person", None))
+    await delivery.deliver(reply())
+    await delivery.deliver(reply())
+    assert await sms_calls(emulator) == []
 
 
 async def test_a_reply_twilio_took_before_the_timeout_is_found_not_sent_again(
