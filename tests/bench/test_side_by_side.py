@@ -25,6 +25,7 @@ def measured(cpu: float, tokens_p50: float, sms: float) -> dict[str, Any]:
             "first_token": {"p50_ms": tokens_p50, "p99_ms": tokens_p50 * 3},
             "p50_vs_nats_round_trip": tokens_p50 / 0.25,
             "p99_vs_nats_round_trip": tokens_p50 * 12,
+            "p50_vs_paced_round_trip": tokens_p50 / 0.6,
         },
         "sms": {
             "answered_turns_per_s": sms,

@@ -39,6 +39,7 @@ FIGURES: Mapping[str, tuple[str, ...]] = {
     "first_token_p99_ms": ("voice_pacing", "first_token", "p99_ms"),
     "first_token_p50_vs_nats_round_trip": ("voice_pacing", "p50_vs_nats_round_trip"),
     "first_token_p99_vs_nats_round_trip": ("voice_pacing", "p99_vs_nats_round_trip"),
+    "first_token_p50_vs_paced_round_trip": ("voice_pacing", "p50_vs_paced_round_trip"),
     "sms_answered_turns_per_s": ("sms", "answered_turns_per_s"),
     "sms_cpu_ms_per_turn_gateway": ("sms", "cpu_ms_per_turn", "messaging-gateway"),
     "sms_cpu_ms_per_turn_worker": ("sms", "cpu_ms_per_turn", "agent-worker"),

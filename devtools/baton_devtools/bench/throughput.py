@@ -4,9 +4,11 @@ One nats-server and one replica of each service, each in a process of its own as
 (embedded policy agent), and a Twilio that answers every REST call after a fixed delay
 (:mod:`fake_twilio`). Measured, side by side:
 
-- ``nats_round_trip``: a raw nats-py request/reply on the same server, the floor;
+- ``nats_round_trip``: a raw nats-py request/reply on the same server, back to back: the
+  floor; ``nats_round_trip_paced``: the same at the calls' pacing (N callers, each once a
+  second), where every request finds the processes idle, as every hop of a paced turn does;
 - ``voice_pacing`` (a): N live calls each speaking once a second; first token (prompt frame
-  sent → first ``text`` frame) p50/p99, and their ratio to the raw round trip;
+  sent → first ``text`` frame) p50/p99, and their ratios to both round trips;
 - ``voice_saturation`` (b): calls speaking as soon as the previous reply ended; turns/s and
   CPU ms per turn of the relay gateway, the worker and nats-server (``/proc``);
 - ``sms`` (c): customers texting through the messaging gateway, Twilio answering each reply
@@ -14,7 +16,7 @@ One nats-server and one replica of each service, each in a process of its own as
 - ``handoff`` (d): one customer in ten asks for a person during the SMS run; customer
   webhook → Studio execution POST, p50/p99;
 - ``memory`` (e): relay gateway memory per idle live call; JetStream bytes per 1,000
-  conversations of state (conversation state, reply records, turn leases).
+  conversations of state (conversation state with its lease, reply records).
 
 Results go to ``bench-results/throughput.json`` (``--output`` to change it); ``--quick``
 runs smaller numbers for CI.
@@ -159,6 +161,36 @@ async def nats_round_trip(nats_url: str, count: int) -> dict[str, float]:
         await client.request("bench.echo", b"ping", timeout=5)
         if index >= 100:
             samples.append((time.perf_counter() - started) * 1000)
+    await client.close()
+    return figures.latency(samples)
+
+
+async def paced_round_trip(nats_url: str, callers: int, seconds: float) -> dict[str, float]:
+    """The same request/reply at the calls' pacing: ``callers`` each asking once a second.
+
+    A paced turn wakes an idle process at every hop; a back-to-back loop never lets one
+    idle, so on a virtual machine its round trip is the floor and this one the fair match.
+    """
+    client = await nats.connect(nats_url)
+
+    async def echo(message: Any) -> None:
+        await message.respond(message.data)
+
+    await client.subscribe("bench.echo.paced", cb=echo)
+    samples: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def caller() -> None:
+        await asyncio.sleep(random.random())
+        started = tick = loop.time()
+        while loop.time() - started < seconds:
+            sent = time.perf_counter()
+            await client.request("bench.echo.paced", b"ping", timeout=5)
+            samples.append((time.perf_counter() - sent) * 1000)
+            tick += 1.0
+            await asyncio.sleep(max(0.0, tick - loop.time()))
+
+    await asyncio.gather(*(caller() for _ in range(callers)))
     await client.close()
     return figures.latency(samples)
 
@@ -460,11 +492,21 @@ async def state_bytes(nats_url: str, conversations: int) -> dict[str, Any]:
 
 
 async def voice_figures(stack: Stack, sizes: Sizes) -> dict[str, Any]:
-    """The NATS round trip, then voice at contact-center pacing (against it) and saturated."""
+    """The NATS round trip, back to back and paced, then voice at contact-center pacing
+    (against both) and saturated."""
     floor = await nats_round_trip(stack.nats.url, sizes.round_trips)
+    paced = await paced_round_trip(stack.nats.url, sizes.pacing_calls, sizes.pacing_seconds)
     pacing = await voice_pacing(stack, sizes.pacing_calls, sizes.pacing_seconds, floor["p50_ms"])
+    first_token = pacing["first_token"]
+    pacing["p50_vs_paced_round_trip"] = figures.ratio(first_token["p50_ms"], paced["p50_ms"])
+    pacing["p99_vs_paced_round_trip"] = figures.ratio(first_token["p99_ms"], paced["p99_ms"])
     saturation = await voice_saturation(stack, sizes.saturation_calls, sizes.saturation_seconds)
-    return {"nats_round_trip": floor, "voice_pacing": pacing, "voice_saturation": saturation}
+    return {
+        "nats_round_trip": floor,
+        "nats_round_trip_paced": paced,
+        "voice_pacing": pacing,
+        "voice_saturation": saturation,
+    }
 
 
 async def run(quick: bool) -> dict[str, Any]:
