@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import cast
 
 import pytest
@@ -414,3 +414,16 @@ def test_which_replies_a_state_lets_through(
         kind=kind,
     )
     assert state.may_deliver(reply) is delivered
+
+
+def test_a_line_is_stored_with_its_own_offset_not_an_equal_lines() -> None:
+    """Two lines at the same instant in different offsets are equal (and hash alike); each
+    is stored with its own offset, as ``model_dump_json`` writes it."""
+    paris = datetime(2026, 1, 1, 13, tzinfo=timezone(timedelta(hours=1)))
+    utc = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    first = ConversationState(conversation_id="CA-a")
+    first.history = [TranscriptLine(role="customer", text="hi", at=paris)]
+    second = ConversationState(conversation_id="CA-b")
+    second.history = [TranscriptLine(role="customer", text="hi", at=utc)]
+    stored_form(first)
+    assert json.loads(stored_form(second)) == json.loads(second.model_dump_json())

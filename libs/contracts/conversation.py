@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,9 +46,10 @@ HISTORY_LIMIT = 60
 """Turns kept per conversation; older ones fall off (the turn log keeps them for 72 h)."""
 CUTS_LIMIT = 8
 """Interruptions remembered for replies not recorded yet (a reply is recorded within a turn)."""
-REMEMBERED_LINES = 32_768
-"""Serialized history lines kept by :func:`stored_form`: the full histories of some 500
-conversations, the turn lease's own memory of recently written states (a few MiB)."""
+REMEMBERED_LINES = 4_096
+"""Serialized history lines kept by :func:`stored_form`: the full histories of about 70
+conversations, more than a worker's turns in flight, each of which writes its state twice
+within the turn (2–15 MiB, with lines of 100 to 1,600 characters)."""
 
 
 class ConversationStatus(StrEnum):
@@ -112,16 +113,23 @@ def stored_form(state: ConversationState) -> bytes:
     """``state.model_dump_json()``, with each history line's JSON remembered across writes.
 
     The lines are the bulk of a state and their timestamps cost the most to serialize; a
-    line is looked up by its content, so one changed in place (a cut reply) is serialized
-    afresh. The history comes last in the object rather than in field order.
+    line is looked up by its content and its time's offset (equal instants in two offsets
+    are equal datetimes), so one changed in place (a cut reply) is serialized afresh. The
+    history comes last in the object rather than in field order.
     """
     head = state.model_dump_json(exclude={"history"})
-    lines = ",".join(_line_json(line.role, line.text, line.at, line.turn) for line in state.history)
+    lines = ",".join(
+        _line_json(line.role, line.text, line.at, line.at.utcoffset(), line.turn)
+        for line in state.history
+    )
     return f'{head[:-1]},"history":[{lines}]}}'.encode()
 
 
 @functools.lru_cache(maxsize=REMEMBERED_LINES)
-def _line_json(role: Speaker, text: str, at: datetime, turn: int | None) -> str:
+def _line_json(
+    role: Speaker, text: str, at: datetime, offset: timedelta | None, turn: int | None
+) -> str:
+    """One line's JSON; ``offset`` only keys the cache (see :func:`stored_form`)."""
     return TranscriptLine.model_construct(role=role, text=text, at=at, turn=turn).model_dump_json()
 
 

@@ -2,8 +2,8 @@
 
 A reply is sent only while the conversation may still hear the bot (invariant 4): once a
 handoff starts, only its goodbye goes out, and a reply written in an earlier epoch is stale.
-The first attempt reads the conversation's state while it creates its sending record, so a
-reply costs one round trip before the POST.
+The sending record is written only once the state lets the reply through, right before the
+POST: a first attempt creates it, a write that also finds the record an earlier attempt left.
 
 Every send is preceded by a sending record (:mod:`reply_records`). Only a failure known not
 to have reached Twilio (a 429, a connection that could not be opened, a 4xx) is retried
@@ -14,7 +14,6 @@ gateway that died before its ack) the next try first looks the message up
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 
@@ -143,25 +142,20 @@ class ReplyDelivery:
         self._lookup = lookup
 
     async def deliver(self, reply: AgentReply) -> None:
-        first_attempt = SendingRecord(attempts=1)
-        created, state = await asyncio.gather(
-            self._records.create(reply.reply_id, first_attempt),
-            self._store.get(reply.conversation_id),
-        )
-        earlier = None if created else await self._records.get(reply.reply_id)
-        if earlier is not None and earlier.state is SendingState.SENT:
-            log.info("reply %s already sent as %s", reply.reply_id, earlier.twilio_id)
-            return
+        state = await self._store.get(reply.conversation_id)
         if not state.may_deliver(reply):
             log.info("reply %s muted: conversation is %s", reply.reply_id, state.status)
             return
-        record = (
-            first_attempt
-            if created
-            else await self._next_attempt(reply, earlier or SendingRecord())
-        )
-        if record is None:
-            return
+        record = SendingRecord(attempts=1)
+        if not await self._records.create(reply.reply_id, record):
+            earlier = await self._records.get(reply.reply_id)
+            if earlier is not None and earlier.state is SendingState.SENT:
+                log.info("reply %s already sent as %s", reply.reply_id, earlier.twilio_id)
+                return
+            again = await self._next_attempt(reply, earlier or SendingRecord())
+            if again is None:
+                return
+            record = again
         try:
             sent_as = await self._sender.send(reply)
         except (TwilioUnavailable, PermanentFailure) as error:

@@ -80,6 +80,8 @@ def message_key(request: Request, sid: str) -> str:
 CONVERSATIONS_WEBHOOK_TIMEOUT_SECONDS = 5.0
 """Conversations (classic) gives up on a webhook after 5 s."""
 ANSWER_MARGIN_SECONDS = 1.0
+NO_REPLY_TWIML = str(MessagingResponse())
+"""An empty ``<Response/>``: the reply goes out later through the REST API (built once)."""
 
 
 @dataclass
@@ -143,7 +145,7 @@ def messaging_router(
         sms = parsed(InboundSms, await signature.signed_form(request))
         key = message_key(request, sms.message_sid)
         await publisher.accept(sms_turn(sms, key, account_sid))
-        return Response(str(MessagingResponse()), media_type="application/xml")
+        return Response(NO_REPLY_TWIML, media_type="application/xml")
 
     @router.post("/conversations")
     async def conversations_event(request: Request) -> dict[str, str]:

@@ -11,17 +11,19 @@ timeout; the next delivery must look the message up before it sends again.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import nats.errors
 import pytest
 from fastapi import FastAPI, Response
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from baton_devtools.nats_server import free_port
-from libs.contracts.conversation import claim_handoff, settle_delivery
+from libs.contracts.conversation import claim_handoff, release_claim, settle_delivery
 from libs.contracts.messages import AgentReply, Channel, ReplyKind, Route
 from libs.platform.consuming import PermanentFailure
 from libs.platform.conversation_store import ConversationStore
@@ -398,11 +400,11 @@ async def test_a_sent_reply_is_recorded_and_never_sent_again(
     assert message["status"] == 201
 
 
-async def test_a_first_attempt_creates_its_record_while_it_reads_the_state(
+async def test_a_first_attempt_creates_its_record_in_one_write(
     emulator: Emulator, delivery: ReplyDelivery, records: ReplyRecords, nats_client: Client
 ) -> None:
-    """Four NATS requests in all: the record created and the state read at once, then the
-    sent message claimed and the record marked sent (not a read, then a write, first)."""
+    """Four NATS requests in all: the state read, the record created (not read, then
+    written), then the sent message claimed and the record marked sent."""
     before = nats_client.stats["out_msgs"]
     await delivery.deliver(reply("Hello!"))
     assert nats_client.stats["out_msgs"] - before == 4
@@ -411,15 +413,17 @@ async def test_a_first_attempt_creates_its_record_while_it_reads_the_state(
     assert record is not None and (record.state, record.attempts) == (SendingState.SENT, 1)
 
 
-async def test_a_muted_first_attempt_leaves_a_record_that_sends_nothing_later(
-    emulator: Emulator, delivery: ReplyDelivery, store: ConversationStore
+async def test_a_muted_reply_leaves_no_record_and_goes_out_when_the_bot_may_speak_again(
+    emulator: Emulator, delivery: ReplyDelivery, store: ConversationStore, records: ReplyRecords
 ) -> None:
-    """The record is written before the state is known; a muted reply's redelivery reads the
-    state again and stays muted (it does not look the message up)."""
+    """A record says an attempt may have reached Twilio, which a muted reply never did: once
+    the claim is released, the redelivered reply is sent, not looked up first."""
     await store.apply("conv-1", claim_handoff(0, "asked for a person", None))
     await delivery.deliver(reply())
+    assert await records.get(reply().reply_id) is None
+    await store.apply("conv-1", release_claim(0))
     await delivery.deliver(reply())
-    assert await sms_calls(emulator) == []
+    assert await sms_calls(emulator) == ["POST"]
 
 
 async def test_a_reply_twilio_took_before_the_timeout_is_found_not_sent_again(
@@ -623,3 +627,54 @@ async def test_a_message_is_claimed_by_the_reply_that_sent_it_and_no_other(
     await records.sent("conv-1:a", SendingRecord(), twilio_id)
     assert not await records.claimed_by_another(twilio_id, "conv-1:a")
     assert await records.claimed_by_another(twilio_id, "conv-1:b")
+
+
+class StateReadFailsOnce(ConversationStore):
+    """The conversations bucket times out on the first read (a NATS hiccup)."""
+
+    def __init__(self, store: ConversationStore) -> None:
+        super().__init__(store._kv)
+        self.failures = 1
+
+    async def get(self, conversation_id: str) -> Any:
+        if self.failures:
+            self.failures -= 1
+            await asyncio.sleep(0.05)  # anything written meanwhile lands first
+            raise nats.errors.TimeoutError
+        return await super().get(conversation_id)
+
+
+async def test_a_reply_never_posted_is_not_taken_for_an_earlier_message_with_its_text(
+    emulator: Emulator,
+    emulator_rest: TwilioRestClient,
+    store: ConversationStore,
+    records: ReplyRecords,
+) -> None:
+    """The first delivery fails reading the state, before any POST: its redelivery must
+    send, not look up a message by text and adopt one it never sent (the reply is lost)."""
+    async with emulator.rest(API_KEY, API_SECRET) as client:  # e.g. a person on our number
+        await client.post(MESSAGES, data={"To": CUSTOMER, "From": OURS, "Body": "Thanks!"})
+    delivery = reply_delivery(emulator_rest, StateReadFailsOnce(store), records)
+    with pytest.raises(nats.errors.TimeoutError):
+        await delivery.deliver(reply("Thanks!"))
+    assert await sms_calls(emulator) == ["POST"], "nothing of this reply went to Twilio"
+    await delivery.deliver(reply("Thanks!"))
+    assert await outbox(emulator) == ["Thanks!", "Thanks!"], "the reply was never sent"
+
+
+async def test_a_reply_never_posted_does_not_wait_for_a_lookup(
+    emulator: Emulator,
+    emulator_rest: TwilioRestClient,
+    store: ConversationStore,
+    records: ReplyRecords,
+) -> None:
+    """Nothing was POSTed, so nothing needs looking up: a failing Messages list must not
+    hold the reply back (retried until its max age, then dead-lettered)."""
+    delivery = reply_delivery(emulator_rest, StateReadFailsOnce(store), records)
+    with pytest.raises(nats.errors.TimeoutError):
+        await delivery.deliver(reply())
+    await emulator.post(
+        "/_emulator/faults", {"path_prefix": MESSAGES, "status": 503, "method": "GET"}
+    )
+    await delivery.deliver(reply())
+    assert await outbox(emulator) == ["Your order ships today."]

@@ -4,11 +4,12 @@ each publish is one span whose context the message carries, counted in FastStrea
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, NoStreamResponseError, ServiceUnavailableError
 from opentelemetry.trace import SpanKind
 from prometheus_client import REGISTRY
 
@@ -124,3 +125,48 @@ async def test_publishes_and_refusals_are_counted_in_faststreams_series(
         )
     assert published("success") == sent + 1
     assert published("error") == refused + 1
+
+
+def publish_seconds() -> float:
+    labels = {"app_name": SERVICE, "broker": "nats", "destination": TEMPLATE}
+    name = "faststream_published_messages_duration_seconds_sum"
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_a_publish_retried_at_once_is_timed_without_the_pause_before_its_retry(
+    instrumented: NatsBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JetStream answers 503 at once (no stream leader yet); the retry then stores the turn.
+    The failed attempt took a millisecond: its duration must not include the 0.1 s pause."""
+    real = JetStreamContext.publish
+    answers = [ServiceUnavailableError(code=503, description="no leader")]
+
+    async def publish(self: JetStreamContext, *args: Any, **kwargs: Any) -> Any:
+        if answers:
+            raise answers.pop()
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(JetStreamContext, "publish", publish)
+    before, refused = publish_seconds(), published("error")
+    await publish_turn(instrumented, turn(1, None))
+    assert published("error") == refused + 1
+    assert publish_seconds() - before < 0.05, "the 0.1 s retry pause was timed as the publish"
+
+
+async def test_no_stream_answering_yet_is_retried_with_the_same_id(
+    broker: NatsBroker, js: JetStreamContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Right after a reconnect JetStream may not answer at all ("no responders"), which
+    nats-py reports as ``NoStreamResponseError``: the publish is tried again and stored."""
+    real = JetStreamContext.publish
+    answers = [NoStreamResponseError()]
+
+    async def publish(self: JetStreamContext, *args: Any, **kwargs: Any) -> Any:
+        if answers:
+            raise answers.pop()
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(JetStreamContext, "publish", publish)
+    ack = await publish_turn(broker, turn(1, None))
+    body, _ = await stored(js, ack.seq)
+    assert not answers and body.text == "turn 1"
