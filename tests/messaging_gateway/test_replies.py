@@ -678,3 +678,25 @@ async def test_a_reply_never_posted_does_not_wait_for_a_lookup(
     )
     await delivery.deliver(reply())
     assert await outbox(emulator) == ["Your order ships today."]
+
+
+class RecordGoneAfterCreate(ReplyRecords):
+    """An earlier attempt's record is found by the create, then has expired by the read."""
+
+    async def create(self, reply_id: str, record: SendingRecord) -> bool:
+        return False
+
+    async def get(self, reply_id: str) -> SendingRecord | None:
+        return None
+
+
+async def test_a_record_gone_before_it_is_read_counts_as_no_attempt(
+    emulator: Emulator,
+    emulator_rest: TwilioRestClient,
+    store: ConversationStore,
+    js: JetStreamContext,
+) -> None:
+    """Nothing says an attempt reached Twilio, so the reply is sent without a lookup first."""
+    records = RecordGoneAfterCreate(await js.key_value("baton-replies"))
+    await reply_delivery(emulator_rest, store, records).deliver(reply())
+    assert await sms_calls(emulator) == ["POST"]
