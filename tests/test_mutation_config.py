@@ -28,6 +28,7 @@ def test_every_invariant_module_is_mutated_once() -> None:
         "services/agent_worker/turn_lease.py",
         "services/relay_gateway/calls.py",
         "services/messaging_gateway/reply_records.py",
+        "services/messaging_gateway/replies.py",
         "services/handoff_dispatcher/delivery.py",
         "services/handoff_dispatcher/outcome.py",
         "services/handoff_dispatcher/studio.py",

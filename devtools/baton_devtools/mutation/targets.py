@@ -47,7 +47,10 @@ GROUPS = (
     ),
     Group(
         "reply records",
-        ("services/messaging_gateway/reply_records.py",),
+        (
+            "services/messaging_gateway/reply_records.py",
+            "services/messaging_gateway/replies.py",
+        ),
         ("tests/messaging_gateway/test_replies.py",),
     ),
     Group(
