@@ -700,3 +700,61 @@ async def test_a_record_gone_before_it_is_read_counts_as_no_attempt(
     records = RecordGoneAfterCreate(await js.key_value("baton-replies"))
     await reply_delivery(emulator_rest, store, records).deliver(reply())
     assert await sms_calls(emulator) == ["POST"]
+
+
+async def test_a_retry_whose_outcome_is_unknown_is_looked_up_before_a_third_try(
+    emulator: Emulator, impatient: ReplyDelivery, records: ReplyRecords
+) -> None:
+    """Rate limited (known not sent), then a POST Twilio acted on but answered too late: the
+    second attempt is recorded as maybe sent, so the third looks it up and sends nothing."""
+    await emulator.post("/_emulator/faults", {"path_prefix": MESSAGES, "status": 429})
+    with pytest.raises(TwilioUnavailable):
+        await impatient.deliver(reply())
+    await answer_late(emulator, MESSAGES)
+    with pytest.raises(TwilioUnavailable, match="ReadTimeout"):
+        await impatient.deliver(reply())
+    record = await records.get(reply().reply_id)
+    assert record is not None and (record.maybe_sent, record.attempts) == (True, 2)
+    await impatient.deliver(reply())
+    assert await sms_calls(emulator) == ["POST", "POST", "GET"]
+    assert await outbox(emulator) == ["Your order ships today."]
+
+
+async def test_an_orchestrator_reply_whose_communication_is_not_found_keeps_its_action_id(
+    emulator: Emulator, delivery: ReplyDelivery, records: ReplyRecords
+) -> None:
+    """The action was taken; a failing lookup of the message it made only leaves the record
+    with the action's id instead of the communication's."""
+    route = await orchestrator_route(emulator)
+    communications = f"/v2/Conversations/{route.twilio_conversation_id}/Communications"
+    await emulator.post(
+        "/_emulator/faults", {"path_prefix": communications, "status": 503, "method": "GET"}
+    )
+    answer = reply("On its way.", route=route)
+    await delivery.deliver(answer)
+    record = await records.get(answer.reply_id)
+    assert record is not None and record.state is SendingState.SENT
+    assert (record.twilio_id or "").startswith("action_"), "the id Twilio gave the action"
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [(399, None), (400, PermanentFailure), (499, PermanentFailure), (500, TwilioUnavailable)],
+)
+async def test_a_4xx_is_refused_and_a_5xx_worth_another_try(
+    status: int, outcome: type[Exception] | None
+) -> None:
+    """The edges of Twilio's answers: below 400 the message was created."""
+    app = FastAPI()
+
+    @app.post(MESSAGES)
+    async def answer() -> Response:
+        return Response('{"sid": "SM0123"}', status_code=status)
+
+    async with serve(app) as url, rest_client(url) as client:
+        sender = ReplySender(client, ACCOUNT_SID, BOT)
+        if outcome is None:
+            assert await sender.send(reply()) == "SM0123"
+        else:
+            with pytest.raises(outcome):
+                await sender.send(reply())
