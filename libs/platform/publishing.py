@@ -29,10 +29,11 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client
 from nats.errors import (
     ConnectionReconnectingError,
+    NoRespondersError,
     OutboundBufferLimitError,
 )
 from nats.js.api import Header, PubAck
-from nats.js.errors import BadRequestError, NoStreamResponseError, ServiceUnavailableError
+from nats.js.errors import BadRequestError, ServiceUnavailableError
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Tracer
 from opentelemetry.util.types import AttributeValue
@@ -57,13 +58,12 @@ EXPECTED_LAST_SUBJECT_SEQUENCE = Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value
 RETRY_PAUSE_SECONDS = 0.1
 LOST_ON_THE_WAY = (
     TimeoutError,
-    NoStreamResponseError,
+    NoRespondersError,
     OutboundBufferLimitError,
     ConnectionReconnectingError,
     ServiceUnavailableError,
 )
-"""A publish that may not have reached JetStream: retried with the same id. (No stream
-answering, as right after a reconnect, is nats-py's ``NoStreamResponseError``.)"""
+"""A publish that may not have reached JetStream: retried with the same id."""
 JSON = "application/json"
 """The body's type, which FastStream's subscribers decode by."""
 _TRACER = trace.get_tracer(__name__)

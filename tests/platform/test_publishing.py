@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
-from nats.js.errors import BadRequestError, NoStreamResponseError, ServiceUnavailableError
+from nats.js.errors import BadRequestError, ServiceUnavailableError
 from opentelemetry.trace import SpanKind
 from prometheus_client import REGISTRY
 
@@ -151,22 +151,3 @@ async def test_a_publish_retried_at_once_is_timed_without_the_pause_before_its_r
     await publish_turn(instrumented, turn(1, None))
     assert published("error") == refused + 1
     assert publish_seconds() - before < 0.05, "the 0.1 s retry pause was timed as the publish"
-
-
-async def test_no_stream_answering_yet_is_retried_with_the_same_id(
-    broker: NatsBroker, js: JetStreamContext, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Right after a reconnect JetStream may not answer at all ("no responders"), which
-    nats-py reports as ``NoStreamResponseError``: the publish is tried again and stored."""
-    real = JetStreamContext.publish
-    answers = [NoStreamResponseError()]
-
-    async def publish(self: JetStreamContext, *args: Any, **kwargs: Any) -> Any:
-        if answers:
-            raise answers.pop()
-        return await real(self, *args, **kwargs)
-
-    monkeypatch.setattr(JetStreamContext, "publish", publish)
-    ack = await publish_turn(broker, turn(1, None))
-    body, _ = await stored(js, ack.seq)
-    assert not answers and body.text == "turn 1"
