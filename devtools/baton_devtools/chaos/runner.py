@@ -56,7 +56,10 @@ class Sizes:
     @classmethod
     def of(cls, quick: bool) -> Sizes:
         if quick:
-            return cls(True, 8.0, 60.0, 60.0, 0.5)
+            # a customer waits out the reply's longest retry (BATON_REPLY_MAX_RETRY_SECONDS,
+            # 60 s) and more: one who moves on sooner asks for a person, and the late reply
+            # to the earlier question is then rightly muted, which would count as lost
+            return cls(True, 8.0, 90.0, 90.0, 0.5)
         return cls(False, 20.0, 180.0, 240.0, 1.0)
 
 
