@@ -47,12 +47,15 @@ def send_span(
     subject: str,
     template: str,
     attributes: Mapping[str, AttributeValue] | None = None,
+    *,
+    operation: str = "send",
 ) -> Span:
-    """A PRODUCER span ``send <template>``, started but not made current."""
+    """A PRODUCER span ``<operation> <template>``, started but not made current: ``send`` for
+    a core NATS message, ``publish`` for a JetStream one."""
     return tracer.start_span(
-        f"send {template}",
+        f"{operation} {template}",
         kind=SpanKind.PRODUCER,
-        attributes={**messaging_attributes(subject, template, "send"), **(attributes or {})},
+        attributes={**messaging_attributes(subject, template, operation), **(attributes or {})},
     )
 
 

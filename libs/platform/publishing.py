@@ -35,7 +35,7 @@ from nats.errors import (
 from nats.js.api import Header, PubAck
 from nats.js.errors import BadRequestError, ServiceUnavailableError
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Tracer
+from opentelemetry.trace import Tracer
 from opentelemetry.util.types import AttributeValue
 from pydantic import BaseModel
 
@@ -49,7 +49,7 @@ from libs.contracts.subjects import (
 )
 from libs.platform.nats_metrics import TemplatedNatsPrometheusMiddleware
 from libs.platform.nats_spans import TemplatedNatsTelemetryMiddleware
-from libs.platform.propagation import inject_trace_headers, messaging_attributes, send_span
+from libs.platform.propagation import inject_trace_headers, send_span
 
 PUBLISH_TIMEOUT_SECONDS = 5.0
 WRONG_LAST_SEQUENCE = 10071
@@ -95,14 +95,10 @@ async def publish_once(
     template = subject_template(subject)
     tracer, metrics = _instruments(broker)
     last_error: BaseException | None = None
-    with tracer.start_as_current_span(
-        f"publish {template}",
-        kind=SpanKind.PRODUCER,
-        attributes={
-            **messaging_attributes(subject, template, "publish"),
-            "messaging.message.id": message_id,
-        },
-    ):
+    span = send_span(
+        tracer, subject, template, {"messaging.message.id": message_id}, operation="publish"
+    )
+    with trace.use_span(span, end_on_exit=True):
         carrier = inject_trace_headers(
             {**(headers or {}), "Nats-Msg-Id": message_id, "content-type": JSON}
         )
